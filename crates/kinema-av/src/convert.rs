@@ -1,0 +1,188 @@
+//! Colour conversion (and optional resize) to packed RGB24 in one libswscale pass, set up
+//! exactly as the ffmpeg CLI sets it up for `-pix_fmt rgb24` (and `-vf scale=W:H`): a libavfilter
+//! graph `buffer -> [scale] -> format=rgb24 -> buffersink` whose scalers get `flags=bicubic`,
+//! so the bytes equal the CLI's on the same FFmpeg.
+
+use std::ffi::CString;
+
+use ffmpeg::{filter, format::Pixel, frame, Rational};
+use ffmpeg_next as ffmpeg;
+
+/// The input a graph was configured for; a frame that differs needs a new graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InputKey {
+    pub width: u32,
+    pub height: u32,
+    pub format: Pixel,
+}
+
+impl InputKey {
+    pub fn of(frame: &frame::Video) -> InputKey {
+        InputKey {
+            width: frame.width(),
+            height: frame.height(),
+            format: frame.format(),
+        }
+    }
+}
+
+/// Requested output size. `None` keeps the native size; one side `None` keeps the aspect
+/// ratio (the scale filter's `-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Target {
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl Target {
+    fn is_native(&self) -> bool {
+        self.width.is_none() && self.height.is_none()
+    }
+}
+
+pub(crate) struct Converter {
+    graph: filter::Graph,
+    input: InputKey,
+    out_w: u32,
+    out_h: u32,
+    out: frame::Video,
+}
+
+// SAFETY: the graph is only used through &mut self; libavfilter graphs are not tied to a thread.
+unsafe impl Send for Converter {}
+
+impl Converter {
+    pub fn new(input: InputKey, sar: Rational, target: Target) -> Result<Converter, String> {
+        if input.format == Pixel::None || input.width == 0 || input.height == 0 {
+            return Err(format!(
+                "unknown input frame layout {}x{} {:?}",
+                input.width, input.height, input.format
+            ));
+        }
+        let mut graph = filter::Graph::new();
+        let sar = if sar.numerator() > 0 && sar.denominator() > 0 {
+            sar
+        } else {
+            Rational::new(1, 1)
+        };
+        let pix: ffmpeg::ffi::AVPixelFormat = input.format.into();
+        let args = format!(
+            "video_size={}x{}:pix_fmt={}:time_base=1/1000:pixel_aspect={}/{}",
+            input.width,
+            input.height,
+            pix as i32,
+            sar.numerator(),
+            sar.denominator()
+        );
+        let buffer = filter::find("buffer").ok_or("libavfilter has no buffer source")?;
+        let sink = filter::find("buffersink").ok_or("libavfilter has no buffersink")?;
+        graph
+            .add(&buffer, "in", &args)
+            .map_err(|e| format!("buffer source: {e}"))?;
+        graph
+            .add(&sink, "out", "")
+            .map_err(|e| format!("buffer sink: {e}"))?;
+        // SAFETY: the graph pointer is valid for the graph's lifetime; av_strdup's copy is owned
+        // and freed by avfilter_graph_free. One thread keeps graph creation cheap.
+        unsafe {
+            let g = graph.as_mut_ptr();
+            let opts = CString::new("flags=bicubic").expect("no NUL");
+            (*g).scale_sws_opts = ffmpeg::ffi::av_strdup(opts.as_ptr());
+            (*g).nb_threads = 1;
+        }
+        let spec = if target.is_native() {
+            "format=rgb24".to_string()
+        } else {
+            let side = |v: Option<u32>| v.map(|x| x as i64).unwrap_or(-1);
+            format!(
+                "scale={}:{},format=rgb24",
+                side(target.width),
+                side(target.height)
+            )
+        };
+        graph
+            .output("in", 0)
+            .and_then(|p| p.input("out", 0))
+            .and_then(|p| p.parse(&spec))
+            .map_err(|e| format!("filter graph '{spec}': {e}"))?;
+        graph
+            .validate()
+            .map_err(|e| format!("filter graph '{spec}': {e}"))?;
+        let (out_w, out_h) = {
+            let ctx = graph.get("out").ok_or("buffersink missing")?;
+            // SAFETY: "out" is a configured buffersink context.
+            unsafe {
+                let p = ctx.as_ptr() as *mut ffmpeg::ffi::AVFilterContext;
+                (
+                    ffmpeg::ffi::av_buffersink_get_w(p) as u32,
+                    ffmpeg::ffi::av_buffersink_get_h(p) as u32,
+                )
+            }
+        };
+        Ok(Converter {
+            graph,
+            input,
+            out_w,
+            out_h,
+            out: frame::Video::empty(),
+        })
+    }
+
+    pub fn input(&self) -> InputKey {
+        self.input
+    }
+
+    pub fn out_size(&self) -> (u32, u32) {
+        (self.out_w, self.out_h)
+    }
+
+    /// Converts `frame` into `dst` (exactly `out_h * out_w * 3` bytes, rows packed).
+    pub fn convert_into(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<(), String> {
+        let row = self.out_w as usize * 3;
+        if dst.len() != row * self.out_h as usize {
+            return Err(format!(
+                "output buffer of {} bytes for {}x{} RGB",
+                dst.len(),
+                self.out_w,
+                self.out_h
+            ));
+        }
+        {
+            let mut src = self.graph.get("in").ok_or("buffer source missing")?;
+            // SAFETY: `frame` is a valid decoded frame; av_buffersrc_write_frame takes a new
+            // reference and leaves the caller's frame untouched (it may live in the cache).
+            let r = unsafe { ffmpeg::ffi::av_buffersrc_write_frame(src.as_mut_ptr(), frame.as_ptr()) };
+            if r < 0 {
+                return Err(format!("buffer source: {}", ffmpeg::Error::from(r)));
+            }
+        }
+        let mut sink = self.graph.get("out").ok_or("buffersink missing")?;
+        sink.sink()
+            .frame(&mut self.out)
+            .map_err(|e| format!("buffersink: {e}"))?;
+        let (w, h) = (self.out.width(), self.out.height());
+        if (w, h) != (self.out_w, self.out_h) {
+            return Err(format!(
+                "converted frame is {w}x{h}, expected {}x{}",
+                self.out_w, self.out_h
+            ));
+        }
+        let stride = self.out.stride(0);
+        let data = self.out.data(0);
+        for (y, out_row) in dst.chunks_exact_mut(row).enumerate() {
+            out_row.copy_from_slice(&data[y * stride..y * stride + row]);
+        }
+        // SAFETY: drops our reference to the converted frame's buffers.
+        unsafe { ffmpeg::ffi::av_frame_unref(self.out.as_mut_ptr()) };
+        Ok(())
+    }
+}
+
+/// Bytes a decoded frame of this layout holds (for cache accounting).
+pub(crate) fn frame_bytes(frame: &frame::Video) -> usize {
+    let pix: ffmpeg::ffi::AVPixelFormat = frame.format().into();
+    // SAFETY: pure computation on integers.
+    let n =
+        unsafe { ffmpeg::ffi::av_image_get_buffer_size(pix, frame.width() as i32, frame.height() as i32, 1) };
+    n.max(0) as usize + 256
+}

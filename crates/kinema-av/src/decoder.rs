@@ -1,0 +1,143 @@
+//! A decoding cursor: one libavcodec decoder walking forward through the in-memory packets
+//! from a key frame. A reader keeps a few, so going back and forth between GOPs does not
+//! decode the same GOP again and again.
+
+use ffmpeg::{codec, decoder, frame, Packet};
+use ffmpeg_next as ffmpeg;
+
+use crate::index::{FrameEntry, FrameIndex};
+
+/// Opens a decoder for the stream. `threads` = 0 lets FFmpeg pick (cores + 1).
+pub(crate) fn open_decoder(
+    params: &codec::Parameters,
+    threads: usize,
+    time_base: ffmpeg::Rational,
+) -> Result<decoder::Video, String> {
+    let mut ctx = codec::Context::from_parameters(params.clone()).map_err(|e| e.to_string())?;
+    ctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: threads,
+        ..Default::default()
+    });
+    // SAFETY: plain field writes on a context that is not opened yet.
+    unsafe {
+        let c = ctx.as_mut_ptr();
+        (*c).thread_type = (ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE) as i32;
+        (*c).pkt_timebase = time_base.into();
+    }
+    ctx.decoder().video().map_err(|e| e.to_string())
+}
+
+pub(crate) struct Cursor {
+    dec: decoder::Video,
+    next_pkt: usize,
+    key_pkt: usize,
+    min_pts: i64,
+    last_out: Option<usize>,
+    eof_sent: bool,
+    finished: bool,
+    started: bool,
+    pub stamp: u64,
+    frame: frame::Video,
+    pub last_error: Option<String>,
+}
+
+impl Cursor {
+    pub fn new(dec: decoder::Video) -> Cursor {
+        Cursor {
+            dec,
+            next_pkt: 0,
+            key_pkt: 0,
+            min_pts: i64::MIN,
+            last_out: None,
+            eof_sent: false,
+            finished: false,
+            started: false,
+            stamp: 0,
+            frame: frame::Video::empty(),
+            last_error: None,
+        }
+    }
+
+    /// Restarts decoding at the key packet `key_pkt`; frames shown before `min_pts` (leading
+    /// pictures of an open GOP) are dropped.
+    pub fn seek(&mut self, key_pkt: usize, min_pts: i64) {
+        if self.started {
+            self.dec.flush();
+        }
+        self.started = true;
+        self.next_pkt = key_pkt;
+        self.key_pkt = key_pkt;
+        self.min_pts = min_pts;
+        self.last_out = None;
+        self.eof_sent = false;
+        self.finished = false;
+        self.last_error = None;
+    }
+
+    /// True when decoding forward from where this cursor is reaches frame `t` and costs no
+    /// more than starting afresh at `t`'s key frame.
+    pub fn reaches(&self, t: usize, f: &FrameEntry) -> bool {
+        self.started
+            && !self.finished
+            && self.key_pkt <= f.pkt
+            && f.pts >= self.min_pts
+            && self.last_out.is_none_or(|l| l < t)
+            && self.next_pkt >= f.start_pkt
+    }
+
+    /// The frame returned by the last successful `next_frame`.
+    pub fn frame(&self) -> &frame::Video {
+        &self.frame
+    }
+
+    /// Decodes until the next shown frame that belongs to the index; returns its index, or
+    /// None at the end of the stream.
+    pub fn next_frame(&mut self, packets: &[Packet], index: &FrameIndex) -> Option<usize> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            match self.dec.receive_frame(&mut self.frame) {
+                Ok(()) => {
+                    let pts = self.frame.pts().or_else(|| self.frame.timestamp());
+                    let Some(pts) = pts else { continue };
+                    if pts < self.min_pts {
+                        continue;
+                    }
+                    let Some(i) = index.find_pts(pts) else { continue };
+                    if self.last_out.is_some_and(|l| i <= l) {
+                        continue;
+                    }
+                    self.last_out = Some(i);
+                    return Some(i);
+                }
+                Err(ffmpeg::Error::Eof) => {
+                    self.finished = true;
+                    return None;
+                }
+                Err(e) => {
+                    if !matches!(e, ffmpeg::Error::Other { errno } if errno == ffmpeg::error::EAGAIN) {
+                        self.last_error = Some(e.to_string());
+                    }
+                    if self.next_pkt < packets.len() {
+                        let p = &packets[self.next_pkt];
+                        self.next_pkt += 1;
+                        if let Err(e) = self.dec.send_packet(p) {
+                            // Like the ffmpeg CLI: report, skip the packet, keep decoding.
+                            self.last_error = Some(format!("packet {}: {e}", self.next_pkt - 1));
+                        }
+                    } else if !self.eof_sent {
+                        self.eof_sent = true;
+                        if self.dec.send_eof().is_err() {
+                            self.finished = true;
+                        }
+                    } else {
+                        // Drained and the decoder still says "again": nothing more will come.
+                        self.finished = true;
+                    }
+                }
+            }
+        }
+    }
+}

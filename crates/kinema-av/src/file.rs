@@ -1,0 +1,538 @@
+//! Video files: demux every packet of the video stream once into memory, index the frames,
+//! then serve any frame by decoding forward from its key frame.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg::packet::Ref as _;
+use ffmpeg::{codec, format, frame, media, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+use crate::cache::FrameCache;
+use crate::convert::{frame_bytes, Converter, InputKey, Target};
+use crate::decoder::{open_decoder, Cursor};
+use crate::error::{AvError, Result};
+use crate::index::{FrameIndex, PacketMeta};
+use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
+
+pub(crate) struct FileReader {
+    path: PathBuf,
+    packets: Vec<Packet>,
+    index: FrameIndex,
+    params: codec::Parameters,
+    time_base: Rational,
+    sar: Rational,
+    info: VideoInfo,
+    opts: ReaderOptions,
+    cursors: Vec<Cursor>,
+    cache: FrameCache<frame::Video>,
+    converter: Option<Converter>,
+    clock: u64,
+}
+
+fn rational_f64(r: Rational) -> f64 {
+    if r.denominator() == 0 {
+        0.0
+    } else {
+        r.numerator() as f64 / r.denominator() as f64
+    }
+}
+
+impl FileReader {
+    pub fn open(path: &Path, opts: &ReaderOptions) -> Result<FileReader> {
+        crate::init();
+        let p = path.to_path_buf();
+        let mut ictx = format::input(&path).map_err(|e| AvError::Open {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let container = ictx.format().name().to_string();
+        // `-map 0:v:0`: the first video stream; cover art only if there is nothing else.
+        let streams: Vec<_> = ictx
+            .streams()
+            .filter(|s| s.parameters().medium() == media::Type::Video)
+            .collect();
+        let stream = streams
+            .iter()
+            .find(|s| (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) == 0)
+            .or(streams.first())
+            .ok_or_else(|| AvError::NoVideoStream { path: p.clone() })?;
+        let sidx = stream.index();
+        let params = stream.parameters();
+        let time_base = stream.time_base();
+        let codec_id = params.id();
+        let codec_name = codec_id.name().to_string();
+        if ffmpeg::decoder::find(codec_id).is_none() {
+            return Err(AvError::Unsupported {
+                path: p,
+                codec: codec_name,
+                reason: "this FFmpeg build has no decoder for it".into(),
+            });
+        }
+        // SAFETY: reading plain fields of a stream owned by `ictx`, and its display-matrix side
+        // data, which FFmpeg guarantees to be 9 int32 when present.
+        let (width, height, pix, sar, rotation) = unsafe {
+            let st = stream.as_ptr();
+            let par = (*st).codecpar;
+            let mut size: usize = 0;
+            let dm = ffmpeg::ffi::av_stream_get_side_data(
+                st,
+                ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
+                &mut size,
+            );
+            let rot = if !dm.is_null() && size >= 36 {
+                let r = ffmpeg::ffi::av_display_rotation_get(dm as *const i32);
+                if r.is_finite() {
+                    r
+                } else {
+                    0.0
+                }
+            } else {
+                0.0
+            };
+            let fmt: ffmpeg::ffi::AVPixelFormat = std::mem::transmute((*par).format);
+            (
+                (*par).width as u32,
+                (*par).height as u32,
+                format::Pixel::from(fmt),
+                Rational::from((*par).sample_aspect_ratio),
+                rot,
+            )
+        };
+        let avg_rate = stream.avg_frame_rate();
+        let stream_duration = stream.duration();
+        let start_time = stream.start_time();
+        let container_duration = ictx.duration();
+        // Only the chosen stream's packets are read (the others are skipped by the demuxer).
+        // SAFETY: writes the `discard` field of streams owned by `ictx`.
+        unsafe {
+            let ic = ictx.as_mut_ptr();
+            for i in 0..(*ic).nb_streams as usize {
+                if i != sidx {
+                    (**(*ic).streams.add(i)).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
+                }
+            }
+        }
+        let mut packets = Vec::new();
+        let mut truncated: Option<String> = None;
+        loop {
+            let mut pkt = Packet::empty();
+            match pkt.read(&mut ictx) {
+                Ok(()) => {
+                    if pkt.stream() == sidx && pkt.size() > 0 {
+                        packets.push(pkt);
+                    }
+                }
+                Err(ffmpeg::Error::Eof) => break,
+                Err(ffmpeg::Error::InvalidData) => continue,
+                Err(e) => {
+                    truncated = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        drop(ictx);
+        if let Some(why) = &truncated {
+            tracing::warn!(path = %p.display(), "stopped reading packets early: {why}");
+        }
+        let mut metas: Vec<PacketMeta> = packets
+            .iter()
+            .map(|k| PacketMeta {
+                pts: k.pts().or(k.dts()),
+                key: k.is_key(),
+                // SAFETY: reading the flags of an owned packet.
+                discard: unsafe { (*k.as_ptr()).flags & ffmpeg::ffi::AV_PKT_FLAG_DISCARD != 0 },
+                duration: k.duration(),
+            })
+            .collect();
+        if !metas.is_empty() && !metas.iter().any(|m| m.key) {
+            // Some demuxers flag no key frame at all; decoding must start at the beginning.
+            metas[0].key = true;
+        }
+        let index = FrameIndex::build(&metas);
+        if index.len() == 0 {
+            return Err(match truncated {
+                Some(why) => AvError::Corrupt {
+                    path: p,
+                    reason: format!("no frame could be read: {why}"),
+                },
+                None => AvError::Corrupt {
+                    path: p,
+                    reason: "the video stream has no frames".into(),
+                },
+            });
+        }
+        let tb = rational_f64(time_base);
+        let first = index.frames[0].pts as f64 * tb;
+        let last = index.len() - 1;
+        let end = (index.frames[last].pts + index.frame_duration(last)) as f64 * tb;
+        let duration = if stream_duration > 0 {
+            stream_duration as f64 * tb
+        } else if container_duration > 0 {
+            container_duration as f64 / ffmpeg::ffi::AV_TIME_BASE as f64
+        } else {
+            end - first
+        };
+        let fps = if avg_rate.numerator() > 0 && avg_rate.denominator() > 0 {
+            rational_f64(avg_rate)
+        } else if end > first {
+            index.len() as f64 / (end - first)
+        } else {
+            0.0
+        };
+        let _ = start_time;
+        let info = VideoInfo {
+            codec: codec_name,
+            container,
+            width,
+            height,
+            pixel_format: format!("{pix:?}").to_lowercase(),
+            frame_count: index.len(),
+            fps,
+            duration,
+            rotation,
+            key_frames: index.key_indices.clone(),
+            out_width: width,
+            out_height: height,
+            truncated: truncated.clone(),
+        };
+        let mut r = FileReader {
+            path: p,
+            packets,
+            index,
+            params,
+            time_base,
+            sar,
+            info,
+            opts: opts.clone(),
+            cursors: Vec::new(),
+            cache: FrameCache::new(opts.cache_bytes),
+            converter: None,
+            clock: 0,
+        };
+        r.init_output_size(pix)?;
+        Ok(r)
+    }
+
+    /// Works out the output size before any frame is decoded when the stream says its layout;
+    /// otherwise decodes frame 0 to learn it.
+    fn init_output_size(&mut self, pix: format::Pixel) -> Result<()> {
+        let key = InputKey {
+            width: self.info.width,
+            height: self.info.height,
+            format: pix,
+        };
+        let conv = if pix != format::Pixel::None && key.width > 0 && key.height > 0 {
+            Converter::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?
+        } else {
+            let c = self.decode_to(0)?;
+            let f = self.cursors[c].frame().clone();
+            self.info.width = f.width();
+            self.info.height = f.height();
+            Converter::new(InputKey::of(&f), self.sar, self.target()).map_err(|e| self.convert_err(e))?
+        };
+        (self.info.out_width, self.info.out_height) = conv.out_size();
+        self.converter = Some(conv);
+        Ok(())
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            width: self.opts.width,
+            height: self.opts.height,
+        }
+    }
+
+    fn convert_err(&self, reason: String) -> AvError {
+        AvError::Convert {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn frame_timestamp(&self, idx: usize) -> Result<(f64, f64)> {
+        self.check(idx)?;
+        let tb = rational_f64(self.time_base);
+        let f = &self.index.frames[idx];
+        Ok((
+            f.pts as f64 * tb,
+            (f.pts + self.index.frame_duration(idx)) as f64 * tb,
+        ))
+    }
+
+    /// The frame shown at `secs` (stream time, as `frame_timestamp` reports it).
+    pub fn index_at_time(&self, secs: f64) -> Result<usize> {
+        let tb = rational_f64(self.time_base);
+        let start = self.index.frames[0].pts as f64 * tb;
+        let end = self.frame_timestamp(self.len() - 1)?.1;
+        if !secs.is_finite() || secs < start || secs > end {
+            return Err(AvError::TimeOutOfRange {
+                path: self.path.clone(),
+                time: secs,
+                start,
+                end,
+            });
+        }
+        // Half a time-base unit of slack so that a frame's own start time maps to it.
+        let pts = ((secs / tb) + 0.5).floor() as i64;
+        Ok(self.index.frame_at_pts(pts).unwrap_or(0))
+    }
+
+    fn check(&self, idx: usize) -> Result<()> {
+        if idx >= self.len() {
+            return Err(AvError::IndexOutOfRange {
+                path: self.path.clone(),
+                index: idx as i64,
+                len: self.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new_cursor(&self) -> Result<Cursor> {
+        let dec = open_decoder(&self.params, self.opts.num_threads, self.time_base).map_err(|e| {
+            AvError::Unsupported {
+                path: self.path.clone(),
+                codec: self.info.codec.clone(),
+                reason: format!("cannot open the decoder: {e}"),
+            }
+        })?;
+        Ok(Cursor::new(dec))
+    }
+
+    /// Picks the cursor that reaches frame `t` cheapest, or repositions the least recently
+    /// used one at `t`'s key frame. Returns its slot.
+    fn cursor_for(&mut self, t: usize) -> Result<usize> {
+        let f = self.index.frames[t];
+        self.clock += 1;
+        let best = self
+            .cursors
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.reaches(t, &f))
+            .max_by_key(|(_, c)| c.stamp)
+            .map(|(i, _)| i);
+        let slot = match best {
+            Some(i) => i,
+            None => {
+                let slot = if self.cursors.len() < self.opts.max_decoders.max(1) {
+                    let c = self.new_cursor()?;
+                    self.cursors.push(c);
+                    self.cursors.len() - 1
+                } else {
+                    (0..self.cursors.len())
+                        .min_by_key(|&i| self.cursors[i].stamp)
+                        .unwrap_or(0)
+                };
+                let key_pts = self
+                    .index
+                    .frames
+                    .iter()
+                    .find(|e| e.pkt == f.start_pkt)
+                    .map(|e| e.pts);
+                let min_pts = key_pts.unwrap_or(i64::MIN);
+                self.cursors[slot].seek(f.start_pkt, min_pts);
+                slot
+            }
+        };
+        self.cursors[slot].stamp = self.clock;
+        Ok(slot)
+    }
+
+    /// Decodes up to frame `t`; on success `self.cursors[slot].frame()` is frame `t`.
+    /// Every frame passed on the way goes into the cache when `cache` is set.
+    fn decode_to_inner(&mut self, t: usize, cache: bool) -> Result<usize> {
+        let slot = self.cursor_for(t)?;
+        loop {
+            let got = self.cursors[slot].next_frame(&self.packets, &self.index);
+            match got {
+                Some(i) if i == t => {
+                    if cache && self.cache_enabled() {
+                        let f = self.cursors[slot].frame().clone();
+                        let n = frame_bytes(&f);
+                        self.cache.insert(i, f, n);
+                    }
+                    return Ok(slot);
+                }
+                Some(i) if i < t => {
+                    if cache && self.cache_enabled() && !self.cache.contains(i) {
+                        let f = self.cursors[slot].frame().clone();
+                        let n = frame_bytes(&f);
+                        self.cache.insert(i, f, n);
+                    }
+                }
+                _ => {
+                    let why = self.cursors[slot]
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "the decoder produced no picture for it".into());
+                    return Err(AvError::Decode {
+                        path: self.path.clone(),
+                        index: t,
+                        reason: why,
+                    });
+                }
+            }
+        }
+    }
+
+    fn cache_enabled(&self) -> bool {
+        self.opts.cache_bytes > 0
+    }
+
+    fn decode_to(&mut self, t: usize) -> Result<usize> {
+        self.decode_to_inner(t, false)
+    }
+
+    fn frame_len(&self) -> usize {
+        self.info.out_width as usize * self.info.out_height as usize * 3
+    }
+
+    fn convert(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<()> {
+        let key = InputKey::of(frame);
+        let rebuild = self.converter.as_ref().is_none_or(|c| c.input() != key);
+        if rebuild {
+            let c = Converter::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
+            if c.out_size() != (self.info.out_width, self.info.out_height) {
+                return Err(AvError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "frame size changes mid-stream to {}x{} (open with a fixed width and height to read it)",
+                        key.width, key.height
+                    ),
+                });
+            }
+            self.converter = Some(c);
+        }
+        let conv = self.converter.as_mut().expect("converter set above");
+        conv.convert_into(frame, dst).map_err(|e| AvError::Convert {
+            path: self.path.clone(),
+            reason: e,
+        })
+    }
+
+    /// One frame, through the cache: random single-frame access does not decode a GOP twice.
+    pub fn get_into(&mut self, idx: usize, dst: &mut [u8]) -> Result<()> {
+        self.check(idx)?;
+        if let Some(f) = self.cache.get(idx) {
+            let f = f.clone();
+            return self.convert(&f, dst);
+        }
+        let slot = self.decode_to_inner(idx, true)?;
+        let f = self.cursors[slot].frame().clone();
+        self.convert(&f, dst)
+    }
+
+    /// Frames in the order asked; each needed frame decoded once, in sorted order.
+    pub fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch> {
+        for &i in indices {
+            self.check(i)?;
+        }
+        let fl = self.frame_len();
+        let mut out = FrameBatch::zeros(
+            indices.len(),
+            self.info.out_height as usize,
+            self.info.out_width as usize,
+        );
+        let mut order: Vec<(usize, usize)> = indices.iter().enumerate().map(|(slot, &i)| (i, slot)).collect();
+        order.sort_unstable();
+        let mut k = 0;
+        while k < order.len() {
+            let t = order[k].0;
+            let first_slot = order[k].1;
+            let dst_range = first_slot * fl..(first_slot + 1) * fl;
+            if let Some(f) = self.cache.get(t) {
+                let f = f.clone();
+                self.convert(&f, &mut out.data[dst_range.clone()])?;
+            } else {
+                let slot = self.decode_to(t)?;
+                let f = self.cursors[slot].frame().clone();
+                self.convert(&f, &mut out.data[dst_range.clone()])?;
+            }
+            // Duplicates of the same index are copies of the first.
+            let mut j = k + 1;
+            while j < order.len() && order[j].0 == t {
+                let s = order[j].1;
+                out.data.copy_within(dst_range.clone(), s * fl);
+                j += 1;
+            }
+            k = j;
+        }
+        Ok(out)
+    }
+
+    /// A fresh sequential decoder positioned before frame 0.
+    pub fn sequential(&self) -> Result<SeqState> {
+        let mut c = self.new_cursor()?;
+        let f0 = self.index.frames[0];
+        c.seek(f0.start_pkt, f0.pts);
+        Ok(SeqState {
+            cursor: c,
+            expect: 0,
+            pending: None,
+        })
+    }
+
+    /// Next frame of a sequential pass into `dst`; Ok(None) at the end. A frame that cannot be
+    /// decoded is an error naming its index; the pass can go on after it.
+    pub fn seq_next_into(&mut self, st: &mut SeqState, dst: &mut [u8]) -> Result<Option<usize>> {
+        if st.expect >= self.len() {
+            return Ok(None);
+        }
+        let got = match st.pending.take() {
+            Some(i) => Some(i),
+            None => st.cursor.next_frame(&self.packets, &self.index),
+        };
+        let want = st.expect;
+        match got {
+            Some(i) if i == want => {
+                st.expect += 1;
+                let f = st.cursor.frame().clone();
+                self.convert(&f, dst)?;
+                Ok(Some(i))
+            }
+            other => {
+                st.pending = other;
+                st.expect += 1;
+                let why = st
+                    .cursor
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "the decoder produced no picture for it".into());
+                Err(AvError::Decode {
+                    path: self.path.clone(),
+                    index: want,
+                    reason: why,
+                })
+            }
+        }
+    }
+
+    pub fn cache_stats(&self) -> (usize, usize) {
+        (self.cache.len(), self.cache.used_bytes())
+    }
+
+    /// Drops cached frames and idle decoders (memory back to the system).
+    pub fn clear_cache(&mut self) {
+        self.cache.clear();
+        self.cursors.clear();
+    }
+}
+
+/// State of one sequential pass (`VideoReader::frames`).
+pub(crate) struct SeqState {
+    cursor: Cursor,
+    expect: usize,
+    pending: Option<usize>,
+}

@@ -1,0 +1,341 @@
+//! Frame folders (`img_00001.jpg`, ...): every image is one frame, decoded by FFmpeg's own JPEG
+//! / PNG decoders and converted exactly like video frames, so a dataset cannot tell the two
+//! apart.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg::{codec, decoder, frame, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+use crate::convert::{Converter, InputKey, Target};
+use crate::error::{AvError, Result};
+use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
+
+/// Expands a printf-style pattern with one integer field (`%d`, `%05d`).
+pub(crate) fn expand_pattern(pattern: &str, n: usize) -> Result<String> {
+    let bad = || {
+        AvError::InvalidOption(format!(
+            "frame name pattern '{pattern}' needs exactly one %d or %0Nd field"
+        ))
+    };
+    let start = pattern.find('%').ok_or_else(bad)?;
+    let rest = &pattern[start + 1..];
+    let dpos = rest.find('d').ok_or_else(bad)?;
+    let spec = &rest[..dpos];
+    if !spec.chars().all(|c| c.is_ascii_digit()) || rest[dpos + 1..].contains('%') {
+        return Err(bad());
+    }
+    let width: usize = if spec.is_empty() {
+        0
+    } else {
+        spec.parse().map_err(|_| bad())?
+    };
+    let num = if spec.starts_with('0') {
+        format!("{n:0width$}")
+    } else {
+        format!("{n:width$}")
+    };
+    Ok(format!("{}{}{}", &pattern[..start], num, &rest[dpos + 1..]))
+}
+
+/// Decodes one still image (JPEG or PNG, told apart by their magic bytes).
+struct ImageDecoder {
+    jpeg: Option<decoder::Video>,
+    png: Option<decoder::Video>,
+    frame: frame::Video,
+    conv: Option<Converter>,
+}
+
+impl ImageDecoder {
+    fn new() -> ImageDecoder {
+        ImageDecoder {
+            jpeg: None,
+            png: None,
+            frame: frame::Video::empty(),
+            conv: None,
+        }
+    }
+
+    fn decode(&mut self, path: &Path) -> Result<&frame::Video> {
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => AvError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => AvError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+        let corrupt = |reason: String| AvError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (slot, id) = if bytes.starts_with(&[0xFF, 0xD8]) {
+            (&mut self.jpeg, codec::Id::MJPEG)
+        } else if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+            (&mut self.png, codec::Id::PNG)
+        } else if bytes.is_empty() {
+            return Err(corrupt("empty image file".into()));
+        } else {
+            return Err(AvError::Unsupported {
+                path: path.to_path_buf(),
+                codec: "unknown".into(),
+                reason: "frame folders hold JPEG or PNG images".into(),
+            });
+        };
+        if slot.is_none() {
+            let c = ffmpeg::decoder::find(id).ok_or_else(|| AvError::Unsupported {
+                path: path.to_path_buf(),
+                codec: id.name().into(),
+                reason: "this FFmpeg build has no decoder for it".into(),
+            })?;
+            let ctx = codec::Context::new_with_codec(c);
+            let d = ctx
+                .decoder()
+                .video()
+                .map_err(|e| corrupt(format!("decoder: {e}")))?;
+            *slot = Some(d);
+        }
+        let dec = slot.as_mut().expect("set above");
+        let pkt = Packet::copy(&bytes);
+        let sent = dec.send_packet(&pkt);
+        let _ = dec.send_eof();
+        let got = dec.receive_frame(&mut self.frame);
+        dec.flush();
+        if let Err(e) = sent {
+            return Err(corrupt(format!("cannot decode the image: {e}")));
+        }
+        got.map_err(|e| corrupt(format!("cannot decode the image: {e}")))?;
+        Ok(&self.frame)
+    }
+
+    fn decode_into(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
+        self.decode(path)?;
+        let key = InputKey::of(&self.frame);
+        let conv_err = |reason: String| AvError::Convert {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if self.conv.as_ref().is_none_or(|c| c.input() != key) {
+            self.conv = Some(Converter::new(key, Rational::new(1, 1), target).map_err(conv_err)?);
+        }
+        let conv = self.conv.as_mut().expect("set above");
+        if conv.out_size() != want {
+            return Err(AvError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "image is {}x{}, the folder's frames are {}x{} (open with a fixed width and height)",
+                    key.width, key.height, want.0, want.1
+                ),
+            });
+        }
+        conv.convert_into(&self.frame, dst).map_err(conv_err)
+    }
+}
+
+pub(crate) struct FolderReader {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    info: VideoInfo,
+    opts: ReaderOptions,
+    dec: ImageDecoder,
+}
+
+impl FolderReader {
+    pub fn open(dir: &Path, opts: &ReaderOptions) -> Result<FolderReader> {
+        crate::init();
+        let mut files = Vec::new();
+        let mut n = opts.frame_start;
+        loop {
+            let f = dir.join(expand_pattern(&opts.frame_pattern, n)?);
+            if !f.is_file() {
+                break;
+            }
+            files.push(f);
+            n += 1;
+        }
+        if files.is_empty() {
+            return Err(AvError::Open {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "a frame folder, but no '{}' frames from number {}",
+                    opts.frame_pattern, opts.frame_start
+                ),
+            });
+        }
+        let mut dec = ImageDecoder::new();
+        let f0 = dec.decode(&files[0])?;
+        let (width, height) = (f0.width(), f0.height());
+        let pixel_format = format!("{:?}", f0.format()).to_lowercase();
+        let target = Target {
+            width: opts.width,
+            height: opts.height,
+        };
+        let conv = Converter::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
+            AvError::Convert {
+                path: files[0].clone(),
+                reason,
+            }
+        })?;
+        let (out_width, out_height) = conv.out_size();
+        dec.conv = Some(conv);
+        let fps = opts.folder_fps;
+        let info = VideoInfo {
+            codec: if files[0]
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+            {
+                "png"
+            } else {
+                "mjpeg"
+            }
+            .into(),
+            container: "image2".into(),
+            width,
+            height,
+            pixel_format,
+            frame_count: files.len(),
+            fps,
+            duration: files.len() as f64 / fps,
+            rotation: 0.0,
+            key_frames: (0..files.len()).collect(),
+            out_width,
+            out_height,
+            truncated: None,
+        };
+        Ok(FolderReader {
+            dir: dir.to_path_buf(),
+            files,
+            info,
+            opts: opts.clone(),
+            dec,
+        })
+    }
+
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    fn check(&self, idx: usize) -> Result<()> {
+        if idx >= self.len() {
+            return Err(AvError::IndexOutOfRange {
+                path: self.dir.clone(),
+                index: idx as i64,
+                len: self.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            width: self.opts.width,
+            height: self.opts.height,
+        }
+    }
+
+    fn want(&self) -> (u32, u32) {
+        (self.info.out_width, self.info.out_height)
+    }
+
+    pub fn frame_timestamp(&self, idx: usize) -> Result<(f64, f64)> {
+        self.check(idx)?;
+        let fps = self.info.fps;
+        Ok((idx as f64 / fps, (idx + 1) as f64 / fps))
+    }
+
+    pub fn index_at_time(&self, secs: f64) -> Result<usize> {
+        let end = self.info.duration;
+        if !secs.is_finite() || secs < 0.0 || secs > end {
+            return Err(AvError::TimeOutOfRange {
+                path: self.dir.clone(),
+                time: secs,
+                start: 0.0,
+                end,
+            });
+        }
+        Ok(((secs * self.info.fps + 1e-9).floor() as usize).min(self.len() - 1))
+    }
+
+    pub fn get_into(&mut self, idx: usize, dst: &mut [u8]) -> Result<()> {
+        self.check(idx)?;
+        let (target, want) = (self.target(), self.want());
+        self.dec.decode_into(&self.files[idx], target, want, dst)
+    }
+
+    /// Images are independent: a batch is decoded on `num_threads` threads.
+    pub fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch> {
+        for &i in indices {
+            self.check(i)?;
+        }
+        let (h, w) = (self.info.out_height as usize, self.info.out_width as usize);
+        let mut out = FrameBatch::zeros(indices.len(), h, w);
+        let fl = h * w * 3;
+        let threads = match self.opts.num_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        }
+        .min(indices.len().max(1));
+        let (target, want) = (self.target(), self.want());
+        if threads <= 1 || indices.len() < 4 {
+            for (k, &i) in indices.iter().enumerate() {
+                self.dec
+                    .decode_into(&self.files[i], target, want, &mut out.data[k * fl..(k + 1) * fl])?;
+            }
+            return Ok(out);
+        }
+        let per = indices.len().div_ceil(threads);
+        let files = &self.files;
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = out
+                .data
+                .chunks_mut(per * fl)
+                .zip(indices.chunks(per))
+                .map(|(buf, idx)| {
+                    s.spawn(move || {
+                        let mut dec = ImageDecoder::new();
+                        for (k, &i) in idx.iter().enumerate() {
+                            dec.decode_into(&files[i], target, want, &mut buf[k * fl..(k + 1) * fl])?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(AvError::InvalidOption("decoder thread panicked".into())))
+                })
+                .collect()
+        });
+        for r in results {
+            r?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_pattern;
+
+    #[test]
+    fn patterns_expand_like_printf() {
+        assert_eq!(expand_pattern("img_%05d.jpg", 7).unwrap(), "img_00007.jpg");
+        assert_eq!(expand_pattern("%d.png", 12).unwrap(), "12.png");
+        assert_eq!(expand_pattern("frame%3d.jpg", 1234).unwrap(), "frame1234.jpg");
+        assert_eq!(expand_pattern("f%3d.jpg", 7).unwrap(), "f  7.jpg");
+        assert!(expand_pattern("img.jpg", 1).is_err());
+        assert!(expand_pattern("img_%s.jpg", 1).is_err());
+        assert!(expand_pattern("%d_%d.jpg", 1).is_err());
+    }
+}

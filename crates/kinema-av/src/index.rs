@@ -1,0 +1,200 @@
+//! The frame index: which packets are frames, in which presentation order, and from which
+//! key frame each one can be decoded. Pure logic, built once per open from the demuxed packets.
+
+/// What the index needs to know about one demuxed packet (decode order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PacketMeta {
+    /// Presentation timestamp in stream time base units, or the decode timestamp when the
+    /// container gives no pts (streams without reordering).
+    pub pts: Option<i64>,
+    pub key: bool,
+    /// FFmpeg's `AV_PKT_FLAG_DISCARD`: decoded for reference, never shown (edit lists).
+    pub discard: bool,
+    pub duration: i64,
+}
+
+/// One shown frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameEntry {
+    pub pts: i64,
+    /// Position of the frame's packet in decode order.
+    pub pkt: usize,
+    /// Decode-order position of the key packet to start decoding from to get this frame right.
+    pub start_pkt: usize,
+    pub key: bool,
+    pub duration: i64,
+}
+
+/// Frames in presentation order plus the key frames.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FrameIndex {
+    pub frames: Vec<FrameEntry>,
+    pub key_indices: Vec<usize>,
+}
+
+impl FrameIndex {
+    /// Builds the index. Packets before the first key packet are left out: a decoder cannot
+    /// reconstruct them and the ffmpeg CLI does not show them either.
+    pub fn build(packets: &[PacketMeta]) -> FrameIndex {
+        let first_key = match packets.iter().position(|p| p.key) {
+            Some(k) => k,
+            None => return FrameIndex::default(),
+        };
+        // (decode position, pts) of every key packet.
+        let keys: Vec<(usize, i64)> = packets
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.key && p.pts.is_some())
+            .map(|(i, p)| (i, p.pts.unwrap_or_default()))
+            .collect();
+        let mut frames: Vec<FrameEntry> = Vec::with_capacity(packets.len());
+        for (pos, p) in packets.iter().enumerate().skip(first_key) {
+            let Some(pts) = p.pts else { continue };
+            if p.discard {
+                continue;
+            }
+            // Last key packet at or before `pos` whose pts is not after ours: leading pictures
+            // of an open GOP need the key frame before.
+            let mut k = keys.partition_point(|&(kp, _)| kp <= pos);
+            let mut start = None;
+            while k > 0 {
+                k -= 1;
+                if keys[k].1 <= pts {
+                    start = Some(keys[k].0);
+                    break;
+                }
+            }
+            let Some(start_pkt) = start else { continue };
+            frames.push(FrameEntry {
+                pts,
+                pkt: pos,
+                start_pkt,
+                key: p.key,
+                duration: p.duration,
+            });
+        }
+        frames.sort_by_key(|f| (f.pts, f.pkt));
+        frames.dedup_by_key(|f| f.pts);
+        let key_indices = frames
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.key)
+            .map(|(i, _)| i)
+            .collect();
+        FrameIndex { frames, key_indices }
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Presentation index of the frame with this pts.
+    pub fn find_pts(&self, pts: i64) -> Option<usize> {
+        self.frames.binary_search_by_key(&pts, |f| f.pts).ok()
+    }
+
+    /// Duration of frame `i` in time-base units: the packet's, else the gap to the next frame,
+    /// else the previous frame's.
+    pub fn frame_duration(&self, i: usize) -> i64 {
+        let f = &self.frames[i];
+        if f.duration > 0 {
+            return f.duration;
+        }
+        if let Some(n) = self.frames.get(i + 1) {
+            return n.pts - f.pts;
+        }
+        if i > 0 {
+            return f.pts - self.frames[i - 1].pts;
+        }
+        0
+    }
+
+    /// The last frame whose start is at or before `pts` (None if `pts` is before frame 0).
+    pub fn frame_at_pts(&self, pts: i64) -> Option<usize> {
+        let n = self.frames.partition_point(|f| f.pts <= pts);
+        n.checked_sub(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pts: i64, key: bool) -> PacketMeta {
+        PacketMeta {
+            pts: Some(pts),
+            key,
+            discard: false,
+            duration: 1,
+        }
+    }
+
+    #[test]
+    fn b_frames_are_reordered_by_pts() {
+        // I0 P3 B1 B2 P6 B4 B5 (decode order)
+        let pk = [
+            p(0, true),
+            p(3, false),
+            p(1, false),
+            p(2, false),
+            p(6, false),
+            p(4, false),
+            p(5, false),
+        ];
+        let ix = FrameIndex::build(&pk);
+        let pts: Vec<i64> = ix.frames.iter().map(|f| f.pts).collect();
+        assert_eq!(pts, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(ix.frames[3].pkt, 1);
+        assert!(ix.frames.iter().all(|f| f.start_pkt == 0));
+        assert_eq!(ix.key_indices, vec![0]);
+        assert_eq!(ix.find_pts(4), Some(4));
+        assert_eq!(ix.frame_at_pts(-1), None);
+        assert_eq!(ix.frame_at_pts(100), Some(6));
+    }
+
+    #[test]
+    fn open_gop_leading_pictures_start_from_previous_key() {
+        // GOP 1: I0 P2 B1 ; GOP 2: I5 B3 B4 (leading, pts before the key) P6
+        let pk = [
+            p(0, true),
+            p(2, false),
+            p(1, false),
+            p(5, true),
+            p(3, false),
+            p(4, false),
+            p(6, false),
+        ];
+        let ix = FrameIndex::build(&pk);
+        assert_eq!(ix.len(), 7);
+        assert_eq!(
+            ix.frames[3].start_pkt, 0,
+            "leading picture needs the previous GOP"
+        );
+        assert_eq!(ix.frames[5].start_pkt, 3);
+        assert_eq!(ix.frames[6].start_pkt, 3);
+        assert_eq!(ix.key_indices, vec![0, 5]);
+    }
+
+    #[test]
+    fn discarded_and_pre_key_packets_are_not_frames() {
+        let mut d = p(-2, false);
+        d.discard = true;
+        let pk = [p(-5, false), p(-4, true), d, p(0, false), p(1, false)];
+        let ix = FrameIndex::build(&pk);
+        let pts: Vec<i64> = ix.frames.iter().map(|f| f.pts).collect();
+        assert_eq!(pts, vec![-4, 0, 1]);
+        assert_eq!(FrameIndex::build(&[p(0, false)]).len(), 0);
+    }
+
+    #[test]
+    fn durations_fall_back_to_gaps() {
+        let mut pk = vec![p(0, true), p(10, false), p(30, false)];
+        for q in &mut pk {
+            q.duration = 0;
+        }
+        let ix = FrameIndex::build(&pk);
+        assert_eq!(ix.frame_duration(0), 10);
+        assert_eq!(ix.frame_duration(1), 20);
+        assert_eq!(ix.frame_duration(2), 20);
+    }
+}

@@ -1,0 +1,471 @@
+//! The public reader: decord's `VideoReader`, for video files and frame folders alike.
+
+use std::path::Path;
+
+use crate::error::{AvError, Result};
+use crate::file::{FileReader, SeqState};
+use crate::folder::FolderReader;
+
+/// How to open a video. `Default` is native size, FFmpeg's automatic thread count, a 512 MiB
+/// frame cache, two decoders, `img_%05d.jpg` numbered from 1 for frame folders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReaderOptions {
+    /// Output width; with only one of width/height set the other keeps the aspect ratio.
+    pub width: Option<u32>,
+    /// Output height.
+    pub height: Option<u32>,
+    /// Decoder threads; 0 lets FFmpeg choose (cores + 1). Frame folders decode a batch's
+    /// images on this many threads (0 = all cores).
+    pub num_threads: usize,
+    /// Bytes of decoded frames kept for random single-frame access (0 disables the cache).
+    pub cache_bytes: usize,
+    /// Decoders kept alive at once, each positioned in a different GOP.
+    pub max_decoders: usize,
+    /// File-name pattern of frame folders (printf-style, one integer field).
+    pub frame_pattern: String,
+    /// Number of the first frame file of a frame folder.
+    pub frame_start: usize,
+    /// Frame rate reported for frame folders (they carry no timing).
+    pub folder_fps: f64,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions {
+            width: None,
+            height: None,
+            num_threads: 0,
+            cache_bytes: 512 << 20,
+            max_decoders: 2,
+            frame_pattern: "img_%05d.jpg".into(),
+            frame_start: 1,
+            folder_fps: 30.0,
+        }
+    }
+}
+
+impl ReaderOptions {
+    /// Resize every frame to `width` x `height` inside the colour conversion.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = Some(width);
+        self.height = Some(height);
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, v) in [("width", self.width), ("height", self.height)] {
+            if let Some(v) = v {
+                if v == 0 || v > 16384 {
+                    return Err(AvError::InvalidOption(format!("{name} {v} is not in 1..=16384")));
+                }
+            }
+        }
+        if !(self.folder_fps.is_finite() && self.folder_fps > 0.0) {
+            return Err(AvError::InvalidOption(format!(
+                "folder_fps {} must be > 0",
+                self.folder_fps
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What `kinema probe` prints: the stream as the reader sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoInfo {
+    /// FFmpeg's codec name (`h264`, `hevc`, `vp9`, `av1`, `mpeg4`, `mjpeg`...).
+    pub codec: String,
+    /// FFmpeg's demuxer name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `avi`, `image2`...).
+    pub container: String,
+    /// Coded width and height.
+    pub width: u32,
+    pub height: u32,
+    /// The decoder's pixel format (`yuv420p`, `yuv420p10le`, `yuvj422p`...).
+    pub pixel_format: String,
+    /// Number of frames (what the ffmpeg CLI decodes with `-fps_mode passthrough`).
+    pub frame_count: usize,
+    /// Average frame rate.
+    pub fps: f64,
+    /// Duration in seconds.
+    pub duration: f64,
+    /// Display rotation in degrees (the display matrix, as ffprobe reports it); frames are
+    /// returned as stored, not rotated.
+    pub rotation: f64,
+    /// Indices of key frames.
+    pub key_frames: Vec<usize>,
+    /// Size of the frames the reader returns (after the optional resize).
+    pub out_width: u32,
+    pub out_height: u32,
+    /// Set when reading stopped before the end of the file (truncated or damaged).
+    pub truncated: Option<String>,
+}
+
+/// Frames as one contiguous `[N, H, W, 3]` RGB24 buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameBatch {
+    /// `n * height * width * 3` bytes, frame after frame, rows packed.
+    pub data: Vec<u8>,
+    n: usize,
+    height: usize,
+    width: usize,
+}
+
+impl FrameBatch {
+    pub(crate) fn zeros(n: usize, height: usize, width: usize) -> FrameBatch {
+        FrameBatch {
+            data: vec![0; n * height * width * 3],
+            n,
+            height,
+            width,
+        }
+    }
+
+    /// `[N, H, W, 3]`.
+    pub fn shape(&self) -> [usize; 4] {
+        [self.n, self.height, self.width, 3]
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the batch holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The `k`-th frame, `H * W * 3` bytes.
+    pub fn frame(&self, k: usize) -> &[u8] {
+        let fl = self.height * self.width * 3;
+        &self.data[k * fl..(k + 1) * fl]
+    }
+
+    /// The buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+/// Anything that serves frames by index: video files and frame folders. Datasets and loaders
+/// are written against this trait.
+pub trait FrameSource: Send {
+    /// Number of frames.
+    fn len(&self) -> usize;
+    /// True when there is no frame.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Average frame rate.
+    fn fps(&self) -> f64;
+    /// Width of returned frames.
+    fn width(&self) -> u32;
+    /// Height of returned frames.
+    fn height(&self) -> u32;
+    /// Frames in the order asked (duplicates allowed) as `[N, H, W, 3]`.
+    fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch>;
+    /// Start and end time of a frame, in seconds.
+    fn get_frame_timestamp(&self, idx: usize) -> Result<(f64, f64)>;
+    /// Indices of key frames.
+    fn key_indices(&self) -> Vec<usize>;
+}
+
+enum Inner {
+    File(Box<FileReader>),
+    Folder(FolderReader),
+}
+
+/// A frame-exact random-access video reader (decord's `VideoReader`).
+///
+/// At native size every frame equals, byte for byte, what
+/// `ffmpeg -i V -map 0:v:0 -fps_mode passthrough -pix_fmt rgb24 -f rawvideo -` gives for that
+/// index. A directory opens as a frame folder.
+///
+/// ```no_run
+/// let mut vr = kinema_av::VideoReader::open("video.mp4")?;
+/// let clip = vr.get_batch(&[0, 8, 16, 8])?; // [4, H, W, 3], in the order asked
+/// assert_eq!(clip.shape()[0], 4);
+/// # Ok::<(), kinema_av::AvError>(())
+/// ```
+pub struct VideoReader {
+    inner: Inner,
+    pos: usize,
+}
+
+impl VideoReader {
+    /// Opens a video file (or frame folder) with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<VideoReader> {
+        Self::open_with(path, &ReaderOptions::default())
+    }
+
+    /// Opens with options (resize, threads, cache...).
+    pub fn open_with(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<VideoReader> {
+        let path = path.as_ref();
+        options.validate()?;
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => AvError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => AvError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+        let inner = if meta.is_dir() {
+            Inner::Folder(FolderReader::open(path, options)?)
+        } else {
+            if meta.len() == 0 {
+                return Err(AvError::Open {
+                    path: path.to_path_buf(),
+                    reason: "the file is empty".into(),
+                });
+            }
+            Inner::File(Box::new(FileReader::open(path, options)?))
+        };
+        Ok(VideoReader { inner, pos: 0 })
+    }
+
+    /// Stream description.
+    pub fn info(&self) -> &VideoInfo {
+        match &self.inner {
+            Inner::File(f) => f.info(),
+            Inner::Folder(f) => f.info(),
+        }
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        match &self.inner {
+            Inner::File(f) => f.path(),
+            Inner::Folder(f) => f.path(),
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.info().frame_count
+    }
+
+    /// True when the video has no frame (never, for an opened reader).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Average frame rate (decord's `get_avg_fps`).
+    pub fn fps(&self) -> f64 {
+        self.info().fps
+    }
+
+    /// Width of the frames returned (after resize).
+    pub fn width(&self) -> u32 {
+        self.info().out_width
+    }
+
+    /// Height of the frames returned (after resize).
+    pub fn height(&self) -> u32 {
+        self.info().out_height
+    }
+
+    /// Duration in seconds.
+    pub fn duration(&self) -> f64 {
+        self.info().duration
+    }
+
+    /// FFmpeg's codec name.
+    pub fn codec_name(&self) -> &str {
+        &self.info().codec
+    }
+
+    /// FFmpeg's container (demuxer) name.
+    pub fn container_name(&self) -> &str {
+        &self.info().container
+    }
+
+    /// Display rotation in degrees from the container's display matrix (0 when none).
+    pub fn rotation(&self) -> f64 {
+        self.info().rotation
+    }
+
+    /// Indices of key frames (decord's `get_key_indices`).
+    pub fn key_indices(&self) -> &[usize] {
+        &self.info().key_frames
+    }
+
+    /// `(start, end)` of frame `idx` in seconds of stream time (the frame's pts and pts plus
+    /// its duration; streams that do not start at 0 keep their offset).
+    pub fn get_frame_timestamp(&self, idx: usize) -> Result<(f64, f64)> {
+        match &self.inner {
+            Inner::File(f) => f.frame_timestamp(idx),
+            Inner::Folder(f) => f.frame_timestamp(idx),
+        }
+    }
+
+    /// One frame as `[1, H, W, 3]`. Frames decoded on the way are cached, so random access
+    /// within a GOP decodes it once.
+    pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
+        let mut out = FrameBatch::zeros(1, self.height() as usize, self.width() as usize);
+        match &mut self.inner {
+            Inner::File(f) => f.get_into(idx, &mut out.data)?,
+            Inner::Folder(f) => f.get_into(idx, &mut out.data)?,
+        }
+        Ok(out)
+    }
+
+    /// Frames in the order asked (duplicates allowed), as one `[N, H, W, 3]` buffer; every
+    /// needed GOP is decoded once, in sorted order.
+    pub fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch> {
+        match &mut self.inner {
+            Inner::File(f) => f.get_batch(indices),
+            Inner::Folder(f) => f.get_batch(indices),
+        }
+    }
+
+    /// The frames shown at these times (seconds of stream time, as `get_frame_timestamp`).
+    pub fn get_batch_at_times(&mut self, secs: &[f64]) -> Result<FrameBatch> {
+        let idx = secs
+            .iter()
+            .map(|&t| self.index_at_time(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.get_batch(&idx)
+    }
+
+    /// Index of the frame shown at `secs`.
+    pub fn index_at_time(&self, secs: f64) -> Result<usize> {
+        match &self.inner {
+            Inner::File(f) => f.index_at_time(secs),
+            Inner::Folder(f) => f.index_at_time(secs),
+        }
+    }
+
+    /// Moves the position used by `next` (decord's `seek`; always exact here).
+    pub fn seek(&mut self, idx: usize) -> Result<()> {
+        if idx > self.len() {
+            return Err(AvError::IndexOutOfRange {
+                path: self.path().to_path_buf(),
+                index: idx as i64,
+                len: self.len(),
+            });
+        }
+        self.pos = idx;
+        Ok(())
+    }
+
+    /// Skips `n` frames from the current position (decord's `skip_frames`).
+    pub fn skip_frames(&mut self, n: usize) -> Result<()> {
+        self.seek((self.pos + n).min(self.len()))
+    }
+
+    /// The frame at the current position, then moves on (decord's `next`); `Ok(None)` at the
+    /// end.
+    pub fn next_frame(&mut self) -> Result<Option<FrameBatch>> {
+        if self.pos >= self.len() {
+            return Ok(None);
+        }
+        let f = self.get(self.pos)?;
+        self.pos += 1;
+        Ok(Some(f))
+    }
+
+    /// Current position of `next_frame`.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Every frame in order, decoded in one forward pass (no cache, no seeks).
+    pub fn frames(&mut self) -> Result<Frames<'_>> {
+        let seq = match &self.inner {
+            Inner::File(f) => Some(f.sequential()?),
+            Inner::Folder(_) => None,
+        };
+        Ok(Frames {
+            reader: self,
+            seq,
+            next: 0,
+        })
+    }
+
+    /// Frames held by the random-access cache and their bytes.
+    pub fn cache_stats(&self) -> (usize, usize) {
+        match &self.inner {
+            Inner::File(f) => f.cache_stats(),
+            Inner::Folder(_) => (0, 0),
+        }
+    }
+
+    /// Drops cached frames and idle decoders.
+    pub fn clear_cache(&mut self) {
+        if let Inner::File(f) = &mut self.inner {
+            f.clear_cache();
+        }
+    }
+}
+
+impl FrameSource for VideoReader {
+    fn len(&self) -> usize {
+        VideoReader::len(self)
+    }
+    fn fps(&self) -> f64 {
+        VideoReader::fps(self)
+    }
+    fn width(&self) -> u32 {
+        VideoReader::width(self)
+    }
+    fn height(&self) -> u32 {
+        VideoReader::height(self)
+    }
+    fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch> {
+        VideoReader::get_batch(self, indices)
+    }
+    fn get_frame_timestamp(&self, idx: usize) -> Result<(f64, f64)> {
+        VideoReader::get_frame_timestamp(self, idx)
+    }
+    fn key_indices(&self) -> Vec<usize> {
+        VideoReader::key_indices(self).to_vec()
+    }
+}
+
+/// A sequential pass over every frame (`VideoReader::frames`).
+pub struct Frames<'a> {
+    reader: &'a mut VideoReader,
+    seq: Option<SeqState>,
+    next: usize,
+}
+
+impl Frames<'_> {
+    /// Decodes the next frame into `dst` (`H * W * 3` bytes); returns its index, `Ok(None)`
+    /// at the end. A frame that cannot be decoded is an error naming it; the pass goes on.
+    pub fn next_into(&mut self, dst: &mut [u8]) -> Result<Option<usize>> {
+        let fl = self.reader.width() as usize * self.reader.height() as usize * 3;
+        if dst.len() != fl {
+            return Err(AvError::InvalidOption(format!(
+                "frame buffer of {} bytes, need {fl}",
+                dst.len()
+            )));
+        }
+        match (&mut self.reader.inner, &mut self.seq) {
+            (Inner::File(f), Some(st)) => f.seq_next_into(st, dst),
+            (Inner::Folder(f), _) => {
+                if self.next >= f.len() {
+                    return Ok(None);
+                }
+                let i = self.next;
+                self.next += 1;
+                f.get_into(i, dst).map(|_| Some(i))
+            }
+            (Inner::File(_), None) => Ok(None),
+        }
+    }
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Result<FrameBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out = FrameBatch::zeros(1, self.reader.height() as usize, self.reader.width() as usize);
+        match self.next_into(&mut out.data) {
+            Ok(Some(_)) => Some(Ok(out)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

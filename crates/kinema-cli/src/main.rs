@@ -1,0 +1,93 @@
+//! `kinema`: the command-line tool. Each verb lives in its own module.
+
+mod bench_decode;
+mod frames;
+mod probe;
+
+use clap::{Parser, Subcommand};
+
+/// kinema: video understanding in Rust. Frame-exact video reading (more verbs to come).
+#[derive(Parser)]
+#[command(name = "kinema", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Describe a video: codec, size, frames, fps, duration, key frames.
+    Probe(probe::Args),
+    /// Write chosen frames as PNG files.
+    Frames(frames::Args),
+    /// Speak the decode benchmark's external-decoder protocol (shared/bench/decode).
+    BenchDecode(bench_decode::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KINEMA_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Probe(a) => probe::run(a),
+        Cmd::Frames(a) => frames::run(a),
+        Cmd::BenchDecode(a) => bench_decode::run(a),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses `WxH`.
+pub(crate) fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("size '{s}' is not WIDTHxHEIGHT"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| anyhow::anyhow!("size '{s}' is not WIDTHxHEIGHT"))
+    };
+    Ok((p(w)?, p(h)?))
+}
+
+/// Parses `0,10,20` (and ranges `5-9`).
+pub(crate) fn parse_indices(s: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || anyhow::anyhow!("bad frame index '{part}' (want N or A-B)");
+        if let Some((a, b)) = part.split_once('-') {
+            let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+            if b < a {
+                return Err(bad());
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(part.parse().map_err(|_| bad())?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_indices_parse() {
+        assert_eq!(parse_size("224x112").unwrap(), (224, 112));
+        assert!(parse_size("224").is_err());
+        assert_eq!(parse_indices("0,10, 3-5").unwrap(), vec![0, 10, 3, 4, 5]);
+        assert!(parse_indices("x").is_err());
+        assert!(parse_indices("5-3").is_err());
+        assert!(parse_indices("").unwrap().is_empty());
+    }
+}

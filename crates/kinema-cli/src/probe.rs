@@ -1,0 +1,59 @@
+//! `kinema probe VIDEO [--json]`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use kinema_av::VideoReader;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A video file or a frame folder.
+    video: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let vr = VideoReader::open(&a.video).with_context(|| format!("probing {}", a.video.display()))?;
+    let i = vr.info();
+    if a.json {
+        let v = serde_json::json!({
+            "path": a.video,
+            "codec": i.codec,
+            "container": i.container,
+            "width": i.width,
+            "height": i.height,
+            "pixel_format": i.pixel_format,
+            "frames": i.frame_count,
+            "fps": i.fps,
+            "duration": i.duration,
+            "rotation": i.rotation,
+            "key_frames": i.key_frames,
+            "truncated": i.truncated,
+        });
+        println!("{v}");
+    } else {
+        println!("{}", a.video.display());
+        println!("  codec        {} ({})", i.codec, i.pixel_format);
+        println!("  container    {}", i.container);
+        println!("  size         {}x{}", i.width, i.height);
+        println!("  frames       {}", i.frame_count);
+        println!("  fps          {:.3}", i.fps);
+        println!("  duration     {:.3} s", i.duration);
+        if i.rotation != 0.0 {
+            println!("  rotation     {} degrees", i.rotation);
+        }
+        let k: Vec<String> = i.key_frames.iter().take(20).map(|k| k.to_string()).collect();
+        let more = if i.key_frames.len() > 20 {
+            format!(" ... ({} in all)", i.key_frames.len())
+        } else {
+            String::new()
+        };
+        println!("  key frames   {}{more}", k.join(", "));
+        if let Some(t) = &i.truncated {
+            println!("  warning      reading stopped early: {t}");
+        }
+    }
+    Ok(())
+}
