@@ -83,7 +83,9 @@ impl ImageDecoder {
                 reason: "frame folders hold JPEG or PNG images".into(),
             });
         };
-        if slot.is_none() {
+        // FFmpeg 5.1's PNG decoder keeps row state across images (the second image comes out
+        // wrong), so PNG gets a fresh decoder per image; JPEG decoders are reused.
+        if slot.is_none() || id == codec::Id::PNG {
             let c = ffmpeg::decoder::find(id).ok_or_else(|| AvError::Unsupported {
                 path: path.to_path_buf(),
                 codec: id.name().into(),
@@ -99,9 +101,12 @@ impl ImageDecoder {
         let dec = slot.as_mut().expect("set above");
         let pkt = Packet::copy(&bytes);
         let sent = dec.send_packet(&pkt);
-        let _ = dec.send_eof();
-        let got = dec.receive_frame(&mut self.frame);
-        dec.flush();
+        let mut got = dec.receive_frame(&mut self.frame);
+        if got.is_err() {
+            let _ = dec.send_eof();
+            got = dec.receive_frame(&mut self.frame);
+            dec.flush();
+        }
         if let Err(e) = sent {
             return Err(corrupt(format!("cannot decode the image: {e}")));
         }

@@ -93,15 +93,16 @@ impl FrameIndex {
         self.frames.binary_search_by_key(&pts, |f| f.pts).ok()
     }
 
-    /// Duration of frame `i` in time-base units: the packet's, else the gap to the next frame,
-    /// else the previous frame's.
+    /// Duration of frame `i` in time-base units: the gap to the next frame (packet durations
+    /// follow decode order, so they are wrong under reordering), else for the last frame its
+    /// packet's, else the previous gap.
     pub fn frame_duration(&self, i: usize) -> i64 {
         let f = &self.frames[i];
-        if f.duration > 0 {
-            return f.duration;
-        }
         if let Some(n) = self.frames.get(i + 1) {
             return n.pts - f.pts;
+        }
+        if f.duration > 0 {
+            return f.duration;
         }
         if i > 0 {
             return f.pts - self.frames[i - 1].pts;
@@ -196,5 +197,7 @@ mod tests {
         assert_eq!(ix.frame_duration(0), 10);
         assert_eq!(ix.frame_duration(1), 20);
         assert_eq!(ix.frame_duration(2), 20);
+        pk[2].duration = 7;
+        assert_eq!(FrameIndex::build(&pk).frame_duration(2), 7);
     }
 }

@@ -1,0 +1,154 @@
+//! Every frame of every test video equals the ffmpeg CLI's decode, byte for byte: sequential
+//! pass, batches in random order with duplicates, single frames in random order.
+
+mod common;
+
+use kinema_av::{ReaderOptions, VideoReader};
+
+fn first_diff(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
+fn check_exact(name: &str) {
+    let path = common::dir().join(name);
+    let (truth, h, w) = common::truth(&path, None);
+    let fl = h * w * 3;
+    let n = truth.len() / fl;
+    assert!(n >= 10, "{name}: only {n} frames in the truth");
+    let mut vr = VideoReader::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(vr.len(), n, "{name}: frame count");
+    assert_eq!(
+        (vr.width() as usize, vr.height() as usize),
+        (w, h),
+        "{name}: size"
+    );
+    let tf = |i: usize| &truth[i * fl..(i + 1) * fl];
+
+    // Sequential pass.
+    let mut count = 0;
+    for (i, f) in vr.frames().unwrap().enumerate() {
+        let f = f.unwrap_or_else(|e| panic!("{name}: frame {i}: {e}"));
+        assert!(
+            f.data == tf(i),
+            "{name}: sequential frame {i} differs at byte {:?}",
+            first_diff(&f.data, tf(i))
+        );
+        count += 1;
+    }
+    assert_eq!(count, n, "{name}: sequential pass length");
+
+    // One batch: random order, with duplicates.
+    let mut idx = common::shuffled(n, 7);
+    idx.truncate(n.min(17));
+    idx.push(idx[0]);
+    idx.push(n - 1);
+    idx.push(idx[3]);
+    let b = vr.get_batch(&idx).unwrap();
+    assert_eq!(b.shape(), [idx.len(), h, w, 3]);
+    for (k, &i) in idx.iter().enumerate() {
+        assert!(b.frame(k) == tf(i), "{name}: batch slot {k} (frame {i}) differs");
+    }
+
+    // Single frames in random order on a fresh reader, then again on a reader without cache.
+    for cache in [512usize << 20, 0] {
+        let opts = ReaderOptions {
+            cache_bytes: cache,
+            ..Default::default()
+        };
+        let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+        for i in common::shuffled(n, 3) {
+            let f = vr.get(i).unwrap_or_else(|e| panic!("{name}: get({i}): {e}"));
+            assert!(f.data == tf(i), "{name}: get({i}) differs (cache {cache})");
+        }
+    }
+}
+
+macro_rules! exact {
+    ($($test:ident => $file:expr),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            check_exact($file);
+        }
+    )*};
+}
+
+exact! {
+    h264_bframes_mp4 => "h264_bframes.mp4",
+    h264_long_gop_mkv => "h264_longgop.mkv",
+    h264_row_padding_mov => "h264_pad98x66.mov",
+    h264_yuv422 => "h264_422.mp4",
+    h264_yuv444_odd_size => "h264_444_odd99x71.mkv",
+    h264_full_range => "h264_fullrange.mp4",
+    h264_bt709 => "h264_bt709.mp4",
+    h264_edit_list => "h264_editlist.mp4",
+    hevc_8bit => "hevc.mp4",
+    hevc_10bit => "hevc10.mkv",
+    vp8_webm => "vp8.webm",
+    vp9_webm => "vp9.webm",
+    av1_mkv => "av1.mkv",
+    mpeg2_ts_offset => "mpeg2_offset.ts",
+    mpeg4_avi => "mpeg4.avi",
+    mpeg4_bframes_mp4 => "mpeg4_bframes.mp4",
+    mjpeg_avi => "mjpeg.avi",
+    vfr_mp4 => "vfr.mp4",
+    jpeg_folder => "frames_jpg",
+}
+
+#[test]
+fn png_folder_with_pattern() {
+    let path = common::dir().join("frames_png");
+    let (truth, h, w) = common::truth(&path, None);
+    let opts = ReaderOptions {
+        frame_pattern: "f%03d.png".into(),
+        frame_start: 0,
+        ..Default::default()
+    };
+    let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+    assert_eq!(vr.len(), 12);
+    let fl = h * w * 3;
+    let idx = [11, 0, 5, 5, 3, 1, 2, 4, 6, 7, 8, 9, 10];
+    let b = vr.get_batch(&idx).unwrap();
+    for (k, &i) in idx.iter().enumerate() {
+        assert!(b.frame(k) == &truth[i * fl..(i + 1) * fl], "png frame {i}");
+    }
+}
+
+/// Resized frames equal the CLI's `-vf scale=W:H` (same swscale set-up, flags=bicubic).
+#[test]
+fn resize_matches_cli_scale() {
+    for (name, w, h) in [
+        ("h264_bframes.mp4", 64, 48),
+        ("hevc10.mkv", 100, 50),
+        ("frames_jpg", 224, 224),
+        ("h264_444_odd99x71.mkv", 33, 17),
+    ] {
+        let path = common::dir().join(name);
+        let (truth, th, tw) = common::truth(&path, Some(&format!("scale={w}:{h}")));
+        assert_eq!((tw, th), (w, h));
+        let fl = w * h * 3;
+        let n = truth.len() / fl;
+        let mut vr =
+            VideoReader::open_with(&path, &ReaderOptions::default().size(w as u32, h as u32)).unwrap();
+        assert_eq!((vr.width(), vr.height(), vr.len()), (w as u32, h as u32, n));
+        let idx: Vec<usize> = common::shuffled(n, 11).into_iter().take(9).collect();
+        let b = vr.get_batch(&idx).unwrap();
+        for (k, &i) in idx.iter().enumerate() {
+            assert!(
+                b.frame(k) == &truth[i * fl..(i + 1) * fl],
+                "{name} resized frame {i}"
+            );
+        }
+    }
+}
+
+/// One side given: the other keeps the aspect ratio, like `scale=W:-1`.
+#[test]
+fn resize_one_side_keeps_aspect() {
+    let path = common::dir().join("h264_bframes.mp4");
+    let opts = ReaderOptions {
+        width: Some(48),
+        ..Default::default()
+    };
+    let vr = VideoReader::open_with(&path, &opts).unwrap();
+    assert_eq!((vr.width(), vr.height()), (48, 32));
+}
