@@ -22,7 +22,7 @@ pub(crate) fn open_decoder(
     // SAFETY: plain field writes on a context that is not opened yet.
     unsafe {
         let c = ctx.as_mut_ptr();
-        (*c).thread_type = (ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE) as i32;
+        (*c).thread_type = ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE;
         (*c).pkt_timebase = time_base.into();
     }
     ctx.decoder().video().map_err(|e| e.to_string())

@@ -7,7 +7,7 @@ use crate::file::{FileReader, SeqState};
 use crate::folder::FolderReader;
 
 /// How to open a video. `Default` is native size, FFmpeg's automatic thread count, a 512 MiB
-/// frame cache, two decoders, `img_%05d.jpg` numbered from 1 for frame folders.
+/// frame cache, four decoders, `img_%05d.jpg` numbered from 1 for frame folders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaderOptions {
     /// Output width; with only one of width/height set the other keeps the aspect ratio.
@@ -36,7 +36,7 @@ impl Default for ReaderOptions {
             height: None,
             num_threads: 0,
             cache_bytes: 512 << 20,
-            max_decoders: 2,
+            max_decoders: 4,
             frame_pattern: "img_%05d.jpg".into(),
             frame_start: 1,
             folder_fps: 30.0,
@@ -172,7 +172,7 @@ pub trait FrameSource: Send {
 
 enum Inner {
     File(Box<FileReader>),
-    Folder(FolderReader),
+    Folder(Box<FolderReader>),
 }
 
 /// A frame-exact random-access video reader (decord's `VideoReader`).
@@ -212,7 +212,7 @@ impl VideoReader {
             },
         })?;
         let inner = if meta.is_dir() {
-            Inner::Folder(FolderReader::open(path, options)?)
+            Inner::Folder(Box::new(FolderReader::open(path, options)?))
         } else {
             if meta.len() == 0 {
                 return Err(AvError::Open {
@@ -257,11 +257,13 @@ impl VideoReader {
     }
 
     /// Width of the frames returned (after resize).
+    #[allow(clippy::misnamed_getters)]
     pub fn width(&self) -> u32 {
         self.info().out_width
     }
 
     /// Height of the frames returned (after resize).
+    #[allow(clippy::misnamed_getters)]
     pub fn height(&self) -> u32 {
         self.info().out_height
     }

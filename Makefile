@@ -1,0 +1,28 @@
+# kinema: `make run` (install what is missing, build, demo) and `make test`.
+CARGO ?= cargo
+
+.PHONY: deps build run test lint bench-decode fuzz
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --locked -p kinema-cli
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# Side-by-side decode benchmark against decord, PyAV, OpenCV, torchcodec (bench/decode/README.md).
+bench-decode: build
+	bash bench/decode/run.sh
+
+# Fuzz open + decode (needs cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build it).
+fuzz:
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run open_decode -- -max_total_time=$${FUZZ_SECONDS:-600}

@@ -1,0 +1,161 @@
+//! The `kinema` binary end to end: probe, frames, bench-decode protocol, errors.
+
+use std::path::Path;
+use std::process::Command;
+
+fn kinema() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kinema"))
+}
+
+fn sample(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("sample.mp4");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=64x48:rate=25,noise=alls=10:allf=t")
+        .args([
+            "-t", "1.2", "-c:v", "libx264", "-bf", "2", "-g", "10", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&p)
+        .status()
+        .expect("ffmpeg CLI");
+    assert!(st.success());
+    p
+}
+
+#[test]
+fn probe_json() {
+    let d = tempfile::tempdir().unwrap();
+    let v = sample(d.path());
+    let out = kinema().arg("probe").arg(&v).arg("--json").output().unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["frames"], 30);
+    assert_eq!(j["codec"], "h264");
+    assert_eq!(j["width"], 64);
+    assert_eq!(j["key_frames"][0], 0);
+    assert!((j["fps"].as_f64().unwrap() - 25.0).abs() < 1e-9);
+}
+
+#[test]
+fn frames_writes_pngs() {
+    let d = tempfile::tempdir().unwrap();
+    let v = sample(d.path());
+    let out_dir = d.path().join("out");
+    let out = kinema()
+        .arg("frames")
+        .arg(&v)
+        .args(["--indices", "0,29,7", "--resize", "32x24", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for i in [0, 29, 7] {
+        let f = std::fs::File::open(out_dir.join(format!("frame_{i:06}.png"))).unwrap();
+        let r = png::Decoder::new(std::io::BufReader::new(f)).read_info().unwrap();
+        assert_eq!((r.info().width, r.info().height), (32, 24));
+    }
+}
+
+#[test]
+fn bench_decode_protocol() {
+    let d = tempfile::tempdir().unwrap();
+    let v = sample(d.path());
+    let dump = d.path().join("dump.rgb");
+    let out = kinema()
+        .arg("bench-decode")
+        .arg(&v)
+        .args(["rand32", "5,3,5,29", "--reps", "3", "--warmup", "1", "--dump"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let last = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let j: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(j["times_ms"].as_array().unwrap().len(), 3);
+    assert_eq!(j["shape"], serde_json::json!([4, 48, 64, 3]));
+    let bytes = std::fs::read(&dump).unwrap();
+    assert_eq!(bytes.len(), 4 * 48 * 64 * 3);
+    assert_eq!(
+        bytes[..9216],
+        bytes[2 * 9216..3 * 9216],
+        "duplicate index 5 gives the same frame"
+    );
+
+    for (op, idx, n) in [("seq", "all", 30), ("open", "", 0), ("i3d_224", "1,3,5", 3)] {
+        let mut c = kinema();
+        c.arg("bench-decode")
+            .arg(&v)
+            .args([op, idx, "--reps", "1", "--warmup", "0", "--dump"])
+            .arg(&dump);
+        if op == "i3d_224" {
+            c.args(["--resize", "224x224"]);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{op}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string();
+        let j: serde_json::Value = serde_json::from_str(&last).unwrap();
+        if op != "open" {
+            assert_eq!(j["shape"][0], n, "{op}");
+            assert_eq!(
+                std::fs::metadata(&dump).unwrap().len() as usize,
+                n * j["shape"][1].as_u64().unwrap() as usize * j["shape"][2].as_u64().unwrap() as usize * 3
+            );
+        }
+        if op == "i3d_224" {
+            assert_eq!(j["shape"][1], 224);
+        }
+    }
+}
+
+#[test]
+fn errors_exit_nonzero_and_name_the_file() {
+    let out = kinema().args(["probe", "/no/such/video.mp4"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/no/such/video.mp4") && err.contains("no such file"),
+        "{err}"
+    );
+
+    let d = tempfile::tempdir().unwrap();
+    let v = sample(d.path());
+    let out = kinema()
+        .arg("frames")
+        .arg(&v)
+        .args(["--indices", "30", "--out"])
+        .arg(d.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
+    let out = kinema()
+        .arg("bench-decode")
+        .arg(&v)
+        .args(["bogus", ""])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

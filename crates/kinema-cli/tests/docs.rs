@@ -1,0 +1,69 @@
+//! Every `$ kinema ...` line in a `console` block of docs/*.md runs and succeeds, in a folder
+//! that holds `sample.mp4`.
+
+use std::path::Path;
+use std::process::Command;
+
+fn commands(md: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_console = false;
+    for line in md.lines() {
+        if line.trim_start().starts_with("```") {
+            in_console = line.trim() == "```console";
+            continue;
+        }
+        if in_console {
+            if let Some(cmd) = line.trim().strip_prefix("$ kinema ") {
+                out.push(cmd.split(" #").next().unwrap().trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn docs_commands_run() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let d = tempfile::tempdir().unwrap();
+    let st = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=96x64:rate=30,noise=alls=10:allf=t")
+        .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "sample.mp4"])
+        .current_dir(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&docs).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        for cmd in commands(&std::fs::read_to_string(&p).unwrap()) {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!("\"$KINEMA\" {cmd}"))
+                .env("KINEMA", env!("CARGO_BIN_EXE_kinema"))
+                .current_dir(d.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: `kinema {cmd}` failed: {}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 4, "only {ran} documented commands found");
+}

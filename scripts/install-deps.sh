@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages kinema builds and tests with, only those that are missing:
+# FFmpeg's development libraries (the reader links the system FFmpeg), clang/libclang (bindgen),
+# pkg-config, and the ffmpeg CLI (the tests' ground truth and sample videos).
+set -euo pipefail
+
+need=()
+pkg-config --exists libavcodec libavformat libavutil libavfilter libswscale libswresample libavdevice 2>/dev/null ||
+  need+=(libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libswscale-dev libswresample-dev libavdevice-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+command -v clang >/dev/null || need+=(clang)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+command -v cc >/dev/null || need+=(build-essential)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "[deps] system packages present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "[deps] need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "[deps] installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "[deps] done"
