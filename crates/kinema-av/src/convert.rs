@@ -178,6 +178,72 @@ impl Converter {
     }
 }
 
+/// Why a frame could not be converted.
+#[derive(Debug)]
+pub(crate) enum ConvertError {
+    /// The frame's size differs from the stream's and no output size was fixed.
+    SizeChanged {
+        width: u32,
+        height: u32,
+        want: (u32, u32),
+    },
+    Failed(String),
+}
+
+impl ConvertError {
+    pub fn into_av(self, path: &std::path::Path) -> crate::AvError {
+        match self {
+            ConvertError::SizeChanged { width, height, want } => crate::AvError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "a frame is {width}x{height} where the others are {}x{} (open with a fixed width and height)",
+                    want.0, want.1
+                ),
+            },
+            ConvertError::Failed(reason) => crate::AvError::Convert { path: path.to_path_buf(), reason },
+        }
+    }
+}
+
+/// Frames of one source to RGB24 of one fixed output size; rebuilds its graph when the input
+/// layout changes and refuses frames that would come out at another size.
+pub(crate) struct RgbOutput {
+    conv: Converter,
+    sar: Rational,
+    target: Target,
+}
+
+impl RgbOutput {
+    pub fn new(input: InputKey, sar: Rational, target: Target) -> Result<RgbOutput, String> {
+        Ok(RgbOutput {
+            conv: Converter::new(input, sar, target)?,
+            sar,
+            target,
+        })
+    }
+
+    /// `(width, height)` of every converted frame.
+    pub fn size(&self) -> (u32, u32) {
+        self.conv.out_size()
+    }
+
+    pub fn convert(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<(), ConvertError> {
+        let key = InputKey::of(frame);
+        if key != self.conv.input() {
+            let c = Converter::new(key, self.sar, self.target).map_err(ConvertError::Failed)?;
+            if c.out_size() != self.conv.out_size() {
+                return Err(ConvertError::SizeChanged {
+                    width: key.width,
+                    height: key.height,
+                    want: self.size(),
+                });
+            }
+            self.conv = c;
+        }
+        self.conv.convert_into(frame, dst).map_err(ConvertError::Failed)
+    }
+}
+
 /// Bytes a decoded frame of this layout holds (for cache accounting).
 pub(crate) fn frame_bytes(frame: &frame::Video) -> usize {
     let pix: ffmpeg::ffi::AVPixelFormat = frame.format().into();

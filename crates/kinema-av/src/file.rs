@@ -8,7 +8,7 @@ use ffmpeg::{codec, format, frame, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
-use crate::convert::{frame_bytes, Converter, InputKey, Target};
+use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
 use crate::decoder::{open_decoder, Cursor};
 use crate::error::{AvError, Result};
 use crate::index::{FrameIndex, PacketMeta};
@@ -25,7 +25,7 @@ pub(crate) struct FileReader {
     opts: ReaderOptions,
     cursors: Vec<Cursor>,
     cache: FrameCache<frame::Video>,
-    converter: Option<Converter>,
+    output: Option<RgbOutput>,
     clock: u64,
 }
 
@@ -206,7 +206,7 @@ impl FileReader {
             opts: opts.clone(),
             cursors: Vec::new(),
             cache: FrameCache::new(opts.cache_bytes),
-            converter: None,
+            output: None,
             clock: 0,
         };
         r.init_output_size(pix)?;
@@ -216,22 +216,19 @@ impl FileReader {
     /// Works out the output size before any frame is decoded when the stream says its layout;
     /// otherwise decodes frame 0 to learn it.
     fn init_output_size(&mut self, pix: format::Pixel) -> Result<()> {
-        let key = InputKey {
+        let mut key = InputKey {
             width: self.info.width,
             height: self.info.height,
             format: pix,
         };
-        let conv = if pix != format::Pixel::None && key.width > 0 && key.height > 0 {
-            Converter::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?
-        } else {
+        if pix == format::Pixel::None || key.width == 0 || key.height == 0 {
             let c = self.decode_to(0)?;
-            let f = self.cursors[c].frame().clone();
-            self.info.width = f.width();
-            self.info.height = f.height();
-            Converter::new(InputKey::of(&f), self.sar, self.target()).map_err(|e| self.convert_err(e))?
-        };
-        (self.info.out_width, self.info.out_height) = conv.out_size();
-        self.converter = Some(conv);
+            key = InputKey::of(self.cursors[c].frame());
+            (self.info.width, self.info.height) = (key.width, key.height);
+        }
+        let out = RgbOutput::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
+        (self.info.out_width, self.info.out_height) = out.size();
+        self.output = Some(out);
         Ok(())
     }
 
@@ -400,26 +397,8 @@ impl FileReader {
     }
 
     fn convert(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<()> {
-        let key = InputKey::of(frame);
-        let rebuild = self.converter.as_ref().is_none_or(|c| c.input() != key);
-        if rebuild {
-            let c = Converter::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
-            if c.out_size() != (self.info.out_width, self.info.out_height) {
-                return Err(AvError::Corrupt {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "frame size changes mid-stream to {}x{} (open with a fixed width and height to read it)",
-                        key.width, key.height
-                    ),
-                });
-            }
-            self.converter = Some(c);
-        }
-        let conv = self.converter.as_mut().expect("converter set above");
-        conv.convert_into(frame, dst).map_err(|e| AvError::Convert {
-            path: self.path.clone(),
-            reason: e,
-        })
+        let out = self.output.as_mut().expect("set at open");
+        out.convert(frame, dst).map_err(|e| e.into_av(&self.path))
     }
 
     /// One frame, through the cache: random single-frame access does not decode a GOP twice.

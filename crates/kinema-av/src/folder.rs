@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ffmpeg::{codec, decoder, frame, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
-use crate::convert::{Converter, InputKey, Target};
+use crate::convert::{InputKey, RgbOutput, Target};
 use crate::error::{AvError, Result};
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
@@ -43,7 +43,7 @@ struct ImageDecoder {
     jpeg: Option<decoder::Video>,
     png: Option<decoder::Video>,
     frame: frame::Video,
-    conv: Option<Converter>,
+    out: Option<RgbOutput>,
 }
 
 impl ImageDecoder {
@@ -52,7 +52,7 @@ impl ImageDecoder {
             jpeg: None,
             png: None,
             frame: frame::Video::empty(),
-            conv: None,
+            out: None,
         }
     }
 
@@ -116,25 +116,25 @@ impl ImageDecoder {
 
     fn decode_into(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
         self.decode(path)?;
-        let key = InputKey::of(&self.frame);
-        let conv_err = |reason: String| AvError::Convert {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if self.conv.as_ref().is_none_or(|c| c.input() != key) {
-            self.conv = Some(Converter::new(key, Rational::new(1, 1), target).map_err(conv_err)?);
+        if self.out.is_none() {
+            let key = InputKey::of(&self.frame);
+            let out =
+                RgbOutput::new(key, Rational::new(1, 1), target).map_err(|reason| AvError::Convert {
+                    path: path.to_path_buf(),
+                    reason,
+                })?;
+            if out.size() != want {
+                return Err(crate::convert::ConvertError::SizeChanged {
+                    width: key.width,
+                    height: key.height,
+                    want,
+                }
+                .into_av(path));
+            }
+            self.out = Some(out);
         }
-        let conv = self.conv.as_mut().expect("set above");
-        if conv.out_size() != want {
-            return Err(AvError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "image is {}x{}, the folder's frames are {}x{} (open with a fixed width and height)",
-                    key.width, key.height, want.0, want.1
-                ),
-            });
-        }
-        conv.convert_into(&self.frame, dst).map_err(conv_err)
+        let out = self.out.as_mut().expect("set above");
+        out.convert(&self.frame, dst).map_err(|e| e.into_av(path))
     }
 }
 
@@ -176,14 +176,14 @@ impl FolderReader {
             width: opts.width,
             height: opts.height,
         };
-        let conv = Converter::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
+        let out = RgbOutput::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
             AvError::Convert {
                 path: files[0].clone(),
                 reason,
             }
         })?;
-        let (out_width, out_height) = conv.out_size();
-        dec.conv = Some(conv);
+        let (out_width, out_height) = out.size();
+        dec.out = Some(out);
         let fps = opts.folder_fps;
         let info = VideoInfo {
             codec: if files[0]
