@@ -60,6 +60,10 @@ impl<V> FrameCache<V> {
         self.used += cost;
     }
 
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -4,6 +4,7 @@
 //! native size exactly the RGB24 bytes the ffmpeg CLI decodes for each frame index. All FFmpeg
 //! FFI (and all `unsafe`) of kinema lives in this crate.
 
+mod approx;
 mod cache;
 mod convert;
 mod decoder;
@@ -14,7 +15,7 @@ mod index;
 mod reader;
 
 pub use error::{AvError, Result};
-pub use reader::{FrameBatch, FrameSource, Frames, ReaderOptions, VideoInfo, VideoReader};
+pub use reader::{FrameBatch, FrameSource, Frames, ReaderOptions, SeekMode, VideoInfo, VideoReader};
 
 /// FFmpeg library versions this build runs on, e.g. `libavcodec 59.37.100`.
 pub fn ffmpeg_versions() -> String {

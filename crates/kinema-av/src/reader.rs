@@ -2,9 +2,22 @@
 
 use std::path::Path;
 
+use crate::approx::ApproxReader;
 use crate::error::{AvError, Result};
 use crate::file::{FileReader, SeqState};
 use crate::folder::FolderReader;
+
+/// How frames are located in a video file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SeekMode {
+    /// Scan every packet at open; frame `i` is exactly the CLI's frame `i` (the default).
+    #[default]
+    Exact,
+    /// Trust the container header (frame count, frame rate, key-frame index) and seek by
+    /// time: opens without reading the file, holds no packets in memory, but on variable frame
+    /// rate or a misleading header frame `i` may not be the CLI's frame `i`.
+    Approximate,
+}
 
 /// How to open a video. `Default` is native size, FFmpeg's automatic thread count, a 512 MiB
 /// frame cache, four decoders, `img_%05d.jpg` numbered from 1 for frame folders.
@@ -14,6 +27,8 @@ pub struct ReaderOptions {
     pub width: Option<u32>,
     /// Output height.
     pub height: Option<u32>,
+    /// Exact (default) or approximate frame location (video files only).
+    pub seek_mode: SeekMode,
     /// Decoder threads; 0 lets FFmpeg choose (cores + 1). Frame folders decode a batch's
     /// images on this many threads (0 = all cores).
     pub num_threads: usize,
@@ -34,6 +49,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             width: None,
             height: None,
+            seek_mode: SeekMode::Exact,
             num_threads: 0,
             cache_bytes: 512 << 20,
             max_decoders: 4,
@@ -172,6 +188,7 @@ pub trait FrameSource: Send {
 
 enum Inner {
     File(Box<FileReader>),
+    Approx(Box<ApproxReader>),
     Folder(Box<FolderReader>),
 }
 
@@ -220,7 +237,10 @@ impl VideoReader {
                     reason: "the file is empty".into(),
                 });
             }
-            Inner::File(Box::new(FileReader::open(path, options)?))
+            match options.seek_mode {
+                SeekMode::Exact => Inner::File(Box::new(FileReader::open(path, options)?)),
+                SeekMode::Approximate => Inner::Approx(Box::new(ApproxReader::open(path, options)?)),
+            }
         };
         Ok(VideoReader { inner, pos: 0 })
     }
@@ -229,6 +249,7 @@ impl VideoReader {
     pub fn info(&self) -> &VideoInfo {
         match &self.inner {
             Inner::File(f) => f.info(),
+            Inner::Approx(f) => f.info(),
             Inner::Folder(f) => f.info(),
         }
     }
@@ -237,6 +258,7 @@ impl VideoReader {
     pub fn path(&self) -> &Path {
         match &self.inner {
             Inner::File(f) => f.path(),
+            Inner::Approx(f) => f.path(),
             Inner::Folder(f) => f.path(),
         }
     }
@@ -298,6 +320,7 @@ impl VideoReader {
     pub fn get_frame_timestamp(&self, idx: usize) -> Result<(f64, f64)> {
         match &self.inner {
             Inner::File(f) => f.frame_timestamp(idx),
+            Inner::Approx(f) => f.frame_timestamp(idx),
             Inner::Folder(f) => f.frame_timestamp(idx),
         }
     }
@@ -308,6 +331,7 @@ impl VideoReader {
         let mut out = FrameBatch::zeros(1, self.height() as usize, self.width() as usize);
         match &mut self.inner {
             Inner::File(f) => f.get_into(idx, &mut out.data)?,
+            Inner::Approx(f) => f.get_into(idx, &mut out.data)?,
             Inner::Folder(f) => f.get_into(idx, &mut out.data)?,
         }
         Ok(out)
@@ -318,6 +342,7 @@ impl VideoReader {
     pub fn get_batch(&mut self, indices: &[usize]) -> Result<FrameBatch> {
         match &mut self.inner {
             Inner::File(f) => f.get_batch(indices),
+            Inner::Approx(f) => f.get_batch(indices),
             Inner::Folder(f) => f.get_batch(indices),
         }
     }
@@ -335,6 +360,7 @@ impl VideoReader {
     pub fn index_at_time(&self, secs: f64) -> Result<usize> {
         match &self.inner {
             Inner::File(f) => f.index_at_time(secs),
+            Inner::Approx(f) => f.index_at_time(secs),
             Inner::Folder(f) => f.index_at_time(secs),
         }
     }
@@ -377,12 +403,14 @@ impl VideoReader {
     pub fn frames(&mut self) -> Result<Frames<'_>> {
         let seq = match &self.inner {
             Inner::File(f) => Some(f.sequential()?),
-            Inner::Folder(_) => None,
+            Inner::Approx(_) | Inner::Folder(_) => None,
         };
+        let reader_len = self.len();
         Ok(Frames {
             reader: self,
             seq,
             next: 0,
+            reader_len,
         })
     }
 
@@ -390,14 +418,17 @@ impl VideoReader {
     pub fn cache_stats(&self) -> (usize, usize) {
         match &self.inner {
             Inner::File(f) => f.cache_stats(),
+            Inner::Approx(f) => f.cache_stats(),
             Inner::Folder(_) => (0, 0),
         }
     }
 
     /// Drops cached frames and idle decoders.
     pub fn clear_cache(&mut self) {
-        if let Inner::File(f) = &mut self.inner {
-            f.clear_cache();
+        match &mut self.inner {
+            Inner::File(f) => f.clear_cache(),
+            Inner::Approx(f) => f.clear_cache(),
+            Inner::Folder(_) => {}
         }
     }
 }
@@ -431,6 +462,7 @@ pub struct Frames<'a> {
     reader: &'a mut VideoReader,
     seq: Option<SeqState>,
     next: usize,
+    reader_len: usize,
 }
 
 impl Frames<'_> {
@@ -446,15 +478,21 @@ impl Frames<'_> {
         }
         match (&mut self.reader.inner, &mut self.seq) {
             (Inner::File(f), Some(st)) => f.seq_next_into(st, dst),
-            (Inner::Folder(f), _) => {
-                if self.next >= f.len() {
+            (Inner::File(_), None) => Ok(None),
+            (inner, _) => {
+                let i = self.next;
+                let n = self.reader_len;
+                if i >= n {
                     return Ok(None);
                 }
-                let i = self.next;
                 self.next += 1;
-                f.get_into(i, dst).map(|_| Some(i))
+                match inner {
+                    Inner::Approx(f) => f.get_into(i, dst),
+                    Inner::Folder(f) => f.get_into(i, dst),
+                    Inner::File(_) => unreachable!("handled above"),
+                }
+                .map(|_| Some(i))
             }
-            (Inner::File(_), None) => Ok(None),
         }
     }
 }

@@ -152,3 +152,52 @@ fn resize_one_side_keeps_aspect() {
     let vr = VideoReader::open_with(&path, &opts).unwrap();
     assert_eq!((vr.width(), vr.height()), (48, 32));
 }
+
+/// On constant-frame-rate files with honest headers the approximate mode returns the same
+/// frames as the exact one, without scanning at open.
+#[test]
+fn approximate_mode_matches_exact_on_cfr() {
+    use kinema_av::SeekMode;
+    for name in [
+        "h264_bframes.mp4",
+        "h264_longgop.mkv",
+        "vp9.webm",
+        "hevc.mp4",
+        "mpeg4.avi",
+        "av1.mkv",
+    ] {
+        let path = common::dir().join(name);
+        let mut exact = VideoReader::open(&path).unwrap();
+        let opts = ReaderOptions {
+            seek_mode: SeekMode::Approximate,
+            ..Default::default()
+        };
+        let mut approx = VideoReader::open_with(&path, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(approx.len(), exact.len(), "{name}: frame count");
+        assert!((approx.fps() - exact.fps()).abs() < 1e-6, "{name}: fps");
+        let n = exact.len();
+        let idx: Vec<usize> = common::shuffled(n, 5)
+            .into_iter()
+            .take(12)
+            .chain([0, n - 1, 3, 3])
+            .collect();
+        let a = approx.get_batch(&idx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let e = exact.get_batch(&idx).unwrap();
+        for (k, &i) in idx.iter().enumerate() {
+            assert!(a.frame(k) == e.frame(k), "{name}: approximate frame {i} differs");
+        }
+        for i in common::shuffled(n, 9).into_iter().take(8) {
+            assert!(
+                approx.get(i).unwrap() == exact.get(i).unwrap(),
+                "{name}: approximate get({i})"
+            );
+        }
+        let all: Vec<_> = approx.frames().unwrap().map(|f| f.unwrap()).collect();
+        assert_eq!(all.len(), n);
+        assert!(
+            all[n / 2] == exact.get(n / 2).unwrap(),
+            "{name}: approximate sequential pass"
+        );
+        assert!(approx.get(n).is_err());
+    }
+}
