@@ -25,4 +25,7 @@ bench-decode: build
 
 # Fuzz open + decode (needs cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build it).
 fuzz:
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run open_decode -- -max_total_time=$${FUZZ_SECONDS:-600}
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && ls corpus/open_decode/* >/dev/null 2>&1 || bash make_seeds.sh corpus/open_decode
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run open_decode corpus/open_decode -- \
+		-max_total_time=$${FUZZ_SECONDS:-600} -rss_limit_mb=4096 -timeout=30

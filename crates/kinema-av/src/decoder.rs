@@ -7,12 +7,22 @@ use ffmpeg_next as ffmpeg;
 
 use crate::index::{FrameEntry, FrameIndex};
 
-/// Opens a decoder for the stream. `threads` = 0 lets FFmpeg pick (cores + 1).
+/// Threads a decoder gets for `requested` (0 = one per core; FFmpeg's own automatic choice,
+/// cores + 1, measured 10% slower on H.264 here because the extra thread only contends).
+pub(crate) fn decoder_threads(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(16),
+        n => n,
+    }
+}
+
+/// Opens a decoder for the stream with `decoder_threads(threads)` frame threads.
 pub(crate) fn open_decoder(
     params: &codec::Parameters,
     threads: usize,
     time_base: ffmpeg::Rational,
 ) -> Result<decoder::Video, String> {
+    let threads = decoder_threads(threads);
     let mut ctx = codec::Context::from_parameters(params.clone()).map_err(|e| e.to_string())?;
     ctx.set_threading(codec::threading::Config {
         kind: codec::threading::Type::Frame,

@@ -19,7 +19,7 @@ pub enum SeekMode {
     Approximate,
 }
 
-/// How to open a video. `Default` is native size, FFmpeg's automatic thread count, a 512 MiB
+/// How to open a video. `Default` is native size, one decoder thread per core, a 512 MiB
 /// frame cache, four decoders, `img_%05d.jpg` numbered from 1 for frame folders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaderOptions {
@@ -29,8 +29,8 @@ pub struct ReaderOptions {
     pub height: Option<u32>,
     /// Exact (default) or approximate frame location (video files only).
     pub seek_mode: SeekMode,
-    /// Decoder threads; 0 lets FFmpeg choose (cores + 1). Frame folders decode a batch's
-    /// images on this many threads (0 = all cores).
+    /// Decoder threads; 0 = one per core. Frame folders decode a batch's images on this many
+    /// threads.
     pub num_threads: usize,
     /// Bytes of decoded frames kept for random single-frame access (0 disables the cache).
     pub cache_bytes: usize,
