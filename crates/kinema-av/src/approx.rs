@@ -39,9 +39,9 @@ impl ApproxReader {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<ApproxReader> {
         crate::init();
         let p = path.to_path_buf();
-        let ictx = format::input(&path).map_err(|e| AvError::Open {
+        let (ictx, _) = crate::input::open_input(path, false).map_err(|e| AvError::Open {
             path: p.clone(),
-            reason: e.to_string(),
+            reason: e,
         })?;
         let container = ictx.format().name().to_string();
         let stream = ictx

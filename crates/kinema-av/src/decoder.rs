@@ -1,17 +1,21 @@
-//! A decoding cursor: one libavcodec decoder walking forward through the in-memory packets
+//! A decoding cursor: one libavcodec decoder walking forward through the stored packets
 //! from a key frame. A reader keeps a few, so going back and forth between GOPs does not
 //! decode the same GOP again and again.
 
-use ffmpeg::{codec, decoder, frame, Packet};
+use ffmpeg::{codec, decoder, frame};
 use ffmpeg_next as ffmpeg;
 
 use crate::index::{FrameEntry, FrameIndex};
+use crate::packets::PacketStore;
 
 /// Threads a decoder gets for `requested` (0 = one per core; FFmpeg's own automatic choice,
 /// cores + 1, measured 10% slower on H.264 here because the extra thread only contends).
 pub(crate) fn decoder_threads(requested: usize) -> usize {
     match requested {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(16),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(16),
         n => n,
     }
 }
@@ -103,7 +107,7 @@ impl Cursor {
 
     /// Decodes until the next shown frame that belongs to the index; returns its index, or
     /// None at the end of the stream.
-    pub fn next_frame(&mut self, packets: &[Packet], index: &FrameIndex) -> Option<usize> {
+    pub fn next_frame(&mut self, packets: &PacketStore, index: &FrameIndex) -> Option<usize> {
         loop {
             if self.finished {
                 return None;
@@ -131,11 +135,17 @@ impl Cursor {
                         self.last_error = Some(e.to_string());
                     }
                     if self.next_pkt < packets.len() {
-                        let p = &packets[self.next_pkt];
+                        let i = self.next_pkt;
                         self.next_pkt += 1;
-                        if let Err(e) = self.dec.send_packet(p) {
-                            // Like the ffmpeg CLI: report, skip the packet, keep decoding.
-                            self.last_error = Some(format!("packet {}: {e}", self.next_pkt - 1));
+                        // Like the ffmpeg CLI: a packet that cannot be read or decoded is
+                        // reported and skipped, and decoding goes on.
+                        match packets.fetch(i) {
+                            Ok(p) => {
+                                if let Err(e) = self.dec.send_packet(p.as_ref()) {
+                                    self.last_error = Some(format!("packet {i}: {e}"));
+                                }
+                            }
+                            Err(e) => self.last_error = Some(e),
                         }
                     } else if !self.eof_sent {
                         self.eof_sent = true;

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ffmpeg::packet::Ref as _;
 use ffmpeg::{codec, format, frame, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
@@ -12,11 +11,12 @@ use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
 use crate::decoder::{open_decoder, Cursor};
 use crate::error::{AvError, Result};
 use crate::index::{FrameIndex, PacketMeta};
+use crate::packets::PacketStore;
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
 pub(crate) struct FileReader {
     path: PathBuf,
-    packets: Vec<Packet>,
+    packets: PacketStore,
     index: FrameIndex,
     params: codec::Parameters,
     time_base: Rational,
@@ -26,6 +26,8 @@ pub(crate) struct FileReader {
     cursors: Vec<Cursor>,
     cache: FrameCache<frame::Video>,
     output: Option<RgbOutput>,
+    /// True once a decoded frame (or the probe) confirmed size and pixel format.
+    layout_known: bool,
     clock: u64,
 }
 
@@ -41,9 +43,9 @@ impl FileReader {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<FileReader> {
         crate::init();
         let p = path.to_path_buf();
-        let mut ictx = format::input(&path).map_err(|e| AvError::Open {
+        let (mut ictx, probed) = crate::input::open_input(path, true).map_err(|e| AvError::Open {
             path: p.clone(),
-            reason: e.to_string(),
+            reason: e,
         })?;
         let container = ictx.format().name().to_string();
         // `-map 0:v:0`: the first video stream; cover art only if there is nothing else.
@@ -102,46 +104,33 @@ impl FileReader {
         let stream_duration = stream.duration();
         let start_time = stream.start_time();
         let container_duration = ictx.duration();
-        // Only the chosen stream's packets are read (the others are skipped by the demuxer).
-        // SAFETY: writes the `discard` field of streams owned by `ictx`.
-        unsafe {
-            let ic = ictx.as_mut_ptr();
-            for i in 0..(*ic).nb_streams as usize {
-                if i != sidx {
-                    (**(*ic).streams.add(i)).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
-                }
-            }
-        }
-        let mut packets = Vec::new();
-        let mut truncated: Option<String> = None;
-        loop {
-            let mut pkt = Packet::empty();
-            match pkt.read(&mut ictx) {
-                Ok(()) => {
-                    if pkt.stream() == sidx && pkt.size() > 0 {
-                        packets.push(pkt);
-                    }
-                }
-                Err(ffmpeg::Error::Eof) => break,
-                Err(ffmpeg::Error::InvalidData) => continue,
-                Err(e) => {
-                    truncated = Some(e.to_string());
-                    break;
-                }
-            }
+        discard_other_streams(&mut ictx, sidx);
+        let sampled = crate::input::HEADER_FORMATS.contains(&container.as_str());
+        let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled);
+        if packets.suspect || (sampled && packets.overlapping()) {
+            tracing::debug!(path = %p.display(), "packets are not all verbatim in the file: full re-scan");
+            ictx = crate::input::open_input(path, true)
+                .map_err(|e| AvError::Open {
+                    path: p.clone(),
+                    reason: e,
+                })?
+                .0;
+            discard_other_streams(&mut ictx, sidx);
+            (packets, truncated) = scan_packets(&mut ictx, path, sidx, false);
         }
         drop(ictx);
         if let Some(why) = &truncated {
             tracing::warn!(path = %p.display(), "stopped reading packets early: {why}");
         }
-        let mut metas: Vec<PacketMeta> = packets
-            .iter()
-            .map(|k| PacketMeta {
-                pts: k.pts().or(k.dts()),
-                key: k.is_key(),
-                // SAFETY: reading the flags of an owned packet.
-                discard: unsafe { (*k.as_ptr()).flags & ffmpeg::ffi::AV_PKT_FLAG_DISCARD != 0 },
-                duration: k.duration(),
+        let mut metas: Vec<PacketMeta> = (0..packets.len())
+            .map(|i| {
+                let (pts, key, discard, duration) = packets.meta(i);
+                PacketMeta {
+                    pts,
+                    key,
+                    discard,
+                    duration,
+                }
             })
             .collect();
         if !metas.is_empty() && !metas.iter().any(|m| m.key) {
@@ -185,7 +174,11 @@ impl FileReader {
             container,
             width,
             height,
-            pixel_format: format!("{pix:?}").to_lowercase(),
+            pixel_format: if pix == format::Pixel::None {
+                "unknown".into()
+            } else {
+                format!("{pix:?}").to_lowercase()
+            },
             frame_count: index.len(),
             fps,
             duration,
@@ -207,28 +200,59 @@ impl FileReader {
             cursors: Vec::new(),
             cache: FrameCache::new(opts.cache_bytes),
             output: None,
+            layout_known: false,
             clock: 0,
         };
-        r.init_output_size(pix)?;
+        r.init_output_size(pix, probed)?;
         Ok(r)
     }
 
-    /// Works out the output size before any frame is decoded when the stream says its layout;
-    /// otherwise decodes frame 0 to learn it.
-    fn init_output_size(&mut self, pix: format::Pixel) -> Result<()> {
+    /// The output size from the container header (or the probe). When the header was not
+    /// checked against a decoded picture, the first decoded frame confirms it (`confirm`).
+    fn init_output_size(&mut self, pix: format::Pixel, probed: bool) -> Result<()> {
         let mut key = InputKey {
             width: self.info.width,
             height: self.info.height,
             format: pix,
         };
-        if pix == format::Pixel::None || key.width == 0 || key.height == 0 {
+        if key.width == 0 || key.height == 0 {
             let c = self.decode_to(0)?;
-            key = InputKey::of(self.cursors[c].frame());
-            (self.info.width, self.info.height) = (key.width, key.height);
+            let f = self.cursors[c].frame().clone();
+            return self.confirm(&f);
+        }
+        if pix == format::Pixel::None {
+            // Only the size matters here; the real format comes with the first frame.
+            key.format = format::Pixel::YUV420P;
         }
         let out = RgbOutput::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
         (self.info.out_width, self.info.out_height) = out.size();
+        if probed && pix != format::Pixel::None {
+            self.output = Some(out);
+            self.layout_known = true;
+        }
+        Ok(())
+    }
+
+    /// Takes the frame layout from a decoded frame the first time one is seen: the header's
+    /// size is what the reader reports until then (they agree on every file seen so far).
+    fn confirm(&mut self, frame: &frame::Video) -> Result<()> {
+        if self.layout_known {
+            return Ok(());
+        }
+        let key = InputKey::of(frame);
+        let out = RgbOutput::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
+        if (key.width, key.height) != (self.info.width, self.info.height) {
+            tracing::warn!(
+                path = %self.path.display(),
+                "frames are {}x{}, the container header says {}x{}",
+                key.width, key.height, self.info.width, self.info.height
+            );
+        }
+        (self.info.width, self.info.height) = (key.width, key.height);
+        (self.info.out_width, self.info.out_height) = out.size();
+        self.info.pixel_format = format!("{:?}", key.format).to_lowercase();
         self.output = Some(out);
+        self.layout_known = true;
         Ok(())
     }
 
@@ -397,20 +421,28 @@ impl FileReader {
     }
 
     fn convert(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<()> {
-        let out = self.output.as_mut().expect("set at open");
+        self.confirm(frame)?;
+        let out = self.output.as_mut().expect("set by confirm");
         out.convert(frame, dst).map_err(|e| e.into_av(&self.path))
     }
 
-    /// One frame, through the cache: random single-frame access does not decode a GOP twice.
-    pub fn get_into(&mut self, idx: usize, dst: &mut [u8]) -> Result<()> {
-        self.check(idx)?;
+    /// Decoded frame `idx`: from the cache, or decoded (through the cache when `cache`).
+    fn frame_at(&mut self, idx: usize, cache: bool) -> Result<frame::Video> {
         if let Some(f) = self.cache.get(idx) {
-            let f = f.clone();
-            return self.convert(&f, dst);
+            return Ok(f.clone());
         }
-        let slot = self.decode_to_inner(idx, true)?;
-        let f = self.cursors[slot].frame().clone();
-        self.convert(&f, dst)
+        let slot = self.decode_to_inner(idx, cache)?;
+        Ok(self.cursors[slot].frame().clone())
+    }
+
+    /// One frame, through the cache: random single-frame access does not decode a GOP twice.
+    pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
+        self.check(idx)?;
+        let f = self.frame_at(idx, true)?;
+        self.confirm(&f)?;
+        let mut out = FrameBatch::zeros(1, self.info.out_height as usize, self.info.out_width as usize);
+        self.convert(&f, &mut out.data)?;
+        Ok(out)
     }
 
     /// Frames in the order asked; each needed frame decoded once, in sorted order.
@@ -418,48 +450,60 @@ impl FileReader {
         for &i in indices {
             self.check(i)?;
         }
-        let fl = self.frame_len();
-        let mut out = FrameBatch::zeros(
-            indices.len(),
-            self.info.out_height as usize,
-            self.info.out_width as usize,
-        );
         let mut order: Vec<(usize, usize)> = indices.iter().enumerate().map(|(slot, &i)| (i, slot)).collect();
         order.sort_unstable();
+        // Allocated once the first frame has confirmed the layout.
+        let mut out: Option<FrameBatch> = None;
+        if order.is_empty() {
+            return Ok(FrameBatch::zeros(
+                0,
+                self.info.out_height as usize,
+                self.info.out_width as usize,
+            ));
+        }
         let mut k = 0;
         while k < order.len() {
-            let t = order[k].0;
-            let first_slot = order[k].1;
+            let (t, first_slot) = order[k];
+            let f = self.frame_at(t, false)?;
+            self.confirm(&f)?;
+            let fl = self.frame_len();
+            let batch = out.get_or_insert_with(|| {
+                FrameBatch::zeros(
+                    indices.len(),
+                    self.info.out_height as usize,
+                    self.info.out_width as usize,
+                )
+            });
             let dst_range = first_slot * fl..(first_slot + 1) * fl;
-            if let Some(f) = self.cache.get(t) {
-                let f = f.clone();
-                self.convert(&f, &mut out.data[dst_range.clone()])?;
-            } else {
-                let slot = self.decode_to(t)?;
-                let f = self.cursors[slot].frame().clone();
-                self.convert(&f, &mut out.data[dst_range.clone()])?;
-            }
+            let conv = self.output.as_mut().expect("set by confirm");
+            conv.convert(&f, &mut batch.data[dst_range.clone()])
+                .map_err(|e| e.into_av(&self.path))?;
             // Duplicates of the same index are copies of the first.
             let mut j = k + 1;
             while j < order.len() && order[j].0 == t {
-                let s = order[j].1;
-                out.data.copy_within(dst_range.clone(), s * fl);
+                batch.data.copy_within(dst_range.clone(), order[j].1 * fl);
                 j += 1;
             }
             k = j;
         }
-        Ok(out)
+        Ok(out.expect("at least one frame"))
     }
 
-    /// A fresh sequential decoder positioned before frame 0.
-    pub fn sequential(&self) -> Result<SeqState> {
-        let mut c = self.new_cursor()?;
+    /// A fresh sequential decoder with the first frame decoded (it confirms the layout, so
+    /// `width`/`height` are final when the caller sizes its buffers).
+    pub fn sequential(&mut self) -> Result<SeqState> {
+        let mut cursor = self.new_cursor()?;
         let f0 = self.index.frames[0];
-        c.seek(f0.start_pkt, f0.pts);
+        cursor.seek(f0.start_pkt, f0.pts);
+        let pending = cursor.next_frame(&self.packets, &self.index);
+        if pending.is_some() {
+            let f = cursor.frame().clone();
+            self.confirm(&f)?;
+        }
         Ok(SeqState {
-            cursor: c,
+            cursor,
             expect: 0,
-            pending: None,
+            pending,
         })
     }
 
@@ -514,4 +558,46 @@ pub(crate) struct SeqState {
     cursor: Cursor,
     expect: usize,
     pending: Option<usize>,
+}
+
+/// Makes the demuxer skip every stream but the video one.
+fn discard_other_streams(ictx: &mut format::context::Input, sidx: usize) {
+    // SAFETY: writes the `discard` field of streams owned by `ictx`.
+    unsafe {
+        let ic = ictx.as_mut_ptr();
+        for i in 0..(*ic).nb_streams as usize {
+            if i != sidx {
+                (**(*ic).streams.add(i)).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
+    }
+}
+
+/// Reads every packet of stream `sidx`; the error that stopped reading early, if any.
+fn scan_packets(
+    ictx: &mut format::context::Input,
+    path: &Path,
+    sidx: usize,
+    sampled: bool,
+) -> (PacketStore, Option<String>) {
+    // Positioned reads need the file; without it every packet stays in memory.
+    let mut packets = PacketStore::new(std::fs::File::open(path).ok(), sampled);
+    let mut truncated = None;
+    loop {
+        let mut pkt = Packet::empty();
+        match pkt.read(ictx) {
+            Ok(()) => {
+                if pkt.stream() == sidx && pkt.size() > 0 {
+                    packets.push(pkt);
+                }
+            }
+            Err(ffmpeg::Error::Eof) => break,
+            Err(ffmpeg::Error::InvalidData) => continue,
+            Err(e) => {
+                truncated = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    (packets, truncated)
 }

@@ -284,8 +284,7 @@ impl FolderReader {
         let (h, w) = (self.info.out_height as usize, self.info.out_width as usize);
         let mut out = FrameBatch::zeros(indices.len(), h, w);
         let fl = h * w * 3;
-        let threads = crate::decoder::decoder_threads(self.opts.num_threads)
-        .min(indices.len().max(1));
+        let threads = crate::decoder::decoder_threads(self.opts.num_threads).min(indices.len().max(1));
         let (target, want) = (self.target(), self.want());
         if threads <= 1 || indices.len() < 4 {
             for (k, &i) in indices.iter().enumerate() {

@@ -12,6 +12,8 @@ mod error;
 mod file;
 mod folder;
 mod index;
+mod input;
+mod packets;
 mod reader;
 
 pub use error::{AvError, Result};

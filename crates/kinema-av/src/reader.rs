@@ -96,7 +96,8 @@ pub struct VideoInfo {
     /// Coded width and height.
     pub width: u32,
     pub height: u32,
-    /// The decoder's pixel format (`yuv420p`, `yuv420p10le`, `yuvj422p`...).
+    /// The decoder's pixel format (`yuv420p`, `yuv420p10le`, `yuvj422p`...); `unknown` until
+    /// the first frame is decoded when the container header does not say.
     pub pixel_format: String,
     /// Number of frames (what the ffmpeg CLI decodes with `-fps_mode passthrough`).
     pub frame_count: usize,
@@ -328,9 +329,12 @@ impl VideoReader {
     /// One frame as `[1, H, W, 3]`. Frames decoded on the way are cached, so random access
     /// within a GOP decodes it once.
     pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
+        if let Inner::File(f) = &mut self.inner {
+            return f.get(idx);
+        }
         let mut out = FrameBatch::zeros(1, self.height() as usize, self.width() as usize);
         match &mut self.inner {
-            Inner::File(f) => f.get_into(idx, &mut out.data)?,
+            Inner::File(_) => unreachable!("handled above"),
             Inner::Approx(f) => f.get_into(idx, &mut out.data)?,
             Inner::Folder(f) => f.get_into(idx, &mut out.data)?,
         }
@@ -401,7 +405,7 @@ impl VideoReader {
 
     /// Every frame in order, decoded in one forward pass (no cache, no seeks).
     pub fn frames(&mut self) -> Result<Frames<'_>> {
-        let seq = match &self.inner {
+        let seq = match &mut self.inner {
             Inner::File(f) => Some(f.sequential()?),
             Inner::Approx(_) | Inner::Folder(_) => None,
         };

@@ -230,7 +230,8 @@ fn decord_style_position() {
 
 #[test]
 fn probe_metadata() {
-    let vr = VideoReader::open(common::dir().join("hevc10.mkv")).unwrap();
+    let mut vr = VideoReader::open(common::dir().join("hevc10.mkv")).unwrap();
+    vr.get(0).unwrap(); // the pixel format is confirmed by the first decoded frame
     let i = vr.info();
     assert_eq!(i.codec, "hevc");
     assert_eq!(i.container, "matroska,webm");

@@ -15,7 +15,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let vr = VideoReader::open(&a.video).with_context(|| format!("probing {}", a.video.display()))?;
+    let mut vr = VideoReader::open(&a.video).with_context(|| format!("probing {}", a.video.display()))?;
+    // Decoding the first frame confirms the size and pixel format against the container header.
+    vr.get(0)
+        .with_context(|| format!("decoding the first frame of {}", a.video.display()))?;
     let i = vr.info();
     if a.json {
         let v = serde_json::json!({

@@ -1,0 +1,61 @@
+//! Opening a container: `avformat_open_input` + `avformat_find_stream_info`. The probe decodes
+//! pictures (a noisy 720p H.264 key frame alone costs ~10 ms), so it is kept cheap: skipped for
+//! containers whose header describes the stream (the exact reader learns the pixel format from
+//! its first decoded frame), otherwise run with single-threaded probe decoders (a
+//! frame-threaded one must be fed a packet per thread before its first picture) and, for header
+//! formats, a probe size that stops after the first picture.
+
+use std::ffi::CString;
+use std::path::Path;
+use std::ptr;
+
+use ffmpeg::format;
+use ffmpeg_next as ffmpeg;
+
+/// Containers whose header lists every stream with its size, time base and frame rate.
+pub(crate) const HEADER_FORMATS: [&str; 3] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"];
+
+/// Opens `path`. With `light`, containers with a complete header skip the probe entirely (the
+/// caller confirms the layout on its first decoded frame); returns whether the probe ran.
+pub(crate) fn open_input(path: &Path, light: bool) -> Result<(format::context::Input, bool), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| "path contains a NUL byte".to_string())?;
+    // SAFETY: `ps` starts null as avformat_open_input requires; on failure FFmpeg frees it. The
+    // options array has one dictionary per stream, each freed after use; the context is handed
+    // to `Input::wrap`, which closes it on drop.
+    unsafe {
+        let mut ps = ptr::null_mut();
+        let r = ffmpeg::ffi::avformat_open_input(&mut ps, c.as_ptr(), ptr::null(), ptr::null_mut());
+        if r < 0 {
+            return Err(ffmpeg::Error::from(r).to_string());
+        }
+        let name = std::ffi::CStr::from_ptr((*(*ps).iformat).name).to_string_lossy();
+        let header = HEADER_FORMATS.contains(&name.as_ref()) && (*ps).nb_streams > 0;
+        if header && light {
+            return Ok((format::context::Input::wrap(ps), false));
+        }
+        if header {
+            // The header already describes every stream; probing needs one decoded picture
+            // (for the pixel format), not the default 5 MB of packets.
+            (*ps).probesize = 32;
+        }
+        let n = (*ps).nb_streams as usize;
+        let mut opts: Vec<*mut ffmpeg::ffi::AVDictionary> = vec![ptr::null_mut(); n.max(1)];
+        let (k, v) = (
+            CString::new("threads").expect("no NUL"),
+            CString::new("1").expect("no NUL"),
+        );
+        for o in opts.iter_mut() {
+            ffmpeg::ffi::av_dict_set(o, k.as_ptr(), v.as_ptr(), 0);
+        }
+        let r = ffmpeg::ffi::avformat_find_stream_info(ps, opts.as_mut_ptr());
+        for o in opts.iter_mut() {
+            ffmpeg::ffi::av_dict_free(o);
+        }
+        if r < 0 {
+            ffmpeg::ffi::avformat_close_input(&mut ps);
+            return Err(ffmpeg::Error::from(r).to_string());
+        }
+        Ok((format::context::Input::wrap(ps), true))
+    }
+}
