@@ -52,6 +52,8 @@ pub(crate) struct Cursor {
     finished: bool,
     started: bool,
     pub stamp: u64,
+    /// Frames whose packets were left out (not wanted, not referenced) since the last seek.
+    skipped: std::collections::HashSet<usize>,
     frame: frame::Video,
     pub last_error: Option<String>,
 }
@@ -68,6 +70,7 @@ impl Cursor {
             finished: false,
             started: false,
             stamp: 0,
+            skipped: Default::default(),
             frame: frame::Video::empty(),
             last_error: None,
         }
@@ -87,6 +90,7 @@ impl Cursor {
         self.eof_sent = false;
         self.finished = false;
         self.last_error = None;
+        self.skipped.clear();
     }
 
     /// True when decoding forward from where this cursor is reaches frame `t` and costs no
@@ -98,6 +102,7 @@ impl Cursor {
             && f.pts >= self.min_pts
             && self.last_out.is_none_or(|l| l < t)
             && self.next_pkt >= f.start_pkt
+            && !self.skipped.contains(&t)
     }
 
     /// The frame returned by the last successful `next_frame`.
@@ -108,6 +113,17 @@ impl Cursor {
     /// Decodes until the next shown frame that belongs to the index; returns its index, or
     /// None at the end of the stream.
     pub fn next_frame(&mut self, packets: &PacketStore, index: &FrameIndex) -> Option<usize> {
+        self.next_frame_wanting(packets, index, None)
+    }
+
+    /// As `next_frame`; with `want`, packets of non-reference pictures whose frame is not
+    /// wanted are not decoded at all.
+    pub fn next_frame_wanting(
+        &mut self,
+        packets: &PacketStore,
+        index: &FrameIndex,
+        want: Option<&std::collections::HashSet<usize>>,
+    ) -> Option<usize> {
         loop {
             if self.finished {
                 return None;
@@ -137,6 +153,15 @@ impl Cursor {
                     if self.next_pkt < packets.len() {
                         let i = self.next_pkt;
                         self.next_pkt += 1;
+                        if let Some(w) = want {
+                            let frame = index.pkt_frame[i];
+                            if packets.droppable(i) && frame.is_none_or(|f| !w.contains(&f)) {
+                                if let Some(f) = frame {
+                                    self.skipped.insert(f);
+                                }
+                                continue;
+                            }
+                        }
                         // Like the ffmpeg CLI: a packet that cannot be read or decoded is
                         // reported and skipped, and decoding goes on.
                         match packets.fetch(i) {

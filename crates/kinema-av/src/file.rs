@@ -11,6 +11,7 @@ use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
 use crate::decoder::{open_decoder, Cursor};
 use crate::error::{AvError, Result};
 use crate::index::{FrameIndex, PacketMeta};
+use crate::nal::{framing, Framing, NalCodec};
 use crate::packets::PacketStore;
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
@@ -28,6 +29,8 @@ pub(crate) struct FileReader {
     output: Option<RgbOutput>,
     /// True once a decoded frame (or the probe) confirmed size and pixel format.
     layout_known: bool,
+    /// The frames of the batch being served: other non-reference pictures are not decoded.
+    want: Option<std::collections::HashSet<usize>>,
     clock: u64,
 }
 
@@ -106,7 +109,8 @@ impl FileReader {
         let container_duration = ictx.duration();
         discard_other_streams(&mut ictx, sidx);
         let sampled = crate::input::HEADER_FORMATS.contains(&container.as_str());
-        let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled);
+        let nal = nal_framing(&params);
+        let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled, nal);
         if packets.suspect || (sampled && packets.overlapping()) {
             tracing::debug!(path = %p.display(), "packets are not all verbatim in the file: full re-scan");
             ictx = crate::input::open_input(path, true)
@@ -116,7 +120,7 @@ impl FileReader {
                 })?
                 .0;
             discard_other_streams(&mut ictx, sidx);
-            (packets, truncated) = scan_packets(&mut ictx, path, sidx, false);
+            (packets, truncated) = scan_packets(&mut ictx, path, sidx, false, nal);
         }
         drop(ictx);
         if let Some(why) = &truncated {
@@ -201,6 +205,7 @@ impl FileReader {
             cache: FrameCache::new(opts.cache_bytes),
             output: None,
             layout_known: false,
+            want: None,
             clock: 0,
         };
         r.init_output_size(pix, probed)?;
@@ -376,7 +381,7 @@ impl FileReader {
     fn decode_to_inner(&mut self, t: usize, cache: bool) -> Result<usize> {
         let slot = self.cursor_for(t)?;
         loop {
-            let got = self.cursors[slot].next_frame(&self.packets, &self.index);
+            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, self.want.as_ref());
             match got {
                 Some(i) if i == t => {
                     if cache && self.cache_enabled() {
@@ -461,6 +466,14 @@ impl FileReader {
                 self.info.out_width as usize,
             ));
         }
+        self.want = Some(indices.iter().copied().collect());
+        let r = self.fill_batch(indices.len(), &order, &mut out);
+        self.want = None;
+        r?;
+        Ok(out.expect("at least one frame"))
+    }
+
+    fn fill_batch(&mut self, n: usize, order: &[(usize, usize)], out: &mut Option<FrameBatch>) -> Result<()> {
         let mut k = 0;
         while k < order.len() {
             let (t, first_slot) = order[k];
@@ -468,11 +481,7 @@ impl FileReader {
             self.confirm(&f)?;
             let fl = self.frame_len();
             let batch = out.get_or_insert_with(|| {
-                FrameBatch::zeros(
-                    indices.len(),
-                    self.info.out_height as usize,
-                    self.info.out_width as usize,
-                )
+                FrameBatch::zeros(n, self.info.out_height as usize, self.info.out_width as usize)
             });
             let dst_range = first_slot * fl..(first_slot + 1) * fl;
             let conv = self.output.as_mut().expect("set by confirm");
@@ -486,7 +495,7 @@ impl FileReader {
             }
             k = j;
         }
-        Ok(out.expect("at least one frame"))
+        Ok(())
     }
 
     /// A fresh sequential decoder with the first frame decoded (it confirms the layout, so
@@ -579,9 +588,10 @@ fn scan_packets(
     path: &Path,
     sidx: usize,
     sampled: bool,
+    nal: Option<(NalCodec, Framing)>,
 ) -> (PacketStore, Option<String>) {
     // Positioned reads need the file; without it every packet stays in memory.
-    let mut packets = PacketStore::new(std::fs::File::open(path).ok(), sampled);
+    let mut packets = PacketStore::new(std::fs::File::open(path).ok(), sampled, nal);
     let mut truncated = None;
     loop {
         let mut pkt = Packet::empty();
@@ -600,4 +610,23 @@ fn scan_packets(
         }
     }
     (packets, truncated)
+}
+
+/// NAL framing of H.264 / HEVC streams (the codecs whose non-reference pictures kinema skips).
+fn nal_framing(params: &codec::Parameters) -> Option<(NalCodec, Framing)> {
+    let codec = match params.id() {
+        codec::Id::H264 => NalCodec::H264,
+        codec::Id::HEVC => NalCodec::Hevc,
+        _ => return None,
+    };
+    // SAFETY: extradata is `extradata_size` bytes owned by the parameters (or null).
+    let extra = unsafe {
+        let p = params.as_ptr();
+        if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize)
+        }
+    };
+    Some((codec, framing(codec, extra)))
 }

@@ -30,6 +30,8 @@ pub(crate) struct FrameEntry {
 pub(crate) struct FrameIndex {
     pub frames: Vec<FrameEntry>,
     pub key_indices: Vec<usize>,
+    /// Frame index of each packet (decode order), `None` for packets that are not frames.
+    pub pkt_frame: Vec<Option<usize>>,
 }
 
 impl FrameIndex {
@@ -81,7 +83,15 @@ impl FrameIndex {
             .filter(|(_, f)| f.key)
             .map(|(i, _)| i)
             .collect();
-        FrameIndex { frames, key_indices }
+        let mut pkt_frame = vec![None; packets.len()];
+        for (i, f) in frames.iter().enumerate() {
+            pkt_frame[f.pkt] = Some(i);
+        }
+        FrameIndex {
+            frames,
+            key_indices,
+            pkt_frame,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -146,6 +156,7 @@ mod tests {
         let pts: Vec<i64> = ix.frames.iter().map(|f| f.pts).collect();
         assert_eq!(pts, vec![0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ix.frames[3].pkt, 1);
+        assert_eq!(ix.pkt_frame[1], Some(3));
         assert!(ix.frames.iter().all(|f| f.start_pkt == 0));
         assert_eq!(ix.key_indices, vec![0]);
         assert_eq!(ix.find_pts(4), Some(4));

@@ -13,6 +13,7 @@ mod file;
 mod folder;
 mod index;
 mod input;
+mod nal;
 mod packets;
 mod reader;
 

@@ -11,6 +11,8 @@ use std::os::unix::fs::FileExt;
 
 use ffmpeg::packet::{Mut as _, Ref as _};
 use ffmpeg::Packet;
+
+use crate::nal::{classify, Framing, NalCodec};
 use ffmpeg_next as ffmpeg;
 
 enum Data {
@@ -20,6 +22,9 @@ enum Data {
 
 struct Entry {
     data: Data,
+    /// No picture refers to this one (see `nal.rs`); `tid` is its temporal layer.
+    nonref: bool,
+    tid: u8,
     pts: Option<i64>,
     dts: Option<i64>,
     flags: i32,
@@ -32,6 +37,9 @@ pub(crate) struct PacketStore {
     scratch: Vec<u8>,
     /// Check only a sample of packets against the file (see `sampled`).
     sampled: bool,
+    /// How to tell non-reference pictures, for the codecs where kinema can.
+    nal: Option<(NalCodec, Framing)>,
+    max_tid: u8,
     /// A sampled check failed after unchecked packets were stored by position: the scan must
     /// be redone checking every packet.
     pub suspect: bool,
@@ -46,14 +54,28 @@ impl PacketStore {
     /// memory). `sampled`: the container stores packets verbatim by construction (MP4/MOV,
     /// AVI, Matroska), so after the first packets only every few are checked, plus a check that
     /// no two packets share bytes (Matroska lacing); any failure asks for a full re-scan.
-    pub fn new(file: Option<File>, sampled: bool) -> PacketStore {
+    pub fn new(file: Option<File>, sampled: bool, nal: Option<(NalCodec, Framing)>) -> PacketStore {
         PacketStore {
             file,
             entries: Vec::new(),
             scratch: Vec::new(),
             sampled,
             suspect: false,
+            nal,
+            max_tid: 0,
         }
+    }
+
+    /// True when no other picture refers to packet `i`'s picture, so it can be left out when
+    /// its frame is not wanted.
+    pub fn droppable(&self, i: usize) -> bool {
+        let e = &self.entries[i];
+        e.nonref
+            && match self.nal {
+                Some((NalCodec::Hevc, _)) => e.tid == self.max_tid,
+                Some((NalCodec::H264, _)) => true,
+                None => false,
+            }
     }
 
     pub fn len(&self) -> usize {
@@ -67,6 +89,14 @@ impl PacketStore {
         let (pts, dts, duration) = (pkt.pts(), pkt.dts(), pkt.duration());
         let size = pkt.size();
         let n = self.entries.len();
+        let (nonref, tid) = match (self.nal, pkt.data()) {
+            (Some((codec, framing)), Some(bytes)) => {
+                let (_, nonref, tid) = classify(codec, framing, bytes);
+                (nonref, tid)
+            }
+            _ => (false, 0),
+        };
+        self.max_tid = self.max_tid.max(tid);
         let check = !self.sampled || n < CHECK_FIRST || n % CHECK_EVERY == 0;
         let verbatim = match (&self.file, pkt.position(), pkt.data()) {
             (Some(f), pos, Some(bytes)) if pos >= 0 && side == 0 && size > 0 => {
@@ -97,6 +127,8 @@ impl PacketStore {
         };
         self.entries.push(Entry {
             data,
+            nonref,
+            tid,
             pts,
             dts,
             flags,
