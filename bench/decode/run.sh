@@ -31,7 +31,7 @@ cargo build --release --locked -p kinema-cli
 KINEMA=$ROOT/target/release/kinema
 
 [ -f "$WORK/videos/j_long60_h264.mp4" ] || bash "$H/gen_videos.sh" "$WORK/videos"
-[ -f "$WORK/truth/j_long60_h264.json" ] || nice -n 19 "$PY" "$H/make_truth.py" --videos "$WORK/videos" --truth "$WORK/truth"
+[ -f "$WORK/truth/manifest.json" ] || nice -n 19 "$PY" "$H/make_truth.py" --videos "$WORK/videos" --truth "$WORK/truth"
 
 ARGS=(--truth "$WORK/truth" --libs "$LIBS" --ext "ffmpeg-cli=$PY $H/ext_ffmpeg_cli.py" --ext "kinema=$KINEMA bench-decode")
 [ -n "${VIDEOS:-}" ] && ARGS+=(--videos "$VIDEOS")

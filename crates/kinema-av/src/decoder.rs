@@ -52,6 +52,9 @@ pub(crate) struct Cursor {
     finished: bool,
     started: bool,
     pub stamp: u64,
+    /// Packets given to the decoder, and non-reference packets left out, over its lifetime.
+    pub packets_sent: u64,
+    pub packets_skipped: u64,
     /// Frames whose packets were left out (not wanted, not referenced) since the last seek.
     skipped: std::collections::HashSet<usize>,
     frame: frame::Video,
@@ -70,6 +73,8 @@ impl Cursor {
             finished: false,
             started: false,
             stamp: 0,
+            packets_sent: 0,
+            packets_skipped: 0,
             skipped: Default::default(),
             frame: frame::Video::empty(),
             last_error: None,
@@ -159,6 +164,7 @@ impl Cursor {
                                 if let Some(f) = frame {
                                     self.skipped.insert(f);
                                 }
+                                self.packets_skipped += 1;
                                 continue;
                             }
                         }
@@ -166,6 +172,7 @@ impl Cursor {
                         // reported and skipped, and decoding goes on.
                         match packets.fetch(i) {
                             Ok(p) => {
+                                self.packets_sent += 1;
                                 if let Err(e) = self.dec.send_packet(p.as_ref()) {
                                     self.last_error = Some(format!("packet {i}: {e}"));
                                 }

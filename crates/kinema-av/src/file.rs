@@ -2,6 +2,7 @@
 //! then serve any frame by decoding forward from its key frame.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ffmpeg::{codec, format, frame, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
@@ -17,8 +18,8 @@ use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
 pub(crate) struct FileReader {
     path: PathBuf,
-    packets: PacketStore,
-    index: FrameIndex,
+    packets: Arc<PacketStore>,
+    index: Arc<FrameIndex>,
     params: codec::Parameters,
     time_base: Rational,
     sar: Rational,
@@ -27,6 +28,8 @@ pub(crate) struct FileReader {
     cursors: Vec<Cursor>,
     cache: FrameCache<frame::Video>,
     output: Option<RgbOutput>,
+    /// Decode counters of cursors dropped by `clear_cache`.
+    retired: (u64, u64),
     /// True once a decoded frame (or the probe) confirmed size and pixel format.
     layout_known: bool,
     /// The frames of the batch being served: other non-reference pictures are not decoded.
@@ -194,8 +197,8 @@ impl FileReader {
         };
         let mut r = FileReader {
             path: p,
-            packets,
-            index,
+            packets: Arc::new(packets),
+            index: Arc::new(index),
             params,
             time_base,
             sar,
@@ -205,6 +208,7 @@ impl FileReader {
             cache: FrameCache::new(opts.cache_bytes),
             output: None,
             layout_known: false,
+            retired: (0, 0),
             want: None,
             clock: 0,
         };
@@ -474,45 +478,129 @@ impl FileReader {
     }
 
     fn fill_batch(&mut self, n: usize, order: &[(usize, usize)], out: &mut Option<FrameBatch>) -> Result<()> {
-        let mut k = 0;
-        while k < order.len() {
-            let (t, first_slot) = order[k];
-            let f = self.frame_at(t, false)?;
-            self.confirm(&f)?;
-            let fl = self.frame_len();
-            let batch = out.get_or_insert_with(|| {
-                FrameBatch::zeros(n, self.info.out_height as usize, self.info.out_width as usize)
-            });
-            let dst_range = first_slot * fl..(first_slot + 1) * fl;
-            let conv = self.output.as_mut().expect("set by confirm");
-            conv.convert(&f, &mut batch.data[dst_range.clone()])
-                .map_err(|e| e.into_av(&self.path))?;
-            // Duplicates of the same index are copies of the first.
-            let mut j = k + 1;
-            while j < order.len() && order[j].0 == t {
-                batch.data.copy_within(dst_range.clone(), order[j].1 * fl);
-                j += 1;
+        // Unique indices, each with the output slots that want it.
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for &(t, slot) in order {
+            match groups.last_mut() {
+                Some((g, slots)) if *g == t => slots.push(slot),
+                _ => groups.push((t, vec![slot])),
             }
-            k = j;
         }
-        Ok(())
+        // The first frame confirms the layout before the buffer is sized.
+        let f = self.frame_at(groups[0].0, false)?;
+        self.confirm(&f)?;
+        let fl = self.frame_len();
+        let batch = out.insert(FrameBatch::zeros(
+            n,
+            self.info.out_height as usize,
+            self.info.out_width as usize,
+        ));
+        let mut conv = self.output.take().expect("set by confirm");
+        let path = self.path.clone();
+        let write =
+            move |conv: &mut RgbOutput, data: &mut [u8], f: &frame::Video, slots: &[usize]| -> Result<()> {
+                let r = slots[0] * fl..(slots[0] + 1) * fl;
+                conv.convert(f, &mut data[r.clone()])
+                    .map_err(|e| e.into_av(&path))?;
+                for &d in &slots[1..] {
+                    data.copy_within(r.clone(), d * fl);
+                }
+                Ok(())
+            };
+        let first = write(&mut conv, &mut batch.data, &f, &groups[0].1);
+        if first.is_err() || groups.len() < PIPELINE_MIN {
+            let mut r = first;
+            for (t, slots) in &groups[1..] {
+                if r.is_err() {
+                    break;
+                }
+                r = self
+                    .frame_at(*t, false)
+                    .and_then(|f| write(&mut conv, &mut batch.data, &f, slots));
+            }
+            self.output = Some(conv);
+            return r;
+        }
+        // Larger batches convert on a second thread while this one keeps decoding.
+        let data = &mut batch.data;
+        let (conv, r) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(frame::Video, &[usize])>(SEQ_AHEAD);
+            let worker = s.spawn(move || {
+                let mut r = Ok(());
+                for (f, slots) in rx {
+                    r = write(&mut conv, data, &f, slots);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                (conv, r)
+            });
+            let mut decoded = Ok(());
+            for (t, slots) in &groups[1..] {
+                match self.frame_at(*t, false) {
+                    // A closed channel means the converter failed: its error is reported below.
+                    Ok(f) => {
+                        if tx.send((f, slots)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        decoded = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let (conv, converted) = worker.join().expect("the converter thread does not panic");
+            (conv, decoded.and(converted))
+        });
+        self.output = Some(conv);
+        r
     }
 
-    /// A fresh sequential decoder with the first frame decoded (it confirms the layout, so
-    /// `width`/`height` are final when the caller sizes its buffers).
+    /// A sequential pass: a decoder thread runs ahead of the caller (a few frames, bounded),
+    /// so decoding goes on while the caller converts, instead of the decoder's frame threads
+    /// waiting for their next packet. The first frame is decoded here: it confirms the layout,
+    /// so `width`/`height` are final when the caller sizes its buffers.
     pub fn sequential(&mut self) -> Result<SeqState> {
         let mut cursor = self.new_cursor()?;
         let f0 = self.index.frames[0];
         cursor.seek(f0.start_pkt, f0.pts);
-        let pending = cursor.next_frame(&self.packets, &self.index);
-        if pending.is_some() {
-            let f = cursor.frame().clone();
-            self.confirm(&f)?;
+        let first = cursor.next_frame(&self.packets, &self.index);
+        let pending = match first {
+            Some(i) => {
+                let f = cursor.frame().clone();
+                self.confirm(&f)?;
+                Some(Decoded::Frame(i, f, cursor.last_error.clone()))
+            }
+            None => Some(Decoded::End(cursor.last_error.clone())),
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(SEQ_AHEAD);
+        if first.is_some() {
+            let (packets, index) = (Arc::clone(&self.packets), Arc::clone(&self.index));
+            std::thread::Builder::new()
+                .name("kinema-seq-decode".into())
+                .spawn(move || loop {
+                    let msg = match cursor.next_frame(&packets, &index) {
+                        Some(i) => Decoded::Frame(i, cursor.frame().clone(), cursor.last_error.clone()),
+                        None => Decoded::End(cursor.last_error.clone()),
+                    };
+                    let end = matches!(msg, Decoded::End(_));
+                    // The receiver is gone when the caller dropped the pass: stop.
+                    if tx.send(msg).is_err() || end {
+                        return;
+                    }
+                })
+                .map_err(|e| AvError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
         }
         Ok(SeqState {
-            cursor,
+            rx,
             expect: 0,
             pending,
+            last_error: None,
         })
     }
 
@@ -523,22 +611,25 @@ impl FileReader {
             return Ok(None);
         }
         let got = match st.pending.take() {
-            Some(i) => Some(i),
-            None => st.cursor.next_frame(&self.packets, &self.index),
+            Some(m) => m,
+            None => st.rx.recv().unwrap_or(Decoded::End(None)),
         };
         let want = st.expect;
         match got {
-            Some(i) if i == want => {
+            Decoded::Frame(i, f, err) if i == want => {
+                st.last_error = err;
                 st.expect += 1;
-                let f = st.cursor.frame().clone();
                 self.convert(&f, dst)?;
                 Ok(Some(i))
             }
             other => {
-                st.pending = other;
+                let (Decoded::Frame(_, _, err) | Decoded::End(err)) = &other;
+                if err.is_some() {
+                    st.last_error = err.clone();
+                }
+                st.pending = Some(other);
                 st.expect += 1;
                 let why = st
-                    .cursor
                     .last_error
                     .clone()
                     .unwrap_or_else(|| "the decoder produced no picture for it".into());
@@ -551,6 +642,16 @@ impl FileReader {
         }
     }
 
+    /// (packets decoded, packets skipped) by the random-access decoders so far.
+    pub fn decode_stats(&self) -> (u64, u64) {
+        let (mut sent, mut skipped) = self.retired;
+        for c in &self.cursors {
+            sent += c.packets_sent;
+            skipped += c.packets_skipped;
+        }
+        (sent, skipped)
+    }
+
     pub fn cache_stats(&self) -> (usize, usize) {
         (self.cache.len(), self.cache.used_bytes())
     }
@@ -558,15 +659,30 @@ impl FileReader {
     /// Drops cached frames and idle decoders (memory back to the system).
     pub fn clear_cache(&mut self) {
         self.cache.clear();
+        self.retired = self.decode_stats();
         self.cursors.clear();
     }
 }
 
+/// Frames a sequential pass decodes ahead of its caller (and a batch ahead of its converter).
+const SEQ_AHEAD: usize = 3;
+
+/// Batches with at least this many distinct frames convert on a second thread.
+const PIPELINE_MIN: usize = 8;
+
+/// What the sequential decoder thread hands over: a frame (with the decoder's last error, if
+/// any), or the end of the stream.
+enum Decoded {
+    Frame(usize, frame::Video, Option<String>),
+    End(Option<String>),
+}
+
 /// State of one sequential pass (`VideoReader::frames`).
 pub(crate) struct SeqState {
-    cursor: Cursor,
+    rx: std::sync::mpsc::Receiver<Decoded>,
     expect: usize,
-    pending: Option<usize>,
+    pending: Option<Decoded>,
+    last_error: Option<String>,
 }
 
 /// Makes the demuxer skip every stream but the video one.

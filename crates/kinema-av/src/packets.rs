@@ -45,6 +45,11 @@ pub(crate) struct PacketStore {
     pub suspect: bool,
 }
 
+// SAFETY: after the scan the store is only read. Reading hands out `&Packet`, which
+// avcodec_send_packet references with an atomic refcount; `scratch` is only touched by `push`
+// (`&mut self`). So sharing between a reader and its sequential-decode thread is sound.
+unsafe impl Sync for PacketStore {}
+
 /// Packets always checked at the start of a stream in sampled mode, and the stride after that.
 const CHECK_FIRST: usize = 16;
 const CHECK_EVERY: usize = 8;

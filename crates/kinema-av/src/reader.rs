@@ -418,6 +418,15 @@ impl VideoReader {
         })
     }
 
+    /// Packets the random-access decoders of a video file decoded, and non-reference packets
+    /// they left out because no requested frame needed them: `(decoded, skipped)`.
+    pub fn decode_stats(&self) -> (u64, u64) {
+        match &self.inner {
+            Inner::File(f) => f.decode_stats(),
+            Inner::Approx(_) | Inner::Folder(_) => (0, 0),
+        }
+    }
+
     /// Frames held by the random-access cache and their bytes.
     pub fn cache_stats(&self) -> (usize, usize) {
         match &self.inner {

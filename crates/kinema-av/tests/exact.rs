@@ -201,3 +201,32 @@ fn approximate_mode_matches_exact_on_cfr() {
         assert!(approx.get(n).is_err());
     }
 }
+
+/// Sparse batches leave non-reference pictures undecoded, and the frames are still exact.
+#[test]
+fn sparse_batches_skip_unreferenced_pictures_exactly() {
+    for name in ["h264_bframes.mp4", "hevc.mp4", "h264_longgop.mkv"] {
+        let path = common::dir().join(name);
+        let (truth, h, w) = common::truth(&path, None);
+        let fl = h * w * 3;
+        let n = truth.len() / fl;
+        let mut vr = VideoReader::open(&path).unwrap();
+        let idx: Vec<usize> = (0..n).step_by(3).rev().collect();
+        let b = vr.get_batch(&idx).unwrap();
+        for (k, &i) in idx.iter().enumerate() {
+            assert!(b.frame(k) == &truth[i * fl..(i + 1) * fl], "{name}: frame {i}");
+        }
+        let (sent, skipped) = vr.decode_stats();
+        assert!(skipped > 0, "{name}: no picture was skipped ({sent} decoded)");
+        assert!(
+            sent + skipped <= n as u64 + 2,
+            "{name}: {sent} + {skipped} packets for {n} frames"
+        );
+        // A single-frame read afterwards of a skipped frame is still right.
+        let j = (0..n).find(|j| j % 3 != 0 && *j > 3).unwrap();
+        assert!(
+            vr.get(j).unwrap().data == truth[j * fl..(j + 1) * fl],
+            "{name}: frame {j} after a sparse batch"
+        );
+    }
+}
