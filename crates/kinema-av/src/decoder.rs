@@ -110,6 +110,11 @@ impl Cursor {
             && !self.skipped.contains(&t)
     }
 
+    /// True when frame `t`'s packet was left out since the last seek.
+    pub fn skipped(&self, t: usize) -> bool {
+        self.skipped.contains(&t)
+    }
+
     /// The frame returned by the last successful `next_frame`.
     pub fn frame(&self) -> &frame::Video {
         &self.frame

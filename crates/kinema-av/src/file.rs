@@ -32,6 +32,9 @@ pub(crate) struct FileReader {
     retired: (u64, u64),
     /// True once a decoded frame (or the probe) confirmed size and pixel format.
     layout_known: bool,
+    /// Per GOP (by key packet), how often a single-frame read wanted a frame that had been
+    /// skipped; from `DENSE_AFTER_MISSES` on, single-frame reads decode the GOP whole.
+    misses: std::collections::HashMap<usize, u32>,
     /// The frames of the batch being served: other non-reference pictures are not decoded.
     want: Option<std::collections::HashSet<usize>>,
     clock: u64,
@@ -210,6 +213,7 @@ impl FileReader {
             layout_known: false,
             retired: (0, 0),
             want: None,
+            misses: Default::default(),
             clock: 0,
         };
         r.init_output_size(pix, probed)?;
@@ -356,7 +360,7 @@ impl FileReader {
         let slot = match best {
             Some(i) => i,
             None => {
-                let slot = if self.cursors.len() < self.opts.max_decoders.max(1) {
+                let slot = if self.cursors.len() < self.max_decoders() {
                     let c = self.new_cursor()?;
                     self.cursors.push(c);
                     self.cursors.len() - 1
@@ -383,9 +387,27 @@ impl FileReader {
     /// Decodes up to frame `t`; on success `self.cursors[slot].frame()` is frame `t`.
     /// Every frame passed on the way goes into the cache when `cache` is set.
     fn decode_to_inner(&mut self, t: usize, cache: bool) -> Result<usize> {
+        // Single frames skip the non-reference pictures on the way too, until a GOP has been
+        // asked twice for a frame that was skipped: from then on that GOP is decoded whole (and
+        // cached), so reading a GOP backwards costs a few extra passes, never one per frame.
+        let single;
+        let want = if cache {
+            let gop = self.index.frames[t].start_pkt;
+            if self.cursors.iter().any(|c| c.skipped(t)) {
+                *self.misses.entry(gop).or_insert(0) += 1;
+            }
+            if self.misses.get(&gop).is_some_and(|&m| m >= DENSE_AFTER_MISSES) {
+                None
+            } else {
+                single = std::collections::HashSet::from([t]);
+                Some(single)
+            }
+        } else {
+            self.want.clone()
+        };
         let slot = self.cursor_for(t)?;
         loop {
-            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, self.want.as_ref());
+            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want.as_ref());
             match got {
                 Some(i) if i == t => {
                     if cache && self.cache_enabled() {
@@ -414,6 +436,18 @@ impl FileReader {
                     });
                 }
             }
+        }
+    }
+
+    /// Decoders kept at once: the option, or (0) as many as the cache budget allows at about
+    /// 20 decoded frames of held state each, between 2 and 16.
+    fn max_decoders(&self) -> usize {
+        match self.opts.max_decoders {
+            0 => {
+                let frame = (self.info.width as usize * self.info.height as usize * 3 / 2).max(1);
+                (self.opts.cache_bytes / (20 * frame)).clamp(2, 16)
+            }
+            n => n,
         }
     }
 
@@ -663,6 +697,9 @@ impl FileReader {
         self.cursors.clear();
     }
 }
+
+/// Skipped frames asked for in one GOP before single-frame reads stop skipping there.
+const DENSE_AFTER_MISSES: u32 = 1;
 
 /// Frames a sequential pass decodes ahead of its caller (and a batch ahead of its converter).
 const SEQ_AHEAD: usize = 3;

@@ -20,7 +20,7 @@ pub enum SeekMode {
 }
 
 /// How to open a video. `Default` is native size, one decoder thread per core, a 512 MiB
-/// frame cache, four decoders, `img_%05d.jpg` numbered from 1 for frame folders.
+/// frame cache, up to 16 decoders, `img_%05d.jpg` numbered from 1 for frame folders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaderOptions {
     /// Output width; with only one of width/height set the other keeps the aspect ratio.
@@ -34,7 +34,8 @@ pub struct ReaderOptions {
     pub num_threads: usize,
     /// Bytes of decoded frames kept for random single-frame access (0 disables the cache).
     pub cache_bytes: usize,
-    /// Decoders kept alive at once, each positioned in a different GOP.
+    /// Decoders kept alive at once, each positioned in a different GOP; 0 (the default) picks
+    /// as many as `cache_bytes` allows at ~20 frames of decoder state each, from 2 to 16.
     pub max_decoders: usize,
     /// File-name pattern of frame folders (printf-style, one integer field).
     pub frame_pattern: String,
@@ -52,7 +53,7 @@ impl Default for ReaderOptions {
             seek_mode: SeekMode::Exact,
             num_threads: 0,
             cache_bytes: 512 << 20,
-            max_decoders: 4,
+            max_decoders: 0,
             frame_pattern: "img_%05d.jpg".into(),
             frame_start: 1,
             folder_fps: 30.0,

@@ -47,6 +47,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         other => anyhow::bail!("unknown op '{other}'"),
     };
     let mut times = Vec::new();
+    let mut stats = (0u64, 0u64);
     let mut last: Option<(Vec<u8>, [usize; 4])> = None;
     // seq keeps nothing while timed (like the harness's own libraries, whose frames are checked
     // in a separate untimed pass): one extra untimed pass produces the dump.
@@ -96,6 +97,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 Some((b.into_vec(), s))
             }
         };
+        stats = vr.decode_stats();
         drop(vr);
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         if rep >= a.warmup && rep < a.warmup + a.reps {
@@ -118,6 +120,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let reply = serde_json::json!({
         "times_ms": times,
         "shape": shape,
+        "packets_decoded": stats.0,
+        "packets_skipped": stats.1,
         "impl": format!("kinema {} ({})", env!("CARGO_PKG_VERSION"), kinema_av::ffmpeg_versions()),
     });
     println!("{reply}");
