@@ -1,5 +1,6 @@
-//! Video files: demux every packet of the video stream once into memory, index the frames,
-//! then serve any frame by decoding forward from its key frame.
+//! Video files in exact mode: demux the video stream's packets once (kept by file position or
+//! in memory, `packets.rs`), index the frames (`index.rs`), then serve any frame by decoding
+//! forward from its key frame with a few long-lived decoders and a cache of decoded frames.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
