@@ -42,4 +42,6 @@ ARGS=(--truth "$WORK/truth" --libs "$LIBS" --ext "ffmpeg-cli=$PY $H/ext_ffmpeg_c
 "$PY" bench/decode/seq_vs_cli.py --kinema "$KINEMA" --videos "$WORK/videos" --json "$WORK/seq_vs_cli.json"
 
 "$PY" bench/decode/report.py --main "$WORK/main.json" --seq "$WORK/seq_vs_cli.json" > bench/decode/RESULTS.md
+mkdir -p bench/decode/results
+cp "$WORK/main.json" "$WORK/seq_vs_cli.json" bench/decode/results/
 cat bench/decode/RESULTS.md

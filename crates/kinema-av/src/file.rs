@@ -611,9 +611,10 @@ impl FileReader {
             None => Some(Decoded::End(cursor.last_error.clone())),
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(SEQ_AHEAD);
+        let mut handle = None;
         if first.is_some() {
             let (packets, index) = (Arc::clone(&self.packets), Arc::clone(&self.index));
-            std::thread::Builder::new()
+            let h = std::thread::Builder::new()
                 .name("kinema-seq-decode".into())
                 .spawn(move || loop {
                     let msg = match cursor.next_frame(&packets, &index) {
@@ -630,9 +631,11 @@ impl FileReader {
                     path: self.path.clone(),
                     source: e,
                 })?;
+            handle = Some(h);
         }
         Ok(SeqState {
-            rx,
+            rx: Some(rx),
+            handle,
             expect: 0,
             pending,
             last_error: None,
@@ -647,7 +650,11 @@ impl FileReader {
         }
         let got = match st.pending.take() {
             Some(m) => m,
-            None => st.rx.recv().unwrap_or(Decoded::End(None)),
+            None => st
+                .rx
+                .as_ref()
+                .and_then(|rx| rx.recv().ok())
+                .unwrap_or(Decoded::End(None)),
         };
         let want = st.expect;
         match got {
@@ -717,10 +724,22 @@ enum Decoded {
 
 /// State of one sequential pass (`VideoReader::frames`).
 pub(crate) struct SeqState {
-    rx: std::sync::mpsc::Receiver<Decoded>,
+    rx: Option<std::sync::mpsc::Receiver<Decoded>>,
+    handle: Option<std::thread::JoinHandle<()>>,
     expect: usize,
     pending: Option<Decoded>,
     last_error: Option<String>,
+}
+
+impl Drop for SeqState {
+    /// Closing the channel makes the decoder thread's next send fail; it is joined, so no
+    /// thread outlives the pass (it finishes at most the frame it is decoding).
+    fn drop(&mut self) {
+        self.rx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// Makes the demuxer skip every stream but the video one.

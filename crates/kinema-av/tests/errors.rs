@@ -199,10 +199,16 @@ fn random_access_inside_a_gop_hits_the_cache() {
     // single GOP backwards: at most one extra pass, not one decode per frame.
     vr.get(n - 1).unwrap();
     for i in (0..n).rev() {
-        assert!(vr.get(i).unwrap().data == truth[i * fl..(i + 1) * fl], "frame {i}");
+        assert!(
+            vr.get(i).unwrap().data == truth[i * fl..(i + 1) * fl],
+            "frame {i}"
+        );
     }
     let (decoded, _) = vr.decode_stats();
-    assert!(decoded <= 2 * n as u64 + 8, "reading one GOP backwards decoded {decoded} packets for {n} frames");
+    assert!(
+        decoded <= 2 * n as u64 + 8,
+        "reading one GOP backwards decoded {decoded} packets for {n} frames"
+    );
     // Everything is cached now: going back anywhere inside the GOP decodes nothing.
     let (cached, bytes) = vr.cache_stats();
     assert_eq!(cached, n);
@@ -212,7 +218,10 @@ fn random_access_inside_a_gop_hits_the_cache() {
     }
     assert_eq!(vr.decode_stats().0, decoded, "cache hits decode nothing");
 
-    let small = ReaderOptions { cache_bytes: 100_000, ..Default::default() };
+    let small = ReaderOptions {
+        cache_bytes: 100_000,
+        ..Default::default()
+    };
     let mut vr = VideoReader::open_with(&path, &small).unwrap();
     vr.get(n - 1).unwrap();
     vr.get(1).unwrap();
