@@ -10,7 +10,13 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    let opts = kinema_av::ReaderOptions { num_threads: 1, ..Default::default() };
+    // Smaller limits than the defaults keep one input well inside libFuzzer's memory limit.
+    let opts = kinema_av::ReaderOptions {
+        num_threads: 1,
+        max_pixels: 2048 * 2048,
+        cache_bytes: 64 << 20,
+        ..Default::default()
+    };
     if let Ok(mut vr) = kinema_av::VideoReader::open_with(&path, &opts) {
         let n = vr.len();
         let _ = vr.get_frame_timestamp(0);

@@ -109,11 +109,14 @@ impl ApproxReader {
                 Rational::from((*par).sample_aspect_ratio),
             )
         };
-        let dec = open_decoder(&params, opts.num_threads, time_base).map_err(|e| AvError::Unsupported {
-            path: p.clone(),
-            codec: codec_name.clone(),
-            reason: format!("cannot open the decoder: {e}"),
+        let dec = open_decoder(&params, opts.num_threads, time_base, opts.max_pixels).map_err(|e| {
+            AvError::Unsupported {
+                path: p.clone(),
+                codec: codec_name.clone(),
+                reason: format!("cannot open the decoder: {e}"),
+            }
         })?;
+        crate::reader::check_size(&p, width, height, opts.max_pixels)?;
         let target = Target {
             width: opts.width,
             height: opts.height,

@@ -25,6 +25,7 @@ pub(crate) fn open_decoder(
     params: &codec::Parameters,
     threads: usize,
     time_base: ffmpeg::Rational,
+    max_pixels: u64,
 ) -> Result<decoder::Video, String> {
     let threads = decoder_threads(threads);
     let mut ctx = codec::Context::from_parameters(params.clone()).map_err(|e| e.to_string())?;
@@ -38,6 +39,8 @@ pub(crate) fn open_decoder(
         let c = ctx.as_mut_ptr();
         (*c).thread_type = ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE;
         (*c).pkt_timebase = time_base.into();
+        // FFmpeg refuses pictures above this before allocating them.
+        (*c).max_pixels = max_pixels.min(i64::MAX as u64) as i64;
     }
     ctx.decoder().video().map_err(|e| e.to_string())
 }

@@ -224,6 +224,12 @@ impl FileReader {
     /// The output size from the container header (or the probe). When the header was not
     /// checked against a decoded picture, the first decoded frame confirms it (`confirm`).
     fn init_output_size(&mut self, pix: format::Pixel, probed: bool) -> Result<()> {
+        crate::reader::check_size(
+            &self.path,
+            self.info.width,
+            self.info.height,
+            self.opts.max_pixels,
+        )?;
         let mut key = InputKey {
             width: self.info.width,
             height: self.info.height,
@@ -240,6 +246,12 @@ impl FileReader {
         }
         let out = RgbOutput::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
         (self.info.out_width, self.info.out_height) = out.size();
+        crate::reader::check_size(
+            &self.path,
+            self.info.out_width,
+            self.info.out_height,
+            self.opts.max_pixels,
+        )?;
         if probed && pix != format::Pixel::None {
             self.output = Some(out);
             self.layout_known = true;
@@ -254,7 +266,10 @@ impl FileReader {
             return Ok(());
         }
         let key = InputKey::of(frame);
+        crate::reader::check_size(&self.path, key.width, key.height, self.opts.max_pixels)?;
         let out = RgbOutput::new(key, self.sar, self.target()).map_err(|e| self.convert_err(e))?;
+        let (ow, oh) = out.size();
+        crate::reader::check_size(&self.path, ow, oh, self.opts.max_pixels)?;
         if (key.width, key.height) != (self.info.width, self.info.height) {
             tracing::warn!(
                 path = %self.path.display(),
@@ -336,12 +351,16 @@ impl FileReader {
     }
 
     fn new_cursor(&self) -> Result<Cursor> {
-        let dec = open_decoder(&self.params, self.opts.num_threads, self.time_base).map_err(|e| {
-            AvError::Unsupported {
-                path: self.path.clone(),
-                codec: self.info.codec.clone(),
-                reason: format!("cannot open the decoder: {e}"),
-            }
+        let dec = open_decoder(
+            &self.params,
+            self.opts.num_threads,
+            self.time_base,
+            self.opts.max_pixels,
+        )
+        .map_err(|e| AvError::Unsupported {
+            path: self.path.clone(),
+            codec: self.info.codec.clone(),
+            reason: format!("cannot open the decoder: {e}"),
         })?;
         Ok(Cursor::new(dec))
     }

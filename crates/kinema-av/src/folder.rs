@@ -44,11 +44,13 @@ struct ImageDecoder {
     png: Option<decoder::Video>,
     frame: frame::Video,
     out: Option<RgbOutput>,
+    max_pixels: u64,
 }
 
 impl ImageDecoder {
-    fn new() -> ImageDecoder {
+    fn new(max_pixels: u64) -> ImageDecoder {
         ImageDecoder {
+            max_pixels,
             jpeg: None,
             png: None,
             frame: frame::Video::empty(),
@@ -91,7 +93,9 @@ impl ImageDecoder {
                 codec: id.name().into(),
                 reason: "this FFmpeg build has no decoder for it".into(),
             })?;
-            let ctx = codec::Context::new_with_codec(c);
+            let mut ctx = codec::Context::new_with_codec(c);
+            // SAFETY: plain field write on a context that is not opened yet.
+            unsafe { (*ctx.as_mut_ptr()).max_pixels = self.max_pixels.min(i64::MAX as u64) as i64 };
             let d = ctx
                 .decoder()
                 .video()
@@ -168,9 +172,10 @@ impl FolderReader {
                 ),
             });
         }
-        let mut dec = ImageDecoder::new();
+        let mut dec = ImageDecoder::new(opts.max_pixels);
         let f0 = dec.decode(&files[0])?;
         let (width, height) = (f0.width(), f0.height());
+        crate::reader::check_size(&files[0], width, height, opts.max_pixels)?;
         let pixel_format = format!("{:?}", f0.format()).to_lowercase();
         let target = Target {
             width: opts.width,
@@ -183,6 +188,7 @@ impl FolderReader {
             }
         })?;
         let (out_width, out_height) = out.size();
+        crate::reader::check_size(&files[0], out_width, out_height, opts.max_pixels)?;
         dec.out = Some(out);
         let fps = opts.folder_fps;
         let info = VideoInfo {
@@ -295,6 +301,7 @@ impl FolderReader {
         }
         let per = indices.len().div_ceil(threads);
         let files = &self.files;
+        let max_px = self.opts.max_pixels;
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let handles: Vec<_> = out
                 .data
@@ -302,7 +309,7 @@ impl FolderReader {
                 .zip(indices.chunks(per))
                 .map(|(buf, idx)| {
                     s.spawn(move || {
-                        let mut dec = ImageDecoder::new();
+                        let mut dec = ImageDecoder::new(max_px);
                         for (k, &i) in idx.iter().enumerate() {
                             dec.decode_into(&files[i], target, want, &mut buf[k * fl..(k + 1) * fl])?;
                         }

@@ -43,6 +43,10 @@ pub struct ReaderOptions {
     pub frame_start: usize,
     /// Frame rate reported for frame folders (they carry no timing).
     pub folder_fps: f64,
+    /// Largest frame (width x height, decoded or resized) accepted: a damaged header claiming
+    /// a giant picture is an error instead of gigabytes of allocation. 8192 x 8192 by default
+    /// (8K UHD fits).
+    pub max_pixels: u64,
 }
 
 impl Default for ReaderOptions {
@@ -57,6 +61,7 @@ impl Default for ReaderOptions {
             frame_pattern: "img_%05d.jpg".into(),
             frame_start: 1,
             folder_fps: 30.0,
+            max_pixels: 8192 * 8192,
         }
     }
 }
@@ -85,6 +90,18 @@ impl ReaderOptions {
         }
         Ok(())
     }
+}
+
+/// Refuses a frame size above `max_pixels` (see `ReaderOptions::max_pixels`).
+pub(crate) fn check_size(path: &Path, width: u32, height: u32, max_pixels: u64) -> Result<()> {
+    if width as u64 * height as u64 > max_pixels {
+        return Err(AvError::Unsupported {
+            path: path.to_path_buf(),
+            codec: format!("{width}x{height}"),
+            reason: format!("frames larger than max_pixels ({max_pixels}) are refused"),
+        });
+    }
+    Ok(())
 }
 
 /// What `kinema probe` prints: the stream as the reader sees it.

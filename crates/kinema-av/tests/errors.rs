@@ -290,3 +290,39 @@ fn readers_work_on_many_threads() {
         }
     });
 }
+
+#[test]
+fn frames_above_max_pixels_are_refused() {
+    for name in ["h264_bframes.mp4", "vp9.webm"] {
+        let opts = ReaderOptions {
+            max_pixels: 1000,
+            ..Default::default()
+        };
+        let e = VideoReader::open_with(common::dir().join(name), &opts)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("max_pixels"), "{name}: {e}");
+    }
+    // Frame folders: FFmpeg's image decoder refuses the picture itself; the error names the file.
+    let opts = ReaderOptions {
+        max_pixels: 1000,
+        ..Default::default()
+    };
+    let e = VideoReader::open_with(common::dir().join("frames_jpg"), &opts)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("img_00001.jpg"), "{e}");
+    let opts = ReaderOptions {
+        max_pixels: 1000,
+        seek_mode: kinema_av::SeekMode::Approximate,
+        ..Default::default()
+    };
+    assert!(VideoReader::open_with(common::dir().join("hevc.mp4"), &opts).is_err());
+    // A resize target above the limit is refused too.
+    let opts = ReaderOptions {
+        max_pixels: 200 * 200,
+        ..Default::default()
+    }
+    .size(400, 400);
+    assert!(VideoReader::open_with(common::dir().join("h264_bframes.mp4"), &opts).is_err());
+}
