@@ -216,14 +216,7 @@ impl ApproxReader {
     pub fn index_at_time(&self, secs: f64) -> Result<usize> {
         let start = self.start as f64 * self.tb;
         let end = self.pts_of(self.info.frame_count) as f64 * self.tb;
-        if !secs.is_finite() || secs < start || secs > end {
-            return Err(AvError::TimeOutOfRange {
-                path: self.path.clone(),
-                time: secs,
-                start,
-                end,
-            });
-        }
+        AvError::check_time(&self.path, secs, start, end)?;
         Ok((((secs - start) * self.info.fps + 1e-6).floor() as usize).min(self.info.frame_count - 1))
     }
 

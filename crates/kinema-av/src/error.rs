@@ -59,3 +59,31 @@ pub enum AvError {
         source: std::io::Error,
     },
 }
+
+impl AvError {
+    /// An I/O error on `path`: `NotFound` when it does not exist.
+    pub(crate) fn io(path: &std::path::Path, e: std::io::Error) -> AvError {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => AvError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => AvError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        }
+    }
+
+    /// `Ok(())` when `secs` lies in `start..=end`, else `TimeOutOfRange`.
+    pub(crate) fn check_time(path: &std::path::Path, secs: f64, start: f64, end: f64) -> Result<()> {
+        if !secs.is_finite() || secs < start || secs > end {
+            return Err(AvError::TimeOutOfRange {
+                path: path.to_path_buf(),
+                time: secs,
+                start,
+                end,
+            });
+        }
+        Ok(())
+    }
+}

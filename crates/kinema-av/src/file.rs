@@ -326,14 +326,7 @@ impl FileReader {
         let tb = rational_f64(self.time_base);
         let start = self.index.frames[0].pts as f64 * tb;
         let end = self.frame_timestamp(self.len() - 1)?.1;
-        if !secs.is_finite() || secs < start || secs > end {
-            return Err(AvError::TimeOutOfRange {
-                path: self.path.clone(),
-                time: secs,
-                start,
-                end,
-            });
-        }
+        AvError::check_time(&self.path, secs, start, end)?;
         // Half a time-base unit of slack so that a frame's own start time maps to it.
         let pts = ((secs / tb) + 0.5).floor() as i64;
         Ok(self.index.frame_at_pts(pts).unwrap_or(0))

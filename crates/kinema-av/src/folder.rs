@@ -59,15 +59,7 @@ impl ImageDecoder {
     }
 
     fn decode(&mut self, path: &Path) -> Result<&frame::Video> {
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AvError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => AvError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| AvError::io(path, e))?;
         let corrupt = |reason: String| AvError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -265,14 +257,7 @@ impl FolderReader {
 
     pub fn index_at_time(&self, secs: f64) -> Result<usize> {
         let end = self.info.duration;
-        if !secs.is_finite() || secs < 0.0 || secs > end {
-            return Err(AvError::TimeOutOfRange {
-                path: self.dir.clone(),
-                time: secs,
-                start: 0.0,
-                end,
-            });
-        }
+        AvError::check_time(&self.dir, secs, 0.0, end)?;
         Ok(((secs * self.info.fps + 1e-9).floor() as usize).min(self.len() - 1))
     }
 

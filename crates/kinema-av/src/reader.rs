@@ -238,15 +238,7 @@ impl VideoReader {
     pub fn open_with(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<VideoReader> {
         let path = path.as_ref();
         options.validate()?;
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AvError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => AvError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
-        })?;
+        let meta = std::fs::metadata(path).map_err(|e| AvError::io(path, e))?;
         let inner = if meta.is_dir() {
             Inner::Folder(Box::new(FolderReader::open(path, options)?))
         } else {
