@@ -171,6 +171,9 @@ impl FrameBatch {
     }
 
     /// The `k`-th frame, `H * W * 3` bytes.
+    ///
+    /// # Panics
+    /// When `k >= len()`.
     pub fn frame(&self, k: usize) -> &[u8] {
         let fl = self.height * self.width * 3;
         &self.data[k * fl..(k + 1) * fl]
