@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ffmpeg::{codec, decoder, format, frame, media, Packet, Rational};
+use ffmpeg::{decoder, format, frame, Packet};
 use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
@@ -44,18 +44,11 @@ impl ApproxReader {
             reason: e,
         })?;
         let container = ictx.format().name().to_string();
-        let stream = ictx
-            .streams()
-            .find(|s| {
-                s.parameters().medium() == media::Type::Video
-                    && (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) == 0
-            })
-            .ok_or_else(|| AvError::NoVideoStream { path: p.clone() })?;
-        let sidx = stream.index();
-        let params: codec::Parameters = stream.parameters();
-        let time_base = stream.time_base();
+        let vs = crate::input::video_stream(&ictx, path)?;
+        let (sidx, time_base, codec_name) = (vs.index, vs.time_base, vs.codec_name.clone());
+        let (width, height, pix, sar) = (vs.width, vs.height, vs.pix, vs.sar);
+        let stream = ictx.stream(sidx).expect("index from video_stream");
         let tb = f64::from(time_base);
-        let codec_name = params.id().name().to_string();
         let rate = [stream.avg_frame_rate(), stream.rate()]
             .into_iter()
             .find(|r| r.numerator() > 0 && r.denominator() > 0)
@@ -88,7 +81,7 @@ impl ApproxReader {
         };
         // SAFETY: the stream is owned by `ictx`; index entries are read-only views valid until
         // the next demuxer call.
-        let (key_pts, width, height, pix, sar) = unsafe {
+        let key_pts = unsafe {
             let st = stream.as_ptr() as *mut ffmpeg::ffi::AVStream;
             let n = ffmpeg::ffi::avformat_index_get_entries_count(st);
             let mut keys = Vec::new();
@@ -99,17 +92,9 @@ impl ApproxReader {
                 }
             }
             keys.sort_unstable();
-            let par = (*st).codecpar;
-            let fmt: ffmpeg::ffi::AVPixelFormat = std::mem::transmute((*par).format);
-            (
-                keys,
-                (*par).width as u32,
-                (*par).height as u32,
-                format::Pixel::from(fmt),
-                Rational::from((*par).sample_aspect_ratio),
-            )
+            keys
         };
-        let dec = open_decoder(&params, opts.num_threads, time_base, opts.max_pixels).map_err(|e| {
+        let dec = open_decoder(&vs.params, opts.num_threads, time_base, opts.max_pixels).map_err(|e| {
             AvError::Unsupported {
                 path: p.clone(),
                 codec: codec_name.clone(),
@@ -152,7 +137,7 @@ impl ApproxReader {
             frame_count: frames,
             fps,
             duration,
-            rotation: 0.0,
+            rotation: vs.rotation,
             key_frames,
             out_width,
             out_height,

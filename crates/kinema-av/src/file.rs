@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ffmpeg::{codec, format, frame, media, Packet, Rational};
+use ffmpeg::{codec, format, frame, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
@@ -58,65 +58,15 @@ impl FileReader {
             reason: e,
         })?;
         let container = ictx.format().name().to_string();
-        // `-map 0:v:0`: the first video stream; cover art only if there is nothing else.
-        let streams: Vec<_> = ictx
-            .streams()
-            .filter(|s| s.parameters().medium() == media::Type::Video)
-            .collect();
-        let stream = streams
-            .iter()
-            .find(|s| (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) == 0)
-            .or(streams.first())
-            .ok_or_else(|| AvError::NoVideoStream { path: p.clone() })?;
-        let sidx = stream.index();
-        let params = stream.parameters();
-        let time_base = stream.time_base();
-        let codec_id = params.id();
-        let codec_name = codec_id.name().to_string();
-        if ffmpeg::decoder::find(codec_id).is_none() {
-            return Err(AvError::Unsupported {
-                path: p,
-                codec: codec_name,
-                reason: "this FFmpeg build has no decoder for it".into(),
-            });
-        }
-        // SAFETY: reading plain fields of a stream owned by `ictx`, and its display-matrix side
-        // data, which FFmpeg guarantees to be 9 int32 when present.
-        let (width, height, pix, sar, rotation) = unsafe {
-            let st = stream.as_ptr();
-            let par = (*st).codecpar;
-            let mut size: usize = 0;
-            let dm = ffmpeg::ffi::av_stream_get_side_data(
-                st,
-                ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
-                &mut size,
-            );
-            let rot = if !dm.is_null() && size >= 36 {
-                let r = ffmpeg::ffi::av_display_rotation_get(dm as *const i32);
-                if r.is_finite() {
-                    r
-                } else {
-                    0.0
-                }
-            } else {
-                0.0
-            };
-            let fmt: ffmpeg::ffi::AVPixelFormat = std::mem::transmute((*par).format);
-            (
-                (*par).width as u32,
-                (*par).height as u32,
-                format::Pixel::from(fmt),
-                Rational::from((*par).sample_aspect_ratio),
-                rot,
-            )
-        };
+        let vs = crate::input::video_stream(&ictx, path)?;
+        let (sidx, time_base, sar, pix) = (vs.index, vs.time_base, vs.sar, vs.pix);
+        let stream = ictx.stream(sidx).expect("index from video_stream");
         let avg_rate = stream.avg_frame_rate();
         let stream_duration = stream.duration();
-        let start_time = stream.start_time();
         let container_duration = ictx.duration();
         discard_other_streams(&mut ictx, sidx);
         let sampled = crate::input::HEADER_FORMATS.contains(&container.as_str());
-        let nal = nal_framing(&params);
+        let nal = nal_framing(&vs.params);
         let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled, nal);
         if packets.suspect || (sampled && packets.overlapping()) {
             tracing::debug!(path = %p.display(), "packets are not all verbatim in the file: full re-scan");
@@ -179,9 +129,9 @@ impl FileReader {
         } else {
             0.0
         };
-        let _ = start_time;
+        let (width, height) = (vs.width, vs.height);
         let info = VideoInfo {
-            codec: codec_name,
+            codec: vs.codec_name,
             container,
             width,
             height,
@@ -193,7 +143,7 @@ impl FileReader {
             frame_count: index.len(),
             fps,
             duration,
-            rotation,
+            rotation: vs.rotation,
             key_frames: index.key_indices.clone(),
             out_width: width,
             out_height: height,
@@ -203,7 +153,7 @@ impl FileReader {
             path: p,
             packets: Arc::new(packets),
             index: Arc::new(index),
-            params,
+            params: vs.params,
             time_base,
             sar,
             info,

@@ -59,3 +59,86 @@ pub(crate) fn open_input(path: &Path, light: bool) -> Result<(format::context::I
         Ok((format::context::Input::wrap(ps), true))
     }
 }
+
+/// The video stream a reader decodes, as its container header describes it.
+pub(crate) struct VideoStream {
+    pub index: usize,
+    pub params: ffmpeg::codec::Parameters,
+    pub time_base: ffmpeg::Rational,
+    pub codec_name: String,
+    pub width: u32,
+    pub height: u32,
+    /// `Pixel::None` when the header does not say (known after the first decoded frame).
+    pub pix: format::Pixel,
+    pub sar: ffmpeg::Rational,
+    /// Display rotation in degrees (0 without a display matrix).
+    pub rotation: f64,
+}
+
+/// The stream `-map 0:v:0` picks: the first video stream, cover art only if there is nothing
+/// else; an error when there is none or this FFmpeg cannot decode it.
+pub(crate) fn video_stream(ictx: &format::context::Input, path: &Path) -> crate::Result<VideoStream> {
+    use crate::AvError;
+    use ffmpeg::media;
+    let streams: Vec<_> = ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == media::Type::Video)
+        .collect();
+    let stream = streams
+        .iter()
+        .find(|s| (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) == 0)
+        .or(streams.first())
+        .ok_or_else(|| AvError::NoVideoStream {
+            path: path.to_path_buf(),
+        })?;
+    let params = stream.parameters();
+    let codec_name = params.id().name().to_string();
+    if ffmpeg::decoder::find(params.id()).is_none() {
+        return Err(AvError::Unsupported {
+            path: path.to_path_buf(),
+            codec: codec_name,
+            reason: "this FFmpeg build has no decoder for it".into(),
+        });
+    }
+    // SAFETY: reading plain fields of a stream owned by `ictx`, and its display-matrix side
+    // data, which FFmpeg guarantees to be 9 int32 when present.
+    let (width, height, pix, sar, rotation) = unsafe {
+        let st = stream.as_ptr();
+        let par = (*st).codecpar;
+        let mut size: usize = 0;
+        let dm = ffmpeg::ffi::av_stream_get_side_data(
+            st,
+            ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
+            &mut size,
+        );
+        let rot = if !dm.is_null() && size >= 36 {
+            let r = ffmpeg::ffi::av_display_rotation_get(dm as *const i32);
+            if r.is_finite() {
+                r
+            } else {
+                0.0
+            }
+        } else {
+            0.0
+        };
+        let fmt: ffmpeg::ffi::AVPixelFormat = std::mem::transmute((*par).format);
+        (
+            (*par).width as u32,
+            (*par).height as u32,
+            format::Pixel::from(fmt),
+            ffmpeg::Rational::from((*par).sample_aspect_ratio),
+            rot,
+        )
+    };
+    Ok(VideoStream {
+        index: stream.index(),
+        params,
+        time_base: stream.time_base(),
+        codec_name,
+        width,
+        height,
+        pix,
+        sar,
+        rotation,
+    })
+}

@@ -326,3 +326,29 @@ fn frames_above_max_pixels_are_refused() {
     .size(400, 400);
     assert!(VideoReader::open_with(common::dir().join("h264_bframes.mp4"), &opts).is_err());
 }
+
+#[test]
+fn approximate_mode_reports_rotation_too() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("rot.mp4");
+    common::ffmpeg(&[
+        "-y",
+        "-i",
+        common::dir().join("h264_bframes.mp4").to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        out.to_str().unwrap(),
+    ]);
+    let opts = ReaderOptions {
+        seek_mode: kinema_av::SeekMode::Approximate,
+        ..Default::default()
+    };
+    let vr = VideoReader::open_with(&out, &opts).unwrap();
+    assert_eq!(vr.rotation().abs(), 90.0);
+    let e = VideoReader::open_with(common::dir().join("audio_only.m4a"), &opts)
+        .err()
+        .unwrap();
+    assert!(matches!(e, AvError::NoVideoStream { .. }), "{e}");
+}
