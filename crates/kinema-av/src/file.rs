@@ -2,6 +2,7 @@
 //! in memory, `packets.rs`), index the frames (`index.rs`), then serve any frame by decoding
 //! forward from its key frame with a few long-lived decoders and a cache of decoded frames.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,8 +37,6 @@ pub(crate) struct FileReader {
     /// Per GOP (by key packet), how often a single-frame read wanted a frame that had been
     /// skipped; from `DENSE_AFTER_MISSES` on, single-frame reads decode the GOP whole.
     misses: std::collections::HashMap<usize, u32>,
-    /// The frames of the batch being served: other non-reference pictures are not decoded.
-    want: Option<std::collections::HashSet<usize>>,
     clock: u64,
 }
 
@@ -163,7 +162,6 @@ impl FileReader {
             output: None,
             layout_known: false,
             retired: (0, 0),
-            want: None,
             misses: Default::default(),
             clock: 0,
         };
@@ -332,12 +330,7 @@ impl FileReader {
                         .min_by_key(|&i| self.cursors[i].stamp)
                         .unwrap_or(0)
                 };
-                let key_pts = self
-                    .index
-                    .frames
-                    .iter()
-                    .find(|e| e.pkt == f.start_pkt)
-                    .map(|e| e.pts);
+                let key_pts = self.index.pkt_frame[f.start_pkt].map(|k| self.index.frames[k].pts);
                 let min_pts = key_pts.unwrap_or(i64::MIN);
                 self.cursors[slot].seek(f.start_pkt, min_pts);
                 slot
@@ -348,11 +341,13 @@ impl FileReader {
     }
 
     /// Decodes up to frame `t`; on success `self.cursors[slot].frame()` is frame `t`.
-    /// Every frame passed on the way goes into the cache when `cache` is set.
-    fn decode_to_inner(&mut self, t: usize, cache: bool) -> Result<usize> {
+    /// Every frame passed on the way goes into the cache when `cache` is set. `batch`: the
+    /// frames of the batch being served (other non-reference pictures are not decoded).
+    fn decode_to_inner(&mut self, t: usize, cache: bool, batch: Option<&HashSet<usize>>) -> Result<usize> {
         // Single frames skip the non-reference pictures on the way too, until a GOP has been
-        // asked twice for a frame that was skipped: from then on that GOP is decoded whole (and
-        // cached), so reading a GOP backwards costs a few extra passes, never one per frame.
+        // asked `DENSE_AFTER_MISSES` times for a frame that was skipped: from then on that GOP is
+        // decoded whole (and cached), so reading a GOP backwards costs at most one extra pass,
+        // never one per frame.
         let single;
         let want = if cache {
             let gop = self.index.frames[t].start_pkt;
@@ -362,29 +357,24 @@ impl FileReader {
             if self.misses.get(&gop).is_some_and(|&m| m >= DENSE_AFTER_MISSES) {
                 None
             } else {
-                single = std::collections::HashSet::from([t]);
-                Some(single)
+                single = HashSet::from([t]);
+                Some(&single)
             }
         } else {
-            self.want.clone()
+            batch
         };
         let slot = self.cursor_for(t)?;
         loop {
-            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want.as_ref());
+            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want);
             match got {
-                Some(i) if i == t => {
-                    if cache && self.cache_enabled() {
-                        let f = self.cursors[slot].frame().clone();
-                        let n = frame_bytes(&f);
-                        self.cache.insert(i, f, n);
-                    }
-                    return Ok(slot);
-                }
-                Some(i) if i < t => {
+                Some(i) if i <= t => {
                     if cache && self.cache_enabled() && !self.cache.contains(i) {
                         let f = self.cursors[slot].frame().clone();
                         let n = frame_bytes(&f);
                         self.cache.insert(i, f, n);
+                    }
+                    if i == t {
+                        return Ok(slot);
                     }
                 }
                 _ => {
@@ -419,7 +409,7 @@ impl FileReader {
     }
 
     fn decode_to(&mut self, t: usize) -> Result<usize> {
-        self.decode_to_inner(t, false)
+        self.decode_to_inner(t, false, None)
     }
 
     fn frame_len(&self) -> usize {
@@ -432,19 +422,20 @@ impl FileReader {
         out.convert(frame, dst).map_err(|e| e.into_av(&self.path))
     }
 
-    /// Decoded frame `idx`: from the cache, or decoded (through the cache when `cache`).
-    fn frame_at(&mut self, idx: usize, cache: bool) -> Result<frame::Video> {
+    /// Decoded frame `idx`: from the cache, or decoded (through the cache when `cache`; for a
+    /// batch when `batch` names its frames).
+    fn frame_at(&mut self, idx: usize, cache: bool, batch: Option<&HashSet<usize>>) -> Result<frame::Video> {
         if let Some(f) = self.cache.get(idx) {
             return Ok(f.clone());
         }
-        let slot = self.decode_to_inner(idx, cache)?;
+        let slot = self.decode_to_inner(idx, cache, batch)?;
         Ok(self.cursors[slot].frame().clone())
     }
 
     /// One frame, through the cache: random single-frame access does not decode a GOP twice.
     pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
         self.check(idx)?;
-        let f = self.frame_at(idx, true)?;
+        let f = self.frame_at(idx, true, None)?;
         self.confirm(&f)?;
         let mut out = FrameBatch::zeros(1, self.info.out_height as usize, self.info.out_width as usize);
         self.convert(&f, &mut out.data)?;
@@ -467,14 +458,18 @@ impl FileReader {
                 self.info.out_width as usize,
             ));
         }
-        self.want = Some(indices.iter().copied().collect());
-        let r = self.fill_batch(indices.len(), &order, &mut out);
-        self.want = None;
-        r?;
+        let want: HashSet<usize> = indices.iter().copied().collect();
+        self.fill_batch(indices.len(), &order, &want, &mut out)?;
         Ok(out.expect("at least one frame"))
     }
 
-    fn fill_batch(&mut self, n: usize, order: &[(usize, usize)], out: &mut Option<FrameBatch>) -> Result<()> {
+    fn fill_batch(
+        &mut self,
+        n: usize,
+        order: &[(usize, usize)],
+        want: &HashSet<usize>,
+        out: &mut Option<FrameBatch>,
+    ) -> Result<()> {
         // Unique indices, each with the output slots that want it.
         let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
         for &(t, slot) in order {
@@ -484,7 +479,7 @@ impl FileReader {
             }
         }
         // The first frame confirms the layout before the buffer is sized.
-        let f = self.frame_at(groups[0].0, false)?;
+        let f = self.frame_at(groups[0].0, false, Some(want))?;
         self.confirm(&f)?;
         let fl = self.frame_len();
         let batch = out.insert(FrameBatch::zeros(
@@ -512,7 +507,7 @@ impl FileReader {
                     break;
                 }
                 r = self
-                    .frame_at(*t, false)
+                    .frame_at(*t, false, Some(want))
                     .and_then(|f| write(&mut conv, &mut batch.data, &f, slots));
             }
             self.output = Some(conv);
@@ -534,7 +529,7 @@ impl FileReader {
             });
             let mut decoded = Ok(());
             for (t, slots) in &groups[1..] {
-                match self.frame_at(*t, false) {
+                match self.frame_at(*t, false, Some(want)) {
                     // A closed channel means the converter failed: its error is reported below.
                     Ok(f) => {
                         if tx.send((f, slots)).is_err() {
