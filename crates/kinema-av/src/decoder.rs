@@ -110,7 +110,7 @@ impl Cursor {
             && f.pts >= self.min_pts
             && self.last_out.is_none_or(|l| l < t)
             && self.next_pkt >= f.start_pkt
-            && !self.skipped.contains(&t)
+            && !self.skipped(t)
     }
 
     /// True when frame `t`'s packet was left out since the last seek.
