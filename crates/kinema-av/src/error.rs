@@ -48,6 +48,9 @@ pub enum AvError {
     /// Colour conversion / resize set-up failed.
     #[error("{path}: colour conversion failed: {reason}")]
     Convert { path: PathBuf, reason: String },
+    /// Encoding a video failed (the writer's file is removed).
+    #[error("{path}: cannot encode: {reason}")]
+    Encode { path: PathBuf, reason: String },
     /// A bad option value (size, pattern...).
     #[error("invalid reader option: {0}")]
     InvalidOption(String),

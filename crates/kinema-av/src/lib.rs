@@ -16,9 +16,11 @@ mod input;
 mod nal;
 mod packets;
 mod reader;
+mod writer;
 
 pub use error::{AvError, Result};
 pub use reader::{FrameBatch, FrameSource, Frames, ReaderOptions, SeekMode, VideoInfo, VideoReader};
+pub use writer::{VideoWriter, WriterOptions};
 
 /// FFmpeg library versions this build runs on, e.g. `libavcodec 59.37.100`.
 pub fn ffmpeg_versions() -> String {
