@@ -1,0 +1,414 @@
+//! `VideoClsCustom`: GluonCV's setting-file dataset, its parameters and its clip layout.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use kinema_av::{ReaderOptions, VideoReader};
+
+use crate::error::{DataError, Result};
+use crate::rng::Rng;
+use crate::sampling::{ClipSampler, Mode};
+use crate::setting::{read_setting, PathRules, Sample, SampleList};
+use crate::transform::{render, to_gray, Crop, CropBox, Normalize};
+
+/// GluonCV's `VideoClsCustom` parameters, same names and defaults, plus kinema's own (last).
+#[derive(Debug, Clone)]
+pub struct DatasetOptions {
+    /// Training set (random offsets, crops, flips) when true and not `test_mode`.
+    pub train: bool,
+    /// Test mode: spread segments even on short videos; `num_crop` views.
+    pub test_mode: bool,
+    /// File names of frame folders (printf style, 1-based like GluonCV's `img_%05d.jpg`).
+    pub name_pattern: String,
+    /// Extension added to setting-file entries without one.
+    pub video_ext: String,
+    /// False: frames become grey (BT.601 luma in all three channels).
+    pub is_color: bool,
+    /// Input modality; `rgb` only (GluonCV's loaders likewise).
+    pub modality: String,
+    /// TSN segments, or temporal views in test mode.
+    pub num_segments: usize,
+    /// Crops per view: 1 (centre in val/test, multi-scale in train), 3 or 10.
+    pub num_crop: usize,
+    /// Frames per segment.
+    pub new_length: usize,
+    /// Stride between those frames.
+    pub new_step: usize,
+    /// Width frames are resized to when decoded (data_aug v1; 0 keeps the native size).
+    pub new_width: u32,
+    /// Height frames are resized to when decoded.
+    pub new_height: u32,
+    /// Width of the network input (crop size).
+    pub target_width: u32,
+    /// Height of the network input.
+    pub target_height: u32,
+    /// Random extra offset per frame in `0..new_step`.
+    pub temporal_jitter: bool,
+    /// Kept for GluonCV compatibility: kinema tells videos from frame folders by the path.
+    pub video_loader: bool,
+    /// Kept for GluonCV compatibility: kinema always decodes with its own reader.
+    pub use_decord: bool,
+    /// SlowFast layout (fast frames then slow frames along T).
+    pub slowfast: bool,
+    /// Slow pathway stride.
+    pub slow_temporal_stride: usize,
+    /// Fast pathway stride.
+    pub fast_temporal_stride: usize,
+    /// Augmentation family; `v1` (resize to new size, multi-scale crop / centre crop).
+    pub data_aug: String,
+    /// Build without reading the setting file (an empty dataset whose sampling can be used).
+    pub lazy_init: bool,
+    /// Drop and count setting-file entries whose video is missing instead of failing.
+    pub skip_missing: bool,
+    /// Seed of every random choice (offsets, jitter, crops, flips).
+    pub seed: u64,
+    /// Decoder threads per reader (0 = one per core).
+    pub reader_threads: usize,
+    /// Mean/std normalization.
+    pub normalize: Normalize,
+}
+
+impl Default for DatasetOptions {
+    fn default() -> Self {
+        DatasetOptions {
+            train: true,
+            test_mode: false,
+            name_pattern: "img_%05d.jpg".into(),
+            video_ext: "mp4".into(),
+            is_color: true,
+            modality: "rgb".into(),
+            num_segments: 1,
+            num_crop: 1,
+            new_length: 1,
+            new_step: 1,
+            new_width: 340,
+            new_height: 256,
+            target_width: 224,
+            target_height: 224,
+            temporal_jitter: false,
+            video_loader: false,
+            use_decord: false,
+            slowfast: false,
+            slow_temporal_stride: 16,
+            fast_temporal_stride: 2,
+            data_aug: "v1".into(),
+            lazy_init: false,
+            skip_missing: false,
+            seed: 0,
+            reader_threads: 0,
+            normalize: Normalize::IMAGENET,
+        }
+    }
+}
+
+impl DatasetOptions {
+    /// GluonCV's mode from `train` and `test_mode`.
+    pub fn mode(&self) -> Mode {
+        match (self.train, self.test_mode) {
+            (_, true) => Mode::Test,
+            (true, false) => Mode::Train,
+            (false, false) => Mode::Val,
+        }
+    }
+
+    /// The temporal sampler these options describe.
+    pub fn sampler(&self) -> ClipSampler {
+        ClipSampler {
+            num_segments: self.num_segments,
+            new_length: self.new_length,
+            new_step: self.new_step,
+            temporal_jitter: self.temporal_jitter,
+            slowfast: self.slowfast,
+            slow_temporal_stride: self.slow_temporal_stride,
+            fast_temporal_stride: self.fast_temporal_stride,
+        }
+    }
+
+    /// The spatial crops of the mode: multi-scale + flip in training, else centre / three / ten.
+    pub fn crop(&self) -> Result<Crop> {
+        match (self.mode(), self.num_crop) {
+            (Mode::Train, 1) => Ok(Crop::gluoncv_train()),
+            (Mode::Train, n) => Err(DataError::InvalidOption(format!(
+                "num_crop {n} in training: multi-crop views are for val/test"
+            ))),
+            (_, 1) => Ok(Crop::Center),
+            (_, 3) => Ok(Crop::Three),
+            (_, 10) => Ok(Crop::Ten),
+            (_, n) => Err(DataError::InvalidOption(format!(
+                "num_crop {n}: expected 1, 3 or 10"
+            ))),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.sampler().validate()?;
+        self.crop()?;
+        let bad = |m: String| Err(DataError::InvalidOption(m));
+        if self.modality != "rgb" {
+            return bad(format!("modality {:?}: only \"rgb\" is supported", self.modality));
+        }
+        if self.data_aug != "v1" {
+            return bad(format!("data_aug {:?}: only \"v1\" is supported", self.data_aug));
+        }
+        if self.target_width == 0 || self.target_height == 0 {
+            return bad("target_width and target_height must be positive".into());
+        }
+        if (self.new_width == 0) != (self.new_height == 0) {
+            return bad("new_width and new_height must both be set or both be 0".into());
+        }
+        Ok(())
+    }
+
+    /// Shape of one sample's tensor: `[views, 3, T, H, W]`, or `[views, 3, H, W]` when
+    /// `new_length == 1` (GluonCV squeezes T for 2D models). views = num_segments x num_crop.
+    pub fn clip_shape(&self) -> Vec<usize> {
+        let views = self.num_segments * self.num_crop;
+        let (h, w) = (self.target_height as usize, self.target_width as usize);
+        if self.new_length == 1 && !self.slowfast {
+            vec![views, 3, h, w]
+        } else {
+            vec![views, 3, self.sampler().frames_per_view(), h, w]
+        }
+    }
+}
+
+/// What one sample reads: frame ids (GluonCV's `frame_id_list`) and crops.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClipPlan {
+    /// Sample index in the dataset.
+    pub index: usize,
+    /// Frame count the sampling used (the reader's).
+    pub num_frames: usize,
+    /// 0-based frame ids in reading order.
+    pub frame_indices: Vec<usize>,
+    /// Crops (in the decoded frame's coordinates), one per crop view.
+    pub crops: Vec<CropBox>,
+    /// Size of the decoded frames the crops refer to.
+    pub frame_size: (u32, u32),
+}
+
+/// One loaded sample.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// Normalized f32 tensor, shape [`DatasetOptions::clip_shape`].
+    pub data: Vec<f32>,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Class label.
+    pub label: usize,
+    /// What was read.
+    pub plan: ClipPlan,
+}
+
+/// GluonCV's `VideoClsCustom` on kinema's reader.
+#[derive(Debug)]
+pub struct VideoClsCustom {
+    options: DatasetOptions,
+    list: SampleList,
+    warned_length: AtomicBool,
+}
+
+impl VideoClsCustom {
+    /// Loads `setting` (paths relative to `root`). Missing videos are errors naming the file
+    /// and line unless `skip_missing`.
+    pub fn new(root: impl AsRef<Path>, setting: impl AsRef<Path>, options: DatasetOptions) -> Result<Self> {
+        options.validate()?;
+        let list = if options.lazy_init {
+            SampleList::default()
+        } else {
+            let rules = PathRules {
+                root: root.as_ref().to_path_buf(),
+                video_ext: options.video_ext.clone(),
+                skip_missing: options.skip_missing,
+            };
+            read_setting(setting.as_ref(), &rules)?
+        };
+        Self::from_list(list, options)
+    }
+
+    /// A dataset over an already parsed list (a standard dataset's parser output).
+    pub fn from_list(list: SampleList, options: DatasetOptions) -> Result<Self> {
+        options.validate()?;
+        if !list.missing.is_empty() {
+            tracing::warn!(count = list.missing.len(), first = %list.missing[0].display(), "skipped missing videos");
+        }
+        Ok(VideoClsCustom {
+            options,
+            list,
+            warned_length: AtomicBool::new(false),
+        })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.list.samples.len()
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.list.samples.is_empty()
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DatasetOptions {
+        &self.options
+    }
+
+    /// The samples and class names.
+    pub fn list(&self) -> &SampleList {
+        &self.list
+    }
+
+    /// Sample `index`.
+    pub fn sample(&self, index: usize) -> Result<&Sample> {
+        self.list.samples.get(index).ok_or_else(|| {
+            DataError::InvalidOption(format!(
+                "sample {index} out of range (the dataset has {})",
+                self.len()
+            ))
+        })
+    }
+
+    /// Opens sample `index`'s reader at the decode size of the options.
+    pub fn open(&self, index: usize) -> Result<VideoReader> {
+        let s = self.sample(index)?;
+        let o = &self.options;
+        let mut ro = ReaderOptions {
+            num_threads: o.reader_threads,
+            frame_pattern: o.name_pattern.clone(),
+            frame_start: 1,
+            // A clip is read once: a small cache is enough.
+            cache_bytes: 64 << 20,
+            ..Default::default()
+        };
+        if o.new_width > 0 {
+            ro = ro.size(o.new_width, o.new_height);
+        }
+        let video = |source| DataError::Video {
+            path: s.path.clone(),
+            source,
+        };
+        let reader = VideoReader::open_with(&s.path, &ro).map_err(video)?;
+        if reader.is_empty() {
+            return Err(DataError::File {
+                path: s.path.clone(),
+                reason: "the video has no frames".into(),
+            });
+        }
+        if s.num_frames != 0
+            && s.num_frames != reader.len()
+            && !self.warned_length.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "{}:{}: the setting file says {} frames, {} has {}; using the videos' own frame counts (said once)",
+                s.listed_in.display(),
+                s.line,
+                s.num_frames,
+                s.path.display(),
+                reader.len()
+            );
+        }
+        Ok(reader)
+    }
+
+    /// The frames and crops sample `index` reads in `epoch` (the reader supplies the length).
+    pub fn plan(&self, index: usize, epoch: u64, reader: &VideoReader) -> Result<ClipPlan> {
+        let o = &self.options;
+        let mut rng = Rng::for_sample(o.seed, epoch, index as u64);
+        let n = reader.len();
+        let frame_indices = o.sampler().frame_indices(n, o.mode(), &mut rng);
+        let (w, h) = (reader.width(), reader.height());
+        let crops = o
+            .crop()?
+            .boxes(w, h, o.target_width, o.target_height, &mut rng)
+            .map_err(|e| DataError::File {
+                path: reader.path().to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(ClipPlan {
+            index,
+            num_frames: n,
+            frame_indices,
+            crops,
+            frame_size: (w, h),
+        })
+    }
+
+    /// Loads sample `index` for `epoch` (the epoch varies the random choices in training).
+    pub fn get(&self, index: usize, epoch: u64) -> Result<Clip> {
+        let shape = self.options.clip_shape();
+        let mut data = vec![0f32; shape.iter().product()];
+        let plan = self.get_into(index, epoch, &mut data)?;
+        Ok(Clip {
+            data,
+            shape,
+            label: self.list.samples[index].label,
+            plan,
+        })
+    }
+
+    /// Like [`get`](Self::get), writing the tensor into `out` (`clip_shape` elements), e.g. a
+    /// slot of a batch.
+    pub fn get_into(&self, index: usize, epoch: u64, out: &mut [f32]) -> Result<ClipPlan> {
+        let want: usize = self.options.clip_shape().iter().product();
+        if out.len() != want {
+            return Err(DataError::InvalidOption(format!(
+                "output buffer holds {} values, a clip has {want}",
+                out.len()
+            )));
+        }
+        let mut reader = self.open(index)?;
+        let plan = self.plan(index, epoch, &reader)?;
+        let mut frames = reader
+            .get_batch(&plan.frame_indices)
+            .map_err(|source| DataError::Video {
+                path: reader.path().to_path_buf(),
+                source,
+            })?;
+        self.fill(&plan, &mut frames.data, out);
+        Ok(plan)
+    }
+
+    /// Elements of one clip tensor.
+    pub fn clip_len(&self) -> usize {
+        self.options.clip_shape().iter().product()
+    }
+
+    /// Writes the views of `plan` into `out` (`clip_shape` elements): view = crop x segments
+    /// + segment, the frames of a segment along T.
+    fn fill(&self, plan: &ClipPlan, frames: &mut [u8], out: &mut [f32]) {
+        let o = &self.options;
+        if !o.is_color {
+            to_gray(frames);
+        }
+        let (w, h) = plan.frame_size;
+        let (tw, th) = (o.target_width, o.target_height);
+        let plane = (tw * th) as usize;
+        let t_len = o.sampler().frames_per_view();
+        let segs = o.num_segments;
+        let frame_bytes = (w * h * 3) as usize;
+        for (k, crop) in plan.crops.iter().enumerate() {
+            for (f, frame) in frames.chunks_exact(frame_bytes).enumerate() {
+                let (seg, t) = (f / t_len, f % t_len);
+                let view = k * segs + seg;
+                let base = (view * 3 * t_len + t) * plane;
+                render(
+                    frame,
+                    w,
+                    h,
+                    crop,
+                    tw,
+                    th,
+                    &o.normalize,
+                    &mut out[base..],
+                    t_len * plane,
+                );
+            }
+        }
+    }
+
+    /// Path of sample `index` (for messages).
+    pub fn path(&self, index: usize) -> Option<&PathBuf> {
+        self.list.samples.get(index).map(|s| &s.path)
+    }
+}

@@ -1,0 +1,69 @@
+//! Typed errors of the data layer. Each names the file (and line) it is about.
+
+use std::path::PathBuf;
+
+/// Result alias of this crate.
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+/// What can go wrong when loading a dataset or a clip.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A malformed line in a setting, split or annotation file.
+    #[error("{path}:{line}: {reason}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// A file that is malformed as a whole (bad JSON, no entries...).
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    /// A video or frame folder named by the dataset does not exist.
+    #[error("{path}: video not found (listed in {listed_in}:{line})")]
+    MissingVideo {
+        path: PathBuf,
+        listed_in: PathBuf,
+        line: usize,
+    },
+    /// Decoding a sample failed.
+    #[error("{path}: {source}")]
+    Video {
+        path: PathBuf,
+        #[source]
+        source: kinema_av::AvError,
+    },
+    /// A bad dataset, sampler or loader option.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// An I/O error on a dataset file.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DataError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> DataError {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn line(path: &std::path::Path, line: usize, reason: impl Into<String>) -> DataError {
+        DataError::Line {
+            path: path.to_path_buf(),
+            line,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn file(path: &std::path::Path, reason: impl Into<String>) -> DataError {
+        DataError::File {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! kinema-data: GluonCV's video data stack on kinema's frame-exact reader.
+//!
+//! - [`VideoClsCustom`]: setting-file datasets with GluonCV's parameters, names and frame
+//!   choices ([`ClipSampler`]), and the standard datasets' published layouts ([`datasets`]).
+//! - [`transform`]: GluonCV's crops, flips and normalization, fused into one pass per frame.
+//! - [`DataLoader`]: batches from worker threads, bounded prefetch, in order, seeded.
+//! - [`synth`]: the synthetic action dataset every end-to-end test runs on.
+//!
+//! No deep-learning engine here: clips come out as plain `f32` buffers with their shape.
+
+mod dataset;
+pub mod datasets;
+mod error;
+mod loader;
+mod rng;
+mod sampling;
+mod setting;
+pub mod synth;
+pub mod transform;
+
+pub use dataset::{Clip, ClipPlan, DatasetOptions, VideoClsCustom};
+pub use error::{DataError, Result};
+pub use loader::{Batch, DataLoader, EpochIter, LoaderOptions};
+pub use rng::Rng;
+pub use sampling::{ClipSampler, Mode};
+pub use setting::{read_setting, write_atomic, write_setting, PathRules, Sample, SampleList};

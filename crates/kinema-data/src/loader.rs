@@ -1,0 +1,241 @@
+//! A `DataLoader`-style iterator: batches of clips from worker threads, each with its own
+//! readers, bounded prefetch and delivery in order.
+//!
+//! Batch `b` of an epoch is made by worker `b % num_workers` into that worker's bounded queue
+//! and read back in order (PyTorch's scheme: no reordering buffer, at most `prefetch` batches
+//! ahead per worker). The random choices of a sample depend only on (seed, epoch, sample), so a
+//! run gives the same batches whatever the number of workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::dataset::{ClipPlan, VideoClsCustom};
+use crate::error::{DataError, Result};
+use crate::rng::Rng;
+
+/// Loader settings (PyTorch's names).
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    /// Clips per batch.
+    pub batch_size: usize,
+    /// Reshuffle the samples every epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffle.
+    pub seed: u64,
+    /// Drop the last batch when it is smaller than `batch_size`.
+    pub drop_last: bool,
+    /// Worker threads (0: load in the calling thread).
+    pub num_workers: usize,
+    /// Batches each worker may have ready ahead of the consumer.
+    pub prefetch: usize,
+    /// Leave out (and count) samples that fail to load instead of failing their batch.
+    pub skip_errors: bool,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        LoaderOptions {
+            batch_size: 1,
+            shuffle: false,
+            seed: 0,
+            drop_last: false,
+            num_workers: 0,
+            prefetch: 2,
+            skip_errors: false,
+        }
+    }
+}
+
+/// One batch: clips stacked along a new first axis.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[B, ...clip_shape]` f32 values.
+    pub data: Vec<f32>,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Label of each clip.
+    pub labels: Vec<usize>,
+    /// What each clip read.
+    pub plans: Vec<ClipPlan>,
+}
+
+/// Batches over a [`VideoClsCustom`].
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    dataset: Arc<VideoClsCustom>,
+    options: LoaderOptions,
+    skipped: Arc<AtomicUsize>,
+}
+
+impl DataLoader {
+    /// A loader; `batch_size` must be at least 1.
+    pub fn new(dataset: Arc<VideoClsCustom>, options: LoaderOptions) -> Result<DataLoader> {
+        if options.batch_size == 0 {
+            return Err(DataError::InvalidOption("batch_size must be at least 1".into()));
+        }
+        Ok(DataLoader {
+            dataset,
+            options,
+            skipped: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Batches per epoch.
+    pub fn len(&self) -> usize {
+        let (n, b) = (self.dataset.len(), self.options.batch_size);
+        if self.options.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    /// True when an epoch has no batch.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Samples left out so far because they failed (with `skip_errors`).
+    pub fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// The sample indices of each batch of `epoch`.
+    pub fn batches(&self, epoch: u64) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if self.options.shuffle {
+            Rng::for_sample(self.options.seed, epoch, u64::MAX).shuffle(&mut order);
+        }
+        let mut batches: Vec<Vec<usize>> = order
+            .chunks(self.options.batch_size)
+            .map(|c| c.to_vec())
+            .collect();
+        if self.options.drop_last && batches.last().is_some_and(|b| b.len() < self.options.batch_size) {
+            batches.pop();
+        }
+        batches
+    }
+
+    /// Iterates the batches of `epoch`, in order.
+    pub fn epoch(&self, epoch: u64) -> EpochIter {
+        let batches = Arc::new(self.batches(epoch));
+        let workers = self.options.num_workers;
+        let mut receivers = Vec::new();
+        let mut handles = Vec::new();
+        for w in 0..workers {
+            let (tx, rx) = sync_channel(self.options.prefetch.max(1));
+            let (loader, batches) = (self.clone(), batches.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("kinema-loader-{w}"))
+                .spawn(move || {
+                    for b in (w..batches.len()).step_by(workers) {
+                        if tx.send(loader.make_batch(&batches[b], epoch)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match handle {
+                Ok(h) => {
+                    receivers.push(rx);
+                    handles.push(h);
+                }
+                Err(e) => {
+                    // Batch b belongs to worker b % workers: without all of them, load here.
+                    tracing::warn!("could not start loader worker {w}: {e}; loading in this thread");
+                    receivers.clear();
+                    handles.drain(..).for_each(|h: JoinHandle<()>| drop(h.join()));
+                    break;
+                }
+            }
+        }
+        EpochIter {
+            loader: self.clone(),
+            batches,
+            next: 0,
+            epoch,
+            receivers,
+            handles,
+        }
+    }
+
+    fn make_batch(&self, indices: &[usize], epoch: u64) -> Result<Batch> {
+        let per = self.dataset.clip_len();
+        let mut data = vec![0f32; per * indices.len()];
+        let mut labels = Vec::with_capacity(indices.len());
+        let mut plans = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let slot = labels.len();
+            match self
+                .dataset
+                .get_into(i, epoch, &mut data[slot * per..(slot + 1) * per])
+            {
+                Ok(plan) => {
+                    labels.push(self.dataset.list().samples[i].label);
+                    plans.push(plan);
+                }
+                Err(e) if self.options.skip_errors => {
+                    tracing::warn!("skipping sample {i}: {e}");
+                    self.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        data.truncate(per * labels.len());
+        let mut shape = vec![labels.len()];
+        shape.extend(self.dataset.options().clip_shape());
+        Ok(Batch {
+            data,
+            shape,
+            labels,
+            plans,
+        })
+    }
+}
+
+/// The batches of one epoch; dropping it stops the workers.
+pub struct EpochIter {
+    loader: DataLoader,
+    batches: Arc<Vec<Vec<usize>>>,
+    next: usize,
+    epoch: u64,
+    receivers: Vec<Receiver<Result<Batch>>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Iterator for EpochIter {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        if self.next >= self.batches.len() {
+            return None;
+        }
+        let b = self.next;
+        self.next += 1;
+        if self.receivers.is_empty() {
+            return Some(self.loader.make_batch(&self.batches[b], self.epoch));
+        }
+        let rx = &self.receivers[b % self.receivers.len()];
+        Some(rx.recv().unwrap_or_else(|_| {
+            Err(DataError::InvalidOption(format!(
+                "loader worker for batch {b} stopped unexpectedly"
+            )))
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.batches.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl Drop for EpochIter {
+    fn drop(&mut self) {
+        // Closing the queues makes each worker stop at its next send.
+        self.receivers.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
