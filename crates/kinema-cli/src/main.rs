@@ -1,12 +1,15 @@
 //! `kinema`: the command-line tool. Each verb lives in its own module.
 
 mod bench_decode;
+mod data;
 mod frames;
 mod probe;
+mod progress;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
-/// kinema: video understanding in Rust. Frame-exact video reading (more verbs to come).
+/// kinema: video understanding in Rust: frame-exact video reading and GluonCV's data pipeline.
 #[derive(Parser)]
 #[command(name = "kinema", version, about, long_about = None)]
 struct Cli {
@@ -22,6 +25,10 @@ enum Cmd {
     Frames(frames::Args),
     /// Speak the decode benchmark's external-decoder protocol (shared/bench/decode).
     BenchDecode(bench_decode::Args),
+    /// Write the synthetic action dataset (H.264 videos + setting files).
+    Synth(synth::Args),
+    /// Datasets: check a setting file, show a sample's frames, time the loader.
+    Data(data::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +43,8 @@ fn main() -> std::process::ExitCode {
         Cmd::Probe(a) => probe::run(a),
         Cmd::Frames(a) => frames::run(a),
         Cmd::BenchDecode(a) => bench_decode::run(a),
+        Cmd::Synth(a) => synth::run(a),
+        Cmd::Data(a) => data::run(a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

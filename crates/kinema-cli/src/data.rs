@@ -1,0 +1,407 @@
+//! `kinema data check|sample|bench`: look at a setting file, the frames a sample reads, and the
+//! loader's speed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use kinema_av::VideoReader;
+use kinema_data::{read_setting, DataLoader, DatasetOptions, LoaderOptions, Mode, PathRules, VideoClsCustom};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Missing files, unreadable videos, wrong frame counts and the label histogram.
+    Check(CheckArgs),
+    /// The frames (and crops) one sample reads, as GluonCV's VideoClsCustom picks them.
+    Sample(SampleArgs),
+    /// Clips per second of the loader on a setting file.
+    Bench(BenchArgs),
+}
+
+/// GluonCV's `VideoClsCustom` parameters as flags (kebab-case); unset ones keep the defaults.
+#[derive(clap::Args, Default)]
+struct DatasetArgs {
+    /// Folder the setting file's paths are relative to (default: the setting file's folder).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    #[arg(long)]
+    num_segments: Option<usize>,
+    #[arg(long)]
+    num_crop: Option<usize>,
+    #[arg(long)]
+    new_length: Option<usize>,
+    #[arg(long)]
+    new_step: Option<usize>,
+    #[arg(long)]
+    new_width: Option<u32>,
+    #[arg(long)]
+    new_height: Option<u32>,
+    #[arg(long)]
+    target_width: Option<u32>,
+    #[arg(long)]
+    target_height: Option<u32>,
+    #[arg(long)]
+    temporal_jitter: Option<bool>,
+    #[arg(long)]
+    slowfast: Option<bool>,
+    #[arg(long)]
+    slow_temporal_stride: Option<usize>,
+    #[arg(long)]
+    fast_temporal_stride: Option<usize>,
+    #[arg(long)]
+    name_pattern: Option<String>,
+    #[arg(long)]
+    video_ext: Option<String>,
+    #[arg(long)]
+    is_color: Option<bool>,
+    #[arg(long)]
+    modality: Option<String>,
+    #[arg(long)]
+    data_aug: Option<String>,
+    #[arg(long)]
+    video_loader: Option<bool>,
+    #[arg(long)]
+    use_decord: Option<bool>,
+    /// Drop (and count) entries whose video is missing.
+    #[arg(long)]
+    skip_missing: bool,
+}
+
+impl DatasetArgs {
+    fn apply(&self, o: &mut DatasetOptions) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { o.$f = v.clone(); } )* };
+        }
+        set!(
+            num_segments,
+            num_crop,
+            new_length,
+            new_step,
+            new_width,
+            new_height,
+            target_width,
+            target_height,
+            temporal_jitter,
+            slowfast,
+            slow_temporal_stride,
+            fast_temporal_stride,
+            name_pattern,
+            video_ext,
+            is_color,
+            modality,
+            data_aug,
+            video_loader,
+            use_decord
+        );
+        o.skip_missing = self.skip_missing;
+    }
+
+    fn root(&self, setting: &Path) -> PathBuf {
+        self.root.clone().unwrap_or_else(|| {
+            setting
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The setting file (`path num_frames label` per line).
+    setting: PathBuf,
+    /// Folder the paths are relative to (default: the setting file's folder).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Extension added to entries without one.
+    #[arg(long, default_value = "mp4")]
+    video_ext: String,
+    /// Frame-folder file pattern.
+    #[arg(long, default_value = "img_%05d.jpg")]
+    name_pattern: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// The setting file.
+    setting: PathBuf,
+    /// Sample index, 0-based (the (K+1)-th entry of the file; GluonCV's `dataset[K]`).
+    #[arg(long)]
+    line: usize,
+    /// GluonCV's mode: train (`train=True`), val (`train=False`), test (`test_mode=True`).
+    #[arg(long, default_value = "val")]
+    mode: String,
+    /// Seed of the random choices (train mode, temporal jitter).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Epoch (varies the random choices in training).
+    #[arg(long, default_value_t = 0)]
+    epoch: u64,
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+enum ModelInput {
+    /// I3D: 32 frames, stride 2, 224 crop after resize to 340x256.
+    I3d,
+    /// TSN: 8 segments of one frame, 224 crop after resize to 340x256.
+    Tsn,
+    /// SlowFast 4x16: 64 frames -> 32 fast + 4 slow, 224 crop after resize to 340x256.
+    Slowfast,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The setting file.
+    setting: PathBuf,
+    /// Which model's input to make (GluonCV's recipes).
+    #[arg(long, value_enum, default_value = "i3d")]
+    model_input: ModelInput,
+    /// Loader worker threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Clips per batch.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Stop after this many batches (0 = the whole setting file).
+    #[arg(long, default_value_t = 0)]
+    max_batches: usize,
+    /// Decoder threads per reader (0 = cores / workers).
+    #[arg(long, default_value_t = 0)]
+    reader_threads: usize,
+    /// GluonCV's mode (train: multi-scale crop + flip).
+    #[arg(long, default_value = "train")]
+    mode: String,
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    match a.cmd {
+        Cmd::Check(c) => check(c),
+        Cmd::Sample(s) => sample(s),
+        Cmd::Bench(b) => bench(b),
+    }
+}
+
+fn set_mode(o: &mut DatasetOptions, mode: &str) -> anyhow::Result<Mode> {
+    let m: Mode = mode.parse()?;
+    o.train = m == Mode::Train;
+    o.test_mode = m == Mode::Test;
+    Ok(m)
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<()> {
+    let root = DatasetArgs {
+        root: a.root.clone(),
+        ..Default::default()
+    }
+    .root(&a.setting);
+    let rules = PathRules {
+        root,
+        video_ext: a.video_ext.clone(),
+        skip_missing: true,
+    };
+    let list = read_setting(&a.setting, &rules).with_context(|| format!("reading {}", a.setting.display()))?;
+    let pb = crate::progress::bar(list.samples.len() as u64, "checking", a.json);
+    let mut unreadable = Vec::new();
+    let mut wrong_length = Vec::new();
+    let mut frames = 0usize;
+    for s in &list.samples {
+        let opts = kinema_av::ReaderOptions {
+            frame_pattern: a.name_pattern.clone(),
+            ..Default::default()
+        };
+        match VideoReader::open_with(&s.path, &opts) {
+            Ok(r) if r.is_empty() => unreadable.push((s, "the video has no frames".to_string())),
+            Ok(r) => {
+                frames += r.len();
+                if s.num_frames != r.len() {
+                    wrong_length.push((s, r.len()));
+                }
+            }
+            Err(e) => unreadable.push((s, e.to_string())),
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let histogram = list.histogram();
+    if a.json {
+        let v = serde_json::json!({
+            "setting": a.setting,
+            "samples": list.samples.len() + list.missing.len(),
+            "readable": list.samples.len() - unreadable.len(),
+            "frames": frames,
+            "missing": list.missing,
+            "unreadable": unreadable.iter().map(|(s, e)| serde_json::json!({"path": s.path, "line": s.line, "error": e})).collect::<Vec<_>>(),
+            "wrong_length": wrong_length.iter().map(|(s, n)| serde_json::json!({"path": s.path, "line": s.line, "listed": s.num_frames, "actual": n})).collect::<Vec<_>>(),
+            "num_classes": histogram.len(),
+            "label_histogram": histogram,
+        });
+        println!("{v}");
+    } else {
+        println!("{}", a.setting.display());
+        println!("  samples        {}", list.samples.len() + list.missing.len());
+        println!("  missing        {}", list.missing.len());
+        for m in list.missing.iter().take(10) {
+            println!("    {}", m.display());
+        }
+        println!("  unreadable     {}", unreadable.len());
+        for (s, e) in unreadable.iter().take(10) {
+            println!("    line {}: {e}", s.line);
+        }
+        println!("  wrong length   {}", wrong_length.len());
+        for (s, n) in wrong_length.iter().take(10) {
+            println!("    line {}: {} says {}, the video has {n}", s.line, s.path.display(), s.num_frames);
+        }
+        println!("  frames         {frames}");
+        println!("  classes        {}", histogram.len());
+        let h: Vec<String> = histogram.iter().map(|c| c.to_string()).collect();
+        println!("  per class      {}", h.join(" "));
+    }
+    if !list.missing.is_empty() || !unreadable.is_empty() {
+        bail!(
+            "{}: {} missing and {} unreadable videos",
+            a.setting.display(),
+            list.missing.len(),
+            unreadable.len()
+        );
+    }
+    Ok(())
+}
+
+fn sample(a: SampleArgs) -> anyhow::Result<()> {
+    let mut o = DatasetOptions {
+        seed: a.seed,
+        ..Default::default()
+    };
+    a.dataset.apply(&mut o);
+    let mode = set_mode(&mut o, &a.mode)?;
+    let root = a.dataset.root(&a.setting);
+    let shape = o.clip_shape();
+    let ds = VideoClsCustom::new(&root, &a.setting, o).with_context(|| format!("loading {}", a.setting.display()))?;
+    if a.line >= ds.len() {
+        bail!("{}: sample {} out of range (the file lists {} samples, numbered from 0)", a.setting.display(), a.line, ds.len());
+    }
+    let s = ds.sample(a.line)?.clone();
+    let reader = ds.open(a.line)?;
+    let plan = ds.plan(a.line, a.epoch, &reader)?;
+    if a.json {
+        let v = serde_json::json!({
+            "line": a.line,
+            "path": s.path,
+            "label": s.label,
+            "mode": mode,
+            "num_frames": plan.num_frames,
+            "listed_num_frames": s.num_frames,
+            "frame_indices": plan.frame_indices,
+            "crops": plan.crops,
+            "frame_size": [plan.frame_size.0, plan.frame_size.1],
+            "clip_shape": shape,
+        });
+        println!("{v}");
+    } else {
+        println!("{} (label {}, {} frames)", s.path.display(), s.label, plan.num_frames);
+        println!("  frames  {:?}", plan.frame_indices);
+        for c in &plan.crops {
+            println!(
+                "  crop    x={} y={} {}x{}{} of {}x{}",
+                c.x,
+                c.y,
+                c.w,
+                c.h,
+                if c.flip { " flipped" } else { "" },
+                plan.frame_size.0,
+                plan.frame_size.1
+            );
+        }
+        println!("  tensor  {shape:?}");
+    }
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    let mut o = DatasetOptions::default();
+    match a.model_input {
+        ModelInput::I3d => {
+            o.new_length = 32;
+            o.new_step = 2;
+        }
+        ModelInput::Tsn => o.num_segments = 8,
+        ModelInput::Slowfast => {
+            o.new_length = 64;
+            o.slowfast = true;
+            o.slow_temporal_stride = 16;
+            o.fast_temporal_stride = 2;
+        }
+    }
+    a.dataset.apply(&mut o);
+    set_mode(&mut o, &a.mode)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    o.reader_threads = if a.reader_threads > 0 {
+        a.reader_threads
+    } else {
+        (cores / a.workers.max(1)).max(1)
+    };
+    let root = a.dataset.root(&a.setting);
+    let ds = Arc::new(VideoClsCustom::new(&root, &a.setting, o).with_context(|| format!("loading {}", a.setting.display()))?);
+    let loader = DataLoader::new(
+        ds.clone(),
+        LoaderOptions {
+            batch_size: a.batch_size,
+            shuffle: true,
+            seed: 0,
+            num_workers: a.workers,
+            ..Default::default()
+        },
+    )?;
+    let batches = if a.max_batches > 0 { a.max_batches.min(loader.len()) } else { loader.len() };
+    let pb = crate::progress::bar(batches as u64, "batches", a.json);
+    let start = Instant::now();
+    let mut clips = 0usize;
+    let mut shape = Vec::new();
+    for batch in loader.epoch(0).take(batches) {
+        let batch = batch?;
+        clips += batch.labels.len();
+        shape = batch.shape;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let rate = clips as f64 / secs;
+    if a.json {
+        let v = serde_json::json!({
+            "model_input": format!("{:?}", a.model_input).to_lowercase(),
+            "workers": a.workers,
+            "batch_size": a.batch_size,
+            "clips": clips,
+            "seconds": secs,
+            "clips_per_sec": rate,
+            "batch_shape": shape,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{:?} input, {} workers: {clips} clips in {secs:.2} s = {rate:.1} clips/s (batch {shape:?})",
+            a.model_input, a.workers
+        );
+    }
+    Ok(())
+}
