@@ -219,7 +219,8 @@ fn check(a: CheckArgs) -> anyhow::Result<()> {
         video_ext: a.video_ext.clone(),
         skip_missing: true,
     };
-    let list = read_setting(&a.setting, &rules).with_context(|| format!("reading {}", a.setting.display()))?;
+    let list =
+        read_setting(&a.setting, &rules).with_context(|| format!("reading {}", a.setting.display()))?;
     let pb = crate::progress::bar(list.samples.len() as u64, "checking", a.json);
     let mut unreadable = Vec::new();
     let mut wrong_length = Vec::new();
@@ -269,7 +270,12 @@ fn check(a: CheckArgs) -> anyhow::Result<()> {
         }
         println!("  wrong length   {}", wrong_length.len());
         for (s, n) in wrong_length.iter().take(10) {
-            println!("    line {}: {} says {}, the video has {n}", s.line, s.path.display(), s.num_frames);
+            println!(
+                "    line {}: {} says {}, the video has {n}",
+                s.line,
+                s.path.display(),
+                s.num_frames
+            );
         }
         println!("  frames         {frames}");
         println!("  classes        {}", histogram.len());
@@ -296,9 +302,15 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
     let mode = set_mode(&mut o, &a.mode)?;
     let root = a.dataset.root(&a.setting);
     let shape = o.clip_shape();
-    let ds = VideoClsCustom::new(&root, &a.setting, o).with_context(|| format!("loading {}", a.setting.display()))?;
+    let ds = VideoClsCustom::new(&root, &a.setting, o)
+        .with_context(|| format!("loading {}", a.setting.display()))?;
     if a.line >= ds.len() {
-        bail!("{}: sample {} out of range (the file lists {} samples, numbered from 0)", a.setting.display(), a.line, ds.len());
+        bail!(
+            "{}: sample {} out of range (the file lists {} samples, numbered from 0)",
+            a.setting.display(),
+            a.line,
+            ds.len()
+        );
     }
     let s = ds.sample(a.line)?.clone();
     let reader = ds.open(a.line)?;
@@ -318,7 +330,12 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
         });
         println!("{v}");
     } else {
-        println!("{} (label {}, {} frames)", s.path.display(), s.label, plan.num_frames);
+        println!(
+            "{} (label {}, {} frames)",
+            s.path.display(),
+            s.label,
+            plan.num_frames
+        );
         println!("  frames  {:?}", plan.frame_indices);
         for c in &plan.crops {
             println!(
@@ -361,7 +378,10 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
         (cores / a.workers.max(1)).max(1)
     };
     let root = a.dataset.root(&a.setting);
-    let ds = Arc::new(VideoClsCustom::new(&root, &a.setting, o).with_context(|| format!("loading {}", a.setting.display()))?);
+    let ds = Arc::new(
+        VideoClsCustom::new(&root, &a.setting, o)
+            .with_context(|| format!("loading {}", a.setting.display()))?,
+    );
     let loader = DataLoader::new(
         ds.clone(),
         LoaderOptions {
@@ -372,7 +392,11 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     )?;
-    let batches = if a.max_batches > 0 { a.max_batches.min(loader.len()) } else { loader.len() };
+    let batches = if a.max_batches > 0 {
+        a.max_batches.min(loader.len())
+    } else {
+        loader.len()
+    };
     let pb = crate::progress::bar(batches as u64, "batches", a.json);
     let start = Instant::now();
     let mut clips = 0usize;
