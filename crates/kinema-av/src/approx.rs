@@ -102,10 +102,7 @@ impl ApproxReader {
             }
         })?;
         crate::reader::check_size(&p, width, height, opts.max_pixels)?;
-        let target = Target {
-            width: opts.width,
-            height: opts.height,
-        };
+        let target = Target::of(opts);
         let output = RgbOutput::new(
             InputKey {
                 width,

@@ -32,9 +32,19 @@ impl InputKey {
 pub(crate) struct Target {
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Resize in the source format, then convert (`ReaderOptions::fast_resize`).
+    pub fast: bool,
 }
 
 impl Target {
+    pub fn of(o: &crate::ReaderOptions) -> Target {
+        Target {
+            width: o.width,
+            height: o.height,
+            fast: o.fast_resize,
+        }
+    }
+
     fn is_native(&self) -> bool {
         self.width.is_none() && self.height.is_none()
     }
@@ -94,11 +104,14 @@ impl Converter {
             "format=rgb24".to_string()
         } else {
             let side = |v: Option<u32>| v.map(|x| x as i64).unwrap_or(-1);
-            format!(
-                "scale={}:{},format=rgb24",
-                side(target.width),
-                side(target.height)
-            )
+            let (w, h) = (side(target.width), side(target.height));
+            match input.format.descriptor().map(|d| d.name()) {
+                // Scaling planar YUV takes libswscale's SIMD paths, and the YUV -> RGB24 step
+                // after it its fast unscaled converter: ~3x cheaper than the one-pass scale
+                // into packed RGB, at ~1 level of difference on average.
+                Some(name) if target.fast => format!("scale={w}:{h},format={name},format=rgb24"),
+                _ => format!("scale={w}:{h},format=rgb24"),
+            }
         };
         graph
             .output("in", 0)

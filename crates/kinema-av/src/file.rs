@@ -234,10 +234,7 @@ impl FileReader {
     }
 
     fn target(&self) -> Target {
-        Target {
-            width: self.opts.width,
-            height: self.opts.height,
-        }
+        Target::of(&self.opts)
     }
 
     fn convert_err(&self, reason: String) -> AvError {

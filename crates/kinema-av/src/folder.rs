@@ -169,10 +169,7 @@ impl FolderReader {
         let (width, height) = (f0.width(), f0.height());
         crate::reader::check_size(&files[0], width, height, opts.max_pixels)?;
         let pixel_format = format!("{:?}", f0.format()).to_lowercase();
-        let target = Target {
-            width: opts.width,
-            height: opts.height,
-        };
+        let target = Target::of(opts);
         let out = RgbOutput::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
             AvError::Convert {
                 path: files[0].clone(),
@@ -239,10 +236,7 @@ impl FolderReader {
     }
 
     fn target(&self) -> Target {
-        Target {
-            width: self.opts.width,
-            height: self.opts.height,
-        }
+        Target::of(&self.opts)
     }
 
     fn want(&self) -> (u32, u32) {

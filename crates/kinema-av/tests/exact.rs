@@ -141,6 +141,33 @@ fn resize_matches_cli_scale() {
     }
 }
 
+/// `fast_resize` scales in the source format first: it equals the CLI's two-step
+/// `-vf scale=W:H,format=<source format>` followed by the RGB conversion.
+#[test]
+fn fast_resize_matches_cli_two_step_scale() {
+    for (name, fmt, w, h) in [
+        ("h264_bframes.mp4", "yuv420p", 96, 72),
+        ("hevc10.mkv", "yuv420p10le", 100, 50),
+    ] {
+        let path = common::dir().join(name);
+        let (truth, _, _) = common::truth(&path, Some(&format!("scale={w}:{h},format={fmt}")));
+        let fl = w * h * 3;
+        let opts = ReaderOptions {
+            fast_resize: true,
+            ..ReaderOptions::default().size(w as u32, h as u32)
+        };
+        let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+        let idx: Vec<usize> = common::shuffled(vr.len(), 3).into_iter().take(6).collect();
+        let b = vr.get_batch(&idx).unwrap();
+        for (k, &i) in idx.iter().enumerate() {
+            assert!(
+                b.frame(k) == &truth[i * fl..(i + 1) * fl],
+                "{name} fast-resized frame {i}"
+            );
+        }
+    }
+}
+
 /// One side given: the other keeps the aspect ratio, like `scale=W:-1`.
 #[test]
 fn resize_one_side_keeps_aspect() {

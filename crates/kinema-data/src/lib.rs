@@ -18,7 +18,7 @@ mod setting;
 pub mod synth;
 pub mod transform;
 
-pub use dataset::{Clip, ClipPlan, DatasetOptions, VideoClsCustom};
+pub use dataset::{Clip, ClipPlan, DatasetOptions, ResizeMode, VideoClsCustom};
 pub use error::{DataError, Result};
 pub use loader::{Batch, DataLoader, EpochIter, LoaderOptions};
 pub use rng::Rng;

@@ -199,9 +199,15 @@ impl Crop {
     }
 }
 
-/// Source positions of a bilinear resize along one axis (OpenCV's `INTER_LINEAR` convention:
-/// pixel centres aligned, clamped at the edges).
-fn linear_taps(src: u32, dst: u32) -> Vec<(usize, usize, f32)> {
+/// Fixed-point bits of the bilinear weights (OpenCV's `INTER_RESIZE_COEF_BITS`).
+const COEF_BITS: u32 = 11;
+const ONE: u32 = 1 << COEF_BITS;
+const HALF: u32 = 1 << (2 * COEF_BITS - 1);
+
+/// Source positions and weights of a bilinear resize along one axis (OpenCV's `INTER_LINEAR`
+/// convention: pixel centres aligned, clamped at the edges): `(i0, i1, weight of i1)`, the weight
+/// in `COEF_BITS` fixed point.
+fn linear_taps(src: u32, dst: u32) -> Vec<(usize, usize, u32)> {
     let scale = src as f64 / dst as f64;
     (0..dst)
         .map(|d| {
@@ -217,14 +223,21 @@ fn linear_taps(src: u32, dst: u32) -> Vec<(usize, usize, f32)> {
                 i = src as usize - 1;
                 frac = 0.0;
             }
-            (i, (i + 1).min(src as usize - 1), frac as f32)
+            let w = (frac * ONE as f64).round() as u32;
+            (i, (i + 1).min(src as usize - 1), w)
         })
         .collect()
 }
 
+/// Per-channel lookup table u8 -> normalized f32.
+fn lut(norm: &Normalize) -> [[f32; 256]; 3] {
+    std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - norm.mean[c]) / norm.std[c]))
+}
+
 /// Writes one `[h, w, 3]` u8 frame's crop, resized to `tw` x `th`, as three normalized f32
 /// planes at `out[c * plane_stride ..]` (c = R, G, B). Resized values are rounded to u8 first,
-/// as GluonCV's `cv2.resize` does, then normalized.
+/// as GluonCV's `cv2.resize` does (bilinear in 11-bit fixed point like OpenCV's), then
+/// normalized.
 #[allow(clippy::too_many_arguments)]
 pub fn render(
     frame: &[u8],
@@ -239,36 +252,75 @@ pub fn render(
 ) {
     debug_assert_eq!(frame.len(), (w * h * 3) as usize);
     let (tw_, th_) = (tw as usize, th as usize);
-    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * norm.std[c]));
-    let shift: [f32; 3] = std::array::from_fn(|c| norm.mean[c] / norm.std[c]);
+    let lut = lut(norm);
     let row = w as usize * 3;
-    let col = |x: usize| if b.flip { tw_ - 1 - x } else { x };
+    let (r_out, rest) = out.split_at_mut(plane_stride);
+    let (g_out, b_out) = rest.split_at_mut(plane_stride);
     if b.w == tw && b.h == th {
         for y in 0..th_ {
             let src = &frame[(b.y as usize + y) * row + b.x as usize * 3..][..tw_ * 3];
-            for x in 0..tw_ {
-                let o = y * tw_ + col(x);
-                for c in 0..3 {
-                    out[c * plane_stride + o] = src[x * 3 + c] as f32 * scale[c] - shift[c];
-                }
+            let line = y * tw_;
+            let (rr, gr, br) = (
+                &mut r_out[line..line + tw_],
+                &mut g_out[line..line + tw_],
+                &mut b_out[line..line + tw_],
+            );
+            for (x, px) in src.chunks_exact(3).enumerate() {
+                let ox = if b.flip { tw_ - 1 - x } else { x };
+                rr[ox] = lut[0][px[0] as usize];
+                gr[ox] = lut[1][px[1] as usize];
+                br[ox] = lut[2][px[2] as usize];
             }
         }
         return;
     }
     let xs = linear_taps(b.w, tw);
     let ys = linear_taps(b.h, th);
-    for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
-        let r0 = &frame[(b.y as usize + y0) * row + b.x as usize * 3..];
-        let r1 = &frame[(b.y as usize + y1) * row + b.x as usize * 3..];
-        for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-            let o = y * tw_ + col(x);
+    // Horizontal pass per source row (each row once, kept while output rows need it), then the
+    // vertical blend; all in integers.
+    let mut rows: [(usize, Vec<u32>); 2] = [(usize::MAX, vec![0; tw_ * 3]), (usize::MAX, vec![0; tw_ * 3])];
+    let hpass = |sy: usize, dst: &mut Vec<u32>| {
+        let r = &frame[(b.y as usize + sy) * row + b.x as usize * 3..];
+        for (x, &(i0, i1, fx)) in xs.iter().enumerate() {
             for c in 0..3 {
-                let p = |r: &[u8], i: usize| r[i * 3 + c] as f32;
-                let top = p(r0, x0) + (p(r0, x1) - p(r0, x0)) * fx;
-                let bot = p(r1, x0) + (p(r1, x1) - p(r1, x0)) * fx;
-                let v = (top + (bot - top) * fy + 0.5).floor().clamp(0.0, 255.0);
-                out[c * plane_stride + o] = v * scale[c] - shift[c];
+                let (p0, p1) = (r[i0 * 3 + c] as u32, r[i1 * 3 + c] as u32);
+                dst[x * 3 + c] = p0 * (ONE - fx) + p1 * fx;
             }
+        }
+    };
+    for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
+        if rows[0].0 != y0 {
+            if rows[1].0 == y0 {
+                rows.swap(0, 1);
+            } else {
+                hpass(y0, &mut rows[0].1);
+                rows[0].0 = y0;
+            }
+        }
+        if rows[1].0 != y1 {
+            let (first, second) = rows.split_at_mut(1);
+            if first[0].0 == y1 {
+                second[0].1.copy_from_slice(&first[0].1);
+            } else {
+                hpass(y1, &mut second[0].1);
+            }
+            second[0].0 = y1;
+        }
+        let (top, bot) = (&rows[0].1[..tw_ * 3], &rows[1].1[..tw_ * 3]);
+        let (wt, wb) = (ONE - fy, fy);
+        let line = y * tw_;
+        let (rr, gr, br) = (
+            &mut r_out[line..line + tw_],
+            &mut g_out[line..line + tw_],
+            &mut b_out[line..line + tw_],
+        );
+        for (x, (t, bt)) in top.chunks_exact(3).zip(bot.chunks_exact(3)).enumerate() {
+            // Weights sum to ONE in each pass, so the result is at most 255 << 22: fits u32.
+            let v = |c: usize| ((t[c] * wt + bt[c] * wb + HALF) >> (2 * COEF_BITS)) as usize;
+            let ox = if b.flip { tw_ - 1 - x } else { x };
+            rr[ox] = lut[0][v(0)];
+            gr[ox] = lut[1][v(1)];
+            br[ox] = lut[2][v(2)];
         }
     }
 }
@@ -289,6 +341,10 @@ mod tests {
         mean: [0.0; 3],
         std: [1.0 / 255.0; 3],
     };
+
+    fn round(v: &[f32]) -> Vec<f32> {
+        v.iter().map(|x| x.round()).collect()
+    }
 
     fn frame(w: u32, h: u32) -> Vec<u8> {
         (0..h)
@@ -359,10 +415,10 @@ mod tests {
             flip: false,
         };
         render(&f, 8, 6, &b, 4, 2, &ID, &mut out, 8);
-        assert_eq!(&out[..4], &[2.0, 3.0, 4.0, 5.0]); // R = x
-        assert_eq!(&out[8..12], &[1.0, 1.0, 1.0, 1.0]); // G = y
+        assert_eq!(round(&out[..4]), [2.0, 3.0, 4.0, 5.0]); // R = x
+        assert_eq!(round(&out[8..12]), [1.0, 1.0, 1.0, 1.0]); // G = y
         render(&f, 8, 6, &CropBox { flip: true, ..b }, 4, 2, &ID, &mut out, 8);
-        assert_eq!(&out[..4], &[5.0, 4.0, 3.0, 2.0]);
+        assert_eq!(round(&out[..4]), [5.0, 4.0, 3.0, 2.0]);
         let mut n = vec![0f32; 3];
         render(
             &[255, 0, 128],
@@ -408,7 +464,7 @@ mod tests {
             8,
         );
         // x: (d+.5)*2-.5 = 0.5, 2.5, 4.5, 6.5 -> 0.5 -> rounds to 1, 3, 5, 7
-        assert_eq!(&out[..4], &[1.0, 3.0, 5.0, 7.0]);
+        assert_eq!(round(&out[..4]), [1.0, 3.0, 5.0, 7.0]);
         // upscale holds the edges
         let mut up = vec![0f32; 3 * 16];
         render(
@@ -428,6 +484,6 @@ mod tests {
             &mut up,
             16,
         );
-        assert_eq!(&up[..4], &[0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(round(&up[..4]), [0.0, 0.0, 1.0, 1.0]);
     }
 }

@@ -425,7 +425,8 @@ pub fn truth(path: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
     let (w, h) = (it.next().unwrap(), it.next().unwrap());
     let (w, h) = match vf.and_then(|v| v.strip_prefix("scale=")) {
         Some(s) => {
-            let mut p = s.split(':').map(|x| x.parse::<usize>().unwrap());
+            let size = s.split(',').next().unwrap();
+            let mut p = size.split(':').map(|x| x.parse::<usize>().unwrap());
             (p.next().unwrap(), p.next().unwrap())
         }
         None => (w, h),
