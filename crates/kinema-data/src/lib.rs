@@ -12,6 +12,7 @@ mod dataset;
 pub mod datasets;
 mod error;
 mod loader;
+mod pool;
 mod rng;
 mod sampling;
 mod setting;

@@ -2,17 +2,15 @@
 //! readers, bounded prefetch and delivery in order.
 //!
 //! Batch `b` of an epoch is made by worker `b % num_workers` into that worker's bounded queue
-//! and read back in order (PyTorch's scheme: no reordering buffer, at most `prefetch` batches
-//! ahead per worker). The random choices of a sample depend only on (seed, epoch, sample), so a
+//! and read back in order ([`crate::pool`]). The random choices of a sample depend only on (seed, epoch, sample), so a
 //! run gives the same batches whatever the number of workers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use crate::dataset::{ClipPlan, VideoClsCustom};
 use crate::error::{DataError, Result};
+use crate::pool::{ordered, Ordered};
 use crate::rng::Rng;
 
 /// Loader settings (PyTorch's names).
@@ -134,44 +132,22 @@ impl DataLoader {
 
     /// Iterates the batches of `epoch`, in order.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
-        let batches = Arc::new(self.batches(epoch));
-        let workers = self.options.num_workers;
-        let mut receivers = Vec::new();
-        let mut handles = Vec::new();
-        for w in 0..workers {
-            let (tx, rx) = sync_channel(self.options.prefetch.max(1));
-            let (loader, batches) = (self.clone(), batches.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("kinema-loader-{w}"))
-                .spawn(move || {
-                    for b in (w..batches.len()).step_by(workers) {
-                        if tx.send(loader.make_batch(&batches[b], epoch)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            match handle {
-                Ok(h) => {
-                    receivers.push(rx);
-                    handles.push(h);
-                }
-                Err(e) => {
-                    // Batch b belongs to worker b % workers: without all of them, load here.
-                    tracing::warn!("could not start loader worker {w}: {e}; loading in this thread");
-                    receivers.clear();
-                    handles.drain(..).for_each(|h: JoinHandle<()>| drop(h.join()));
-                    break;
-                }
-            }
-        }
-        EpochIter {
-            loader: self.clone(),
-            batches,
-            next: 0,
-            epoch,
-            receivers,
-            handles,
-        }
+        let loader = self.clone();
+        let inner = ordered(
+            self.batches(epoch),
+            self.options.num_workers,
+            self.options.prefetch,
+            move || {
+                let loader = loader.clone();
+                move |indices: &Vec<usize>| loader.make_batch(indices, epoch)
+            },
+            |k| {
+                Err(DataError::InvalidOption(format!(
+                    "loader worker for batch {k} stopped unexpectedly"
+                )))
+            },
+        );
+        EpochIter { inner }
     }
 
     fn make_batch(&self, indices: &[usize], epoch: u64) -> Result<Batch> {
@@ -217,46 +193,17 @@ impl DataLoader {
 
 /// The batches of one epoch; dropping it stops the workers.
 pub struct EpochIter {
-    loader: DataLoader,
-    batches: Arc<Vec<Vec<usize>>>,
-    next: usize,
-    epoch: u64,
-    receivers: Vec<Receiver<Result<Batch>>>,
-    handles: Vec<JoinHandle<()>>,
+    inner: Ordered<Vec<usize>, Result<Batch>>,
 }
 
 impl Iterator for EpochIter {
     type Item = Result<Batch>;
 
     fn next(&mut self) -> Option<Result<Batch>> {
-        if self.next >= self.batches.len() {
-            return None;
-        }
-        let b = self.next;
-        self.next += 1;
-        if self.receivers.is_empty() {
-            return Some(self.loader.make_batch(&self.batches[b], self.epoch));
-        }
-        let rx = &self.receivers[b % self.receivers.len()];
-        Some(rx.recv().unwrap_or_else(|_| {
-            Err(DataError::InvalidOption(format!(
-                "loader worker for batch {b} stopped unexpectedly"
-            )))
-        }))
+        self.inner.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.batches.len() - self.next;
-        (left, Some(left))
-    }
-}
-
-impl Drop for EpochIter {
-    fn drop(&mut self) {
-        // Closing the queues makes each worker stop at its next send.
-        self.receivers.clear();
-        for h in self.handles.drain(..) {
-            let _ = h.join();
-        }
+        self.inner.size_hint()
     }
 }
