@@ -3,7 +3,8 @@
 //! - [`VideoClsCustom`]: setting-file datasets with GluonCV's parameters, names and frame
 //!   choices ([`ClipSampler`]), and the standard datasets' published layouts ([`datasets`]).
 //! - [`transform`]: GluonCV's crops, flips and normalization, fused into one pass per frame.
-//! - [`DataLoader`]: batches from worker threads, bounded prefetch, in order, seeded.
+//! - [`DataLoader`]: batches from worker threads, bounded prefetch, in order, seeded; and
+//!   decord's [`VideoLoader`] over a list of files.
 //! - [`synth`]: the synthetic action dataset every end-to-end test runs on.
 //!
 //! No deep-learning engine here: clips come out as plain `f32` buffers with their shape.
@@ -18,10 +19,13 @@ mod sampling;
 mod setting;
 pub mod synth;
 pub mod transform;
+mod video_loader;
 
 pub use dataset::{Clip, ClipPlan, DatasetOptions, ResizeMode, VideoClsCustom};
 pub use error::{DataError, Result};
 pub use loader::{Batch, DataLoader, EpochIter, LoaderOptions};
+pub use pool::Ordered;
 pub use rng::Rng;
 pub use sampling::{ClipSampler, Mode};
 pub use setting::{read_setting, write_atomic, write_setting, PathRules, Sample, SampleList};
+pub use video_loader::{VideoBatch, VideoLoader, VideoLoaderOptions};

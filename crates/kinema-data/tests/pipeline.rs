@@ -356,3 +356,88 @@ fn frame_folders_and_videos_are_interchangeable() {
     assert_eq!(a.plan.frame_indices, b.plan.frame_indices);
     assert_eq!(a.data, b.data);
 }
+
+/// decord's VideoLoader: its batch starts, its shuffles, frames equal to the reader's.
+#[test]
+fn video_loader_follows_decord() {
+    use kinema_data::{VideoLoader, VideoLoaderOptions};
+    let dir = dataset_dir();
+    let files = [
+        dir.join("train/move_left/00001.mp4"),
+        dir.join("val/move_up/00001.mp4"),
+    ];
+    let lens: Vec<usize> = files
+        .iter()
+        .map(|f| VideoReader::open(f).unwrap().len())
+        .collect();
+    let (bs, interval, skip) = (4, 1, 3);
+    let span = bs * (interval + 1) - interval; // 7
+    let expect: Vec<(usize, usize)> = lens
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &n)| {
+            (0..n)
+                .step_by(span + skip)
+                .take_while(move |b| b + span + 1 < n)
+                .map(move |b| (i, b))
+        })
+        .collect();
+    let opts = |workers| VideoLoaderOptions {
+        num_workers: workers,
+        seed: 4,
+        ..Default::default()
+    };
+    let vl = VideoLoader::new(&files, [bs, 32, 40, 3], interval, skip, 0, opts(2)).unwrap();
+    assert_eq!(vl.order(0), expect);
+    assert_eq!(vl.len(), expect.len());
+    let batches: Vec<_> = vl.epoch(0).map(|b| b.unwrap()).collect();
+    let mut r = VideoReader::open_with(
+        &files[1],
+        &ReaderOptions {
+            num_threads: 1,
+            ..ReaderOptions::default().size(40, 32)
+        },
+    )
+    .unwrap();
+    let last = batches.last().unwrap();
+    assert_eq!(last.frames.shape(), [4, 32, 40, 3]);
+    let ids: Vec<usize> = last.indices.iter().map(|p| p[1]).collect();
+    assert!(last.indices.iter().all(|p| p[0] == 1));
+    assert_eq!(
+        ids.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(),
+        vec![2, 2, 2]
+    );
+    assert_eq!(last.frames, r.get_batch(&ids).unwrap());
+    for shuffle in 1..=3u8 {
+        let s = VideoLoader::new(&files, [bs, 32, 40, 3], interval, skip, shuffle, opts(0)).unwrap();
+        let mut o = s.order(0);
+        if shuffle != 2 {
+            // per-file order kept (1) / file order kept (3)
+            let per_file_sorted = (0..2).all(|f| {
+                o.iter()
+                    .filter(|p| p.0 == f)
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .all(|w| w[0].1 < w[1].1)
+            });
+            let files_in_order = o.windows(2).all(|w| w[0].0 <= w[1].0);
+            assert!(
+                if shuffle == 1 {
+                    per_file_sorted
+                } else {
+                    files_in_order
+                },
+                "shuffle {shuffle}: {o:?}"
+            );
+        }
+        o.sort();
+        assert_eq!(o, expect, "shuffle {shuffle}");
+    }
+    assert!(VideoLoader::new(&files, [bs, 32, 40, 4], 0, 0, 0, opts(0)).is_err());
+    assert!(
+        VideoLoader::new(&[dir.join("nope.mp4")], [bs, 32, 40, 3], 0, 0, 0, opts(0))
+            .unwrap_err()
+            .to_string()
+            .contains("nope.mp4")
+    );
+}
