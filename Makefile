@@ -1,7 +1,7 @@
 # kinema: `make run` (install what is missing, build, demo) and `make test`.
 CARGO ?= cargo
 
-.PHONY: deps build run test lint bench-decode fuzz
+.PHONY: deps build run test lint bench-decode bench-loader gluoncv-reference fuzz
 
 deps:
 	bash scripts/install-deps.sh
@@ -22,6 +22,14 @@ lint:
 # Side-by-side decode benchmark against decord, PyAV, OpenCV, torchcodec (bench/decode/README.md).
 bench-decode: build
 	bash bench/decode/run.sh
+
+# kinema's clip loader beside GluonCV's (mxnet DataLoader + decord) on the synthetic dataset.
+bench-loader: build
+	bash bench/loader/run.sh
+
+# Re-export GluonCV's frame ids and crops for the parity test (builds the cached venv).
+gluoncv-reference:
+	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_indices.py crates/kinema-data/tests/data/gluoncv_reference.json
 
 # Fuzz open + decode (needs cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build it).
 fuzz:

@@ -28,7 +28,7 @@ enum Cmd {
     /// Write the synthetic action dataset (H.264 videos + setting files).
     Synth(synth::Args),
     /// Datasets: check a setting file, show a sample's frames, time the loader.
-    Data(data::Args),
+    Data(Box<data::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Frames(a) => frames::run(a),
         Cmd::BenchDecode(a) => bench_decode::run(a),
         Cmd::Synth(a) => synth::run(a),
-        Cmd::Data(a) => data::run(a),
+        Cmd::Data(a) => data::run(*a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -159,3 +159,125 @@ fn errors_exit_nonzero_and_name_the_file() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// synth -> data check -> data sample -> data bench, and their errors.
+#[test]
+fn synth_and_data_verbs() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("syn");
+    let run = |args: &[&str]| kinema().args(args).current_dir(d.path()).output().unwrap();
+    let o = run(&[
+        "synth",
+        "--out",
+        "syn",
+        "--classes",
+        "3",
+        "--videos-per-class",
+        "2",
+        "--val-per-class",
+        "1",
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((j["train"].as_u64(), j["val"].as_u64()), (Some(6), Some(3)));
+
+    let o = run(&["data", "check", "syn/train.txt", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["label_histogram"], serde_json::json!([2, 2, 2]));
+    assert_eq!(j["wrong_length"].as_array().unwrap().len(), 0);
+
+    // a line with a wrong count, a missing video: reported, non-zero exit
+    let setting = std::fs::read_to_string(out.join("train.txt")).unwrap();
+    let first = setting
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(out.join("bad.txt"), format!("{first} 3 0\ngone.mp4 10 1\n")).unwrap();
+    let o = run(&["data", "check", "syn/bad.txt", "--json"]);
+    assert!(!o.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["missing"].as_array().unwrap().len(), 1);
+    assert_eq!(j["wrong_length"][0]["listed"].as_u64(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 missing"));
+
+    let o = run(&[
+        "data",
+        "sample",
+        "syn/train.txt",
+        "--line",
+        "1",
+        "--mode",
+        "val",
+        "--num-segments",
+        "2",
+        "--new-length",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = j["num_frames"].as_u64().unwrap() as usize;
+    let tick = (n - 3 + 1) as f64 / 2.0;
+    let starts = [(tick / 2.0) as usize, (tick / 2.0 + tick) as usize];
+    let want: Vec<usize> = starts.iter().flat_map(|&s| s..s + 3).collect();
+    assert_eq!(j["frame_indices"], serde_json::json!(want));
+    assert_eq!(j["clip_shape"], serde_json::json!([2, 3, 3, 224, 224]));
+    assert_eq!(j["crops"][0]["x"].as_u64(), Some(58));
+
+    for (args, needle) in [
+        (
+            vec!["data", "sample", "syn/train.txt", "--line", "6"],
+            "out of range",
+        ),
+        (
+            vec!["data", "sample", "syn/train.txt", "--line", "0", "--mode", "eval"],
+            "mode \"eval\"",
+        ),
+        (
+            vec![
+                "data",
+                "sample",
+                "syn/train.txt",
+                "--line",
+                "0",
+                "--num-crop",
+                "4",
+                "--mode",
+                "test",
+            ],
+            "num_crop 4",
+        ),
+        (vec!["data", "sample", "syn/nope.txt", "--line", "0"], "nope.txt"),
+        (vec!["synth", "--out", "x", "--classes", "20"], "classes 20"),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(needle), "{args:?}: {err}");
+    }
+
+    let o = run(&[
+        "data",
+        "bench",
+        "syn/train.txt",
+        "--model-input",
+        "i3d",
+        "--workers",
+        "2",
+        "--batch-size",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["clips"].as_u64(), Some(6));
+    assert_eq!(j["batch_shape"], serde_json::json!([2, 1, 3, 32, 224, 224]));
+    assert!(j["clips_per_sec"].as_f64().unwrap() > 0.0);
+}

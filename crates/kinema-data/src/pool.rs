@@ -7,11 +7,14 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// A worker's job function, boxed.
+type Work<J, R> = Box<dyn FnMut(&J) -> R + Send>;
+
 /// Results of `jobs`, in order.
 pub struct Ordered<J, R> {
     jobs: Arc<Vec<J>>,
     next: usize,
-    local: Option<Box<dyn FnMut(&J) -> R + Send>>,
+    local: Option<Work<J, R>>,
     receivers: Vec<Receiver<R>>,
     handles: Vec<JoinHandle<()>>,
     lost: Box<dyn Fn(usize) -> R + Send>,
@@ -61,7 +64,7 @@ where
             }
         }
     }
-    let local: Option<Box<dyn FnMut(&J) -> R + Send>> = if receivers.is_empty() {
+    let local: Option<Work<J, R>> = if receivers.is_empty() {
         Some(Box::new(make()))
     } else {
         None

@@ -120,8 +120,8 @@ pub fn synth(o: &SynthOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Resu
     }
     let mut jobs = Vec::new();
     for (split, per) in [("train", o.videos_per_class), ("val", o.val_per_class)] {
-        for label in 0..o.classes {
-            let dir = o.out.join(split).join(CLASS_NAMES[label]);
+        for (label, name) in CLASS_NAMES[..o.classes].iter().enumerate() {
+            let dir = o.out.join(split).join(name);
             std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
             for k in 0..per {
                 jobs.push(Job {
@@ -383,7 +383,7 @@ impl Scene {
                 let c = coarse[((y / cell) * cw + x / cell) as usize];
                 for k in 0..3 {
                     let p = base[k] + tint[k] * v + c + rng.range_f64(-12.0, 12.0) as f32;
-                    background[((y * w + x) * 3) as usize + k as usize] = p.clamp(0.0, 255.0) as u8;
+                    background[((y * w + x) * 3) as usize + k] = p.clamp(0.0, 255.0) as u8;
                 }
             }
         }
@@ -465,11 +465,10 @@ mod tests {
 
     #[test]
     fn twins_are_time_reversals() {
-        for label in 0..CLASS_NAMES.len() {
+        for (label, &name) in CLASS_NAMES.iter().enumerate() {
             let (a, b) = poses(label, 140.0, 120.0, &mut Rng::new(label as u64 / 2 + 7));
             let twin = label ^ 1;
             let (c, d) = poses(twin, 140.0, 120.0, &mut Rng::new(twin as u64 / 2 + 7));
-            let name = CLASS_NAMES[label];
             match name {
                 "move_left" => assert!(b.x < a.x - 10.0 && (b.y - a.y).abs() < 1.0),
                 "move_right" => assert!(b.x > a.x + 10.0),
