@@ -7,23 +7,27 @@ use kinema_av::{ReaderOptions, VideoReader};
 use kinema_data::synth::{synth, SynthOptions};
 use kinema_data::{DataLoader, DatasetOptions, LoaderOptions, Mode, VideoClsCustom};
 
+/// The small synthetic dataset of these tests, written to `out`.
+fn small_synth(out: PathBuf) -> SynthOptions {
+    SynthOptions {
+        out,
+        classes: 4,
+        videos_per_class: 3,
+        val_per_class: 1,
+        seed: 5,
+        min_size: 64,
+        max_size: 96,
+        min_frames: 20,
+        max_frames: 40,
+        ..Default::default()
+    }
+}
+
 fn dataset_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kinema-data-synth");
-        let o = SynthOptions {
-            out: dir.clone(),
-            classes: 4,
-            videos_per_class: 3,
-            val_per_class: 1,
-            seed: 5,
-            min_size: 64,
-            max_size: 96,
-            min_frames: 20,
-            max_frames: 40,
-            ..Default::default()
-        };
-        synth(&o, &|_, _| {}).unwrap();
+        synth(&small_synth(dir.clone()), &|_, _| {}).unwrap();
         dir
     })
 }
@@ -68,18 +72,10 @@ fn synthetic_setting_files_load_and_are_consistent() {
 #[test]
 fn synth_is_deterministic() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kinema-data-synth-again");
+    // one encoder thread instead of one per core: the files must not depend on it
     let o = SynthOptions {
-        out: out.clone(),
-        classes: 4,
-        videos_per_class: 3,
-        val_per_class: 1,
-        seed: 5,
-        min_size: 64,
-        max_size: 96,
-        min_frames: 20,
-        max_frames: 40,
         threads: 1,
-        ..Default::default()
+        ..small_synth(out.clone())
     };
     synth(&o, &|_, _| {}).unwrap();
     for f in [
