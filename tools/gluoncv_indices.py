@@ -81,9 +81,17 @@ def main(path):
     for w, h, t in [(340, 256, 256), (256, 340, 256), (171, 128, 128), (128, 160, 128)]:
         crops.append({"kind": "three", "width": w, "height": h, "size": t,
                       "boxes": crop_origin(video.VideoThreeCrop(t), w, h)})
+    # cv2.resize (INTER_LINEAR), what GluonCV's multi-scale crop resizes with, on a 37x29 image
+    # whose pixels are a formula the Rust test recomputes.
+    import cv2
+    ys, xs, cs = np.mgrid[0:29, 0:37, 0:3]
+    img = ((xs * 7 + ys * 13 + cs * 50) % 256 ^ ((xs * ys) % 7 * 9)).astype(np.uint8)
+    resizes = [{"width": w, "height": h, "pixels": cv2.resize(img, (w, h)).reshape(-1).tolist()}
+               for w, h in [(64, 48), (20, 15), (45, 33), (37, 29)]]
     with open(path, "w") as f:
-        json.dump({"source": "gluoncv 0.10.5.post0 VideoClsCustom + transforms.video",
-                   "cases": cases, "crops": crops}, f, separators=(",", ":"))
+        json.dump({"source": "gluoncv 0.10.5.post0 VideoClsCustom + transforms.video, cv2 "
+                   + cv2.__version__, "cases": cases, "crops": crops, "resizes": resizes}, f,
+                  separators=(",", ":"))
     print(f"{path}: {len(cases)} sampling cases, {len(crops)} crop cases")
 
 

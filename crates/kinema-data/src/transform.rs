@@ -202,7 +202,6 @@ impl Crop {
 /// Fixed-point bits of the bilinear weights (OpenCV's `INTER_RESIZE_COEF_BITS`).
 const COEF_BITS: u32 = 11;
 const ONE: u32 = 1 << COEF_BITS;
-const HALF: u32 = 1 << (2 * COEF_BITS - 1);
 
 /// Source positions and weights of a bilinear resize along one axis (OpenCV's `INTER_LINEAR`
 /// convention: pixel centres aligned, clamped at the edges): `(i0, i1, weight of i1)`, the weight
@@ -211,7 +210,8 @@ fn linear_taps(src: u32, dst: u32) -> Vec<(usize, usize, u32)> {
     let scale = src as f64 / dst as f64;
     (0..dst)
         .map(|d| {
-            let f = (d as f64 + 0.5) * scale - 0.5;
+            // f32 position and weights rounded from 1 - frac, as OpenCV computes them
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
             let mut i = f.floor();
             let mut frac = f - i;
             if i < 0.0 {
@@ -223,7 +223,7 @@ fn linear_taps(src: u32, dst: u32) -> Vec<(usize, usize, u32)> {
                 i = src as usize - 1;
                 frac = 0.0;
             }
-            let w = (frac * ONE as f64).round() as u32;
+            let w = ONE - ((1.0 - frac) * ONE as f32).round() as u32;
             (i, (i + 1).min(src as usize - 1), w)
         })
         .collect()
@@ -315,8 +315,9 @@ pub fn render(
             &mut b_out[line..line + tw_],
         );
         for (x, (t, bt)) in top.chunks_exact(3).zip(bot.chunks_exact(3)).enumerate() {
-            // Weights sum to ONE in each pass, so the result is at most 255 << 22: fits u32.
-            let v = |c: usize| ((t[c] * wt + bt[c] * wb + HALF) >> (2 * COEF_BITS)) as usize;
+            // OpenCV's vectorised vertical step: rows pre-shifted by 4, products by 16, then
+            // rounded by 2 bits (the same 22-bit fixed point, its rounding).
+            let v = |c: usize| ((((wt * (t[c] >> 4)) >> 16) + ((wb * (bt[c] >> 4)) >> 16) + 2) >> 2) as usize;
             let ox = if b.flip { tw_ - 1 - x } else { x };
             rr[ox] = lut[0][v(0)];
             gr[ox] = lut[1][v(1)];

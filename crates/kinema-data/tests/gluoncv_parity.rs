@@ -80,3 +80,58 @@ fn crop_boxes_equal_gluoncv() {
         }
     }
 }
+
+/// The crop resize against OpenCV's `cv2.resize` (bilinear), which GluonCV's multi-scale crop
+/// uses: at most one level apart.
+#[test]
+fn bilinear_resize_is_within_one_level_of_opencv() {
+    use kinema_data::transform::{render, CropBox, Normalize};
+    let (w, h) = (37u32, 29u32);
+    let img: Vec<u8> = (0..h)
+        .flat_map(|y| {
+            (0..w).flat_map(move |x| {
+                (0..3).map(move |c| (((x * 7 + y * 13 + c * 50) % 256) ^ ((x * y) % 7 * 9)) as u8)
+            })
+        })
+        .collect();
+    let ident = Normalize {
+        mean: [0.0; 3],
+        std: [1.0 / 255.0; 3],
+    };
+    let r = reference();
+    let (mut total, mut exact) = (0usize, 0usize);
+    for case in r["resizes"].as_array().unwrap() {
+        let (tw, th) = (get(case, "width", 0), get(case, "height", 0));
+        let want: Vec<i64> = case["pixels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let plane = tw * th;
+        let mut out = vec![0f32; 3 * plane];
+        let full = CropBox {
+            x: 0,
+            y: 0,
+            w,
+            h,
+            flip: false,
+        };
+        render(&img, w, h, &full, tw as u32, th as u32, &ident, &mut out, plane);
+        for (i, &v) in want.iter().enumerate() {
+            let (px, c) = (i / 3, i % 3);
+            let got = out[c * plane + px].round() as i64;
+            assert!(
+                (got - v).abs() <= 1,
+                "{tw}x{th} pixel {px} channel {c}: {got} vs OpenCV {v}"
+            );
+            total += 1;
+            exact += (got == v) as usize;
+        }
+    }
+    eprintln!("{exact} of {total} values equal OpenCV's");
+    assert!(
+        exact * 100 >= total * 99,
+        "only {exact} of {total} values equal OpenCV's"
+    );
+}
