@@ -1,7 +1,8 @@
 //! Colour conversion (and optional resize) to packed RGB24 in one libswscale pass, set up
 //! exactly as the ffmpeg CLI sets it up for `-pix_fmt rgb24` (and `-vf scale=W:H`): a libavfilter
-//! graph `buffer -> [scale] -> format=rgb24 -> buffersink` whose scalers get `flags=bicubic`,
-//! so the bytes equal the CLI's on the same FFmpeg.
+//! graph `buffer -> [scale] -> format=rgb24 -> buffersink` whose scalers get `flags=bicubic`
+//! (the CLI's default; `Interpolation` picks another, e.g. decord's bilinear), so the bytes equal
+//! the CLI's on the same FFmpeg. `fast_resize` scales in the source format first.
 
 use std::ffi::CString;
 
@@ -28,12 +29,14 @@ impl InputKey {
 
 /// Requested output size. `None` keeps the native size; one side `None` keeps the aspect
 /// ratio (the scale filter's `-1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Target {
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// Resize in the source format, then convert (`ReaderOptions::fast_resize`).
     pub fast: bool,
+    /// libswscale interpolation flag.
+    pub flags: &'static str,
 }
 
 impl Target {
@@ -42,6 +45,7 @@ impl Target {
             width: o.width,
             height: o.height,
             fast: o.fast_resize,
+            flags: o.interpolation.sws_name(),
         }
     }
 
@@ -96,7 +100,7 @@ impl Converter {
         // and freed by avfilter_graph_free. One thread keeps graph creation cheap.
         unsafe {
             let g = graph.as_mut_ptr();
-            let opts = CString::new("flags=bicubic").expect("no NUL");
+            let opts = CString::new(format!("flags={}", target.flags)).expect("no NUL");
             (*g).scale_sws_opts = ffmpeg::ffi::av_strdup(opts.as_ptr());
             (*g).nb_threads = 1;
         }

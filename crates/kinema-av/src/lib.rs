@@ -19,7 +19,9 @@ mod reader;
 mod writer;
 
 pub use error::{AvError, Result};
-pub use reader::{FrameBatch, FrameSource, Frames, ReaderOptions, SeekMode, VideoInfo, VideoReader};
+pub use reader::{
+    FrameBatch, FrameSource, Frames, Interpolation, ReaderOptions, SeekMode, VideoInfo, VideoReader,
+};
 pub use writer::{VideoWriter, WriterOptions};
 
 /// FFmpeg library versions this build runs on, e.g. `libavcodec 59.37.100`.

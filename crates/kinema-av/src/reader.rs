@@ -19,6 +19,31 @@ pub enum SeekMode {
     Approximate,
 }
 
+/// The scaler's interpolation when frames are resized (libswscale's flag of that name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interpolation {
+    /// The ffmpeg CLI's default (`-vf scale=W:H`).
+    #[default]
+    Bicubic,
+    /// decord's (its `VideoReader(width=, height=)` gives these pixels).
+    Bilinear,
+    /// Area averaging (good for large downscales).
+    Area,
+    /// Lanczos.
+    Lanczos,
+}
+
+impl Interpolation {
+    pub(crate) fn sws_name(self) -> &'static str {
+        match self {
+            Interpolation::Bicubic => "bicubic",
+            Interpolation::Bilinear => "bilinear",
+            Interpolation::Area => "area",
+            Interpolation::Lanczos => "lanczos",
+        }
+    }
+}
+
 /// How to open a video. `Default` is native size, one decoder thread per core, a 512 MiB
 /// frame cache, up to 16 decoders, `img_%05d.jpg` numbered from 1 for frame folders.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +76,8 @@ pub struct ReaderOptions {
     /// the one-pass conversion). Not byte-equal to the CLI's `-vf scale=W:H` (about 1 level
     /// apart on average): meant for training pipelines. Off by default.
     pub fast_resize: bool,
+    /// Interpolation of the resize: bicubic (the CLI's, default) or decord's bilinear...
+    pub interpolation: Interpolation,
 }
 
 impl Default for ReaderOptions {
@@ -67,6 +94,7 @@ impl Default for ReaderOptions {
             folder_fps: 30.0,
             max_pixels: 8192 * 8192,
             fast_resize: false,
+            interpolation: Interpolation::Bicubic,
         }
     }
 }

@@ -168,6 +168,26 @@ fn fast_resize_matches_cli_two_step_scale() {
     }
 }
 
+/// decord's interpolation: equal to the CLI's `-vf scale=W:H:flags=bilinear` (and to decord's
+/// own resized frames, checked by tools/gluoncv_clip_parity.py).
+#[test]
+fn bilinear_resize_matches_cli() {
+    let path = common::dir().join("h264_bframes.mp4");
+    let (w, h) = (150usize, 90usize);
+    let (truth, _, _) = common::truth(&path, Some(&format!("scale={w}:{h}:flags=bilinear")));
+    let fl = w * h * 3;
+    let opts = ReaderOptions {
+        interpolation: kinema_av::Interpolation::Bilinear,
+        ..ReaderOptions::default().size(w as u32, h as u32)
+    };
+    let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+    let idx: Vec<usize> = common::shuffled(vr.len(), 5).into_iter().take(6).collect();
+    let b = vr.get_batch(&idx).unwrap();
+    for (k, &i) in idx.iter().enumerate() {
+        assert!(b.frame(k) == &truth[i * fl..(i + 1) * fl], "bilinear frame {i}");
+    }
+}
+
 /// One side given: the other keeps the aspect ratio, like `scale=W:-1`.
 #[test]
 fn resize_one_side_keeps_aspect() {

@@ -155,6 +155,9 @@ struct SampleArgs {
     /// Epoch (varies the random choices in training).
     #[arg(long, default_value_t = 0)]
     epoch: u64,
+    /// Also decode the clip and write its normalized tensor here (`.npy`, f32).
+    #[arg(long)]
+    save: Option<PathBuf>,
     #[command(flatten)]
     dataset: DatasetArgs,
     /// Print one JSON object.
@@ -321,8 +324,15 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
         );
     }
     let s = ds.sample(a.line)?.clone();
-    let reader = ds.open(a.line)?;
-    let plan = ds.plan(a.line, a.epoch, &reader)?;
+    let plan = match &a.save {
+        Some(out) => {
+            let clip = ds.get(a.line, a.epoch)?;
+            kinema_data::write_npy_f32(out, &clip.shape, &clip.data)
+                .with_context(|| format!("writing {}", out.display()))?;
+            clip.plan
+        }
+        None => ds.plan(a.line, a.epoch, &ds.open(a.line)?)?,
+    };
     if a.json {
         let v = serde_json::json!({
             "line": a.line,

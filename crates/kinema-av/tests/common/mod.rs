@@ -426,7 +426,7 @@ pub fn truth(path: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
     let (w, h) = match vf.and_then(|v| v.strip_prefix("scale=")) {
         Some(s) => {
             let size = s.split(',').next().unwrap();
-            let mut p = size.split(':').map(|x| x.parse::<usize>().unwrap());
+            let mut p = size.split(':').take(2).map(|x| x.parse::<usize>().unwrap());
             (p.next().unwrap(), p.next().unwrap())
         }
         None => (w, h),
