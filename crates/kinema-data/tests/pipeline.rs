@@ -115,8 +115,12 @@ fn clip_tensor_holds_the_planned_frames() {
     assert_eq!(clip.plan.frame_indices.len(), 6);
     let b = clip.plan.crops[0];
     assert_eq!((b.x, b.y, b.w, b.h, b.flip), (16, 8, 48, 48, false));
-    let mut r =
-        VideoReader::open_with(&ds.list().samples[4].path, &ReaderOptions::default().size(80, 64)).unwrap();
+    // val mode resizes exactly as decord does: bilinear, one pass
+    let ro = ReaderOptions {
+        interpolation: kinema_av::Interpolation::Bilinear,
+        ..ReaderOptions::default().size(80, 64)
+    };
+    let mut r = VideoReader::open_with(&ds.list().samples[4].path, &ro).unwrap();
     let frames = r.get_batch(&clip.plan.frame_indices).unwrap();
     let n = kinema_data::transform::Normalize::IMAGENET;
     for (f, &id) in clip.plan.frame_indices.iter().enumerate() {
