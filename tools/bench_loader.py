@@ -83,7 +83,8 @@ def main():
              "`mxnet.gluon.data.DataLoader` (worker processes, decord with 1 thread). kinema: "
              "`kinema data bench` (worker threads, one decoder thread per reader like decord's; training "
              "mode resizes in YUV, `--resize auto`). The last two columns are kinema with `--resize exact`: "
-             "the one-pass scale into RGB that the ffmpeg CLI and decord do, giving decord's pixels.", "",
+             "decord's one-pass bilinear scale into RGB, the very pixels GluonCV's loader gets "
+             "(bench/loader/CLIP_PARITY.md).", "",
              "| input | batch shape | workers | GluonCV | kinema | kinema / GluonCV | kinema, exact resize | ratio |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
