@@ -141,6 +141,23 @@ fn resize_matches_cli_scale() {
     }
 }
 
+/// Six shuffled frames of `name` read with `opts` (a resize to `w` x `h`) equal the CLI's
+/// frames through `-vf VF`.
+fn assert_resized_like_cli(name: &str, vf: &str, opts: &ReaderOptions, (w, h): (usize, usize)) {
+    let path = common::dir().join(name);
+    let (truth, _, _) = common::truth(&path, Some(vf));
+    let fl = w * h * 3;
+    let mut vr = VideoReader::open_with(&path, opts).unwrap();
+    let idx: Vec<usize> = common::shuffled(vr.len(), 3).into_iter().take(6).collect();
+    let b = vr.get_batch(&idx).unwrap();
+    for (k, &i) in idx.iter().enumerate() {
+        assert!(
+            b.frame(k) == &truth[i * fl..(i + 1) * fl],
+            "{name} frame {i} vs -vf {vf}"
+        );
+    }
+}
+
 /// `fast_resize` scales in the source format first: it equals the CLI's two-step
 /// `-vf scale=W:H,format=<source format>` followed by the RGB conversion.
 #[test]
@@ -149,22 +166,11 @@ fn fast_resize_matches_cli_two_step_scale() {
         ("h264_bframes.mp4", "yuv420p", 96, 72),
         ("hevc10.mkv", "yuv420p10le", 100, 50),
     ] {
-        let path = common::dir().join(name);
-        let (truth, _, _) = common::truth(&path, Some(&format!("scale={w}:{h},format={fmt}")));
-        let fl = w * h * 3;
         let opts = ReaderOptions {
             fast_resize: true,
             ..ReaderOptions::default().size(w as u32, h as u32)
         };
-        let mut vr = VideoReader::open_with(&path, &opts).unwrap();
-        let idx: Vec<usize> = common::shuffled(vr.len(), 3).into_iter().take(6).collect();
-        let b = vr.get_batch(&idx).unwrap();
-        for (k, &i) in idx.iter().enumerate() {
-            assert!(
-                b.frame(k) == &truth[i * fl..(i + 1) * fl],
-                "{name} fast-resized frame {i}"
-            );
-        }
+        assert_resized_like_cli(name, &format!("scale={w}:{h},format={fmt}"), &opts, (w, h));
     }
 }
 
@@ -172,20 +178,16 @@ fn fast_resize_matches_cli_two_step_scale() {
 /// own resized frames, checked by tools/gluoncv_clip_parity.py).
 #[test]
 fn bilinear_resize_matches_cli() {
-    let path = common::dir().join("h264_bframes.mp4");
-    let (w, h) = (150usize, 90usize);
-    let (truth, _, _) = common::truth(&path, Some(&format!("scale={w}:{h}:flags=bilinear")));
-    let fl = w * h * 3;
     let opts = ReaderOptions {
         interpolation: kinema_av::Interpolation::Bilinear,
-        ..ReaderOptions::default().size(w as u32, h as u32)
+        ..ReaderOptions::default().size(150, 90)
     };
-    let mut vr = VideoReader::open_with(&path, &opts).unwrap();
-    let idx: Vec<usize> = common::shuffled(vr.len(), 5).into_iter().take(6).collect();
-    let b = vr.get_batch(&idx).unwrap();
-    for (k, &i) in idx.iter().enumerate() {
-        assert!(b.frame(k) == &truth[i * fl..(i + 1) * fl], "bilinear frame {i}");
-    }
+    assert_resized_like_cli(
+        "h264_bframes.mp4",
+        "scale=150:90:flags=bilinear",
+        &opts,
+        (150, 90),
+    );
 }
 
 /// One side given: the other keeps the aspect ratio, like `scale=W:-1`.
