@@ -1,0 +1,6 @@
+//! Layers burn does not have: 3-D pooling (and, later, non-local blocks, SlowFast laterals,
+//! Inception blocks). Each is tested against an independent plain-loop reference.
+
+mod pool;
+
+pub use pool::{avg_pool3d, max_pool3d, Pool3d};

@@ -1,0 +1,7 @@
+//! kinema-models: GluonCV's action-recognition models on burn.
+
+mod error;
+pub mod layers;
+pub mod weights;
+
+pub use error::{ModelError, Result};
