@@ -1,7 +1,7 @@
 # kinema: `make run` (install what is missing, build, demo) and `make test`.
 CARGO ?= cargo
 
-.PHONY: deps build run test lint bench-decode bench-loader gluoncv-reference fuzz
+.PHONY: deps build run test lint bench-decode bench-loader gluoncv-reference parity fuzz
 
 deps:
 	bash scripts/install-deps.sh
@@ -30,6 +30,13 @@ bench-loader: build
 # Re-export GluonCV's frame ids and crops for the parity test (builds the cached venv).
 gluoncv-reference:
 	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_indices.py crates/kinema-data/tests/data/gluoncv_reference.json
+
+# Model parity with GluonCV: export random-init fixtures (cached), run the ignored parity tests.
+FIXTURES ?= $(HOME)/.cache/kinema/fixtures
+PARITY_MODELS ?= resnet18_v1b_kinetics400
+parity:
+	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_fixtures.py --out $(FIXTURES) --skip-existing $(PARITY_MODELS)
+	KINEMA_FIXTURES=$(FIXTURES) $(CARGO) test --release -p kinema-models --test parity -- --ignored --nocapture
 
 # Fuzz open + decode (needs cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build it).
 fuzz:

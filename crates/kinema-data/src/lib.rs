@@ -25,7 +25,7 @@ mod video_loader;
 pub use dataset::{Clip, ClipPlan, DatasetOptions, ResizeMode, VideoClsCustom};
 pub use error::{DataError, Result};
 pub use loader::{Batch, DataLoader, EpochIter, LoaderOptions};
-pub use npy::write_npy_f32;
+pub use npy::{read_npy_f32, write_npy_f32};
 pub use pool::Ordered;
 pub use rng::Rng;
 pub use sampling::{ClipSampler, Mode};

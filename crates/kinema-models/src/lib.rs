@@ -2,6 +2,8 @@
 
 mod error;
 pub mod layers;
+pub mod resnet;
+pub mod tsn;
 pub mod weights;
 
 pub use error::{ModelError, Result};

@@ -114,7 +114,8 @@ mod tests {
                                         && (0..h as isize).contains(&ih)
                                         && (0..w as isize).contains(&iw);
                                     if inside {
-                                        let v = x[(((b * t) + it as usize) * h + ih as usize) * w + iw as usize];
+                                        let v =
+                                            x[(((b * t) + it as usize) * h + ih as usize) * w + iw as usize];
                                         acc += v;
                                         best = best.max(v);
                                     }

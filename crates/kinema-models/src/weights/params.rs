@@ -48,13 +48,17 @@ impl Cursor<'_> {
         Ok(s)
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i32(&mut self, what: &str) -> Result<i32> {
         Ok(self.u32(what)? as i32)
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
     fn i64(&mut self, what: &str) -> Result<i64> {
         Ok(self.u64(what)? as i64)
@@ -65,7 +69,10 @@ impl Cursor<'_> {
         if n as u128 * min_bytes_each as u128 > (self.b.len() - self.at) as u128 {
             return Err(ModelError::bad(
                 self.path,
-                format!("corrupt or truncated: {what} {n} at offset {} cannot fit in the file", self.at - 8),
+                format!(
+                    "corrupt or truncated: {what} {n} at offset {} cannot fit in the file",
+                    self.at - 8
+                ),
             ));
         }
         Ok(n as usize)
@@ -83,7 +90,11 @@ pub fn read_params(path: &Path) -> Result<Vec<NamedTensor>> {
 
 /// Parses `.params` bytes (`path` names them in errors).
 pub fn parse_params(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>> {
-    let mut c = Cursor { b: bytes, at: 0, path };
+    let mut c = Cursor {
+        b: bytes,
+        at: 0,
+        path,
+    };
     let magic = c.u64("the header")?;
     if magic != LIST_MAGIC {
         return Err(ModelError::bad(
@@ -115,7 +126,10 @@ pub fn parse_params(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>> {
         out.push(NamedTensor { name, shape, data });
     }
     if c.at != bytes.len() {
-        return Err(ModelError::bad(path, format!("{} bytes after the last name", bytes.len() - c.at)));
+        return Err(ModelError::bad(
+            path,
+            format!("{} bytes after the last name", bytes.len() - c.at),
+        ));
     }
     Ok(out)
 }
@@ -152,21 +166,34 @@ fn read_array(c: &mut Cursor, k: usize) -> Result<(Vec<usize>, Vec<f32>)> {
             if ndim == 0 {
                 None
             } else {
-                Some((0..ndim).map(|_| c.u32(&what).map(|d| d as i64)).collect::<Result<_>>()?)
+                Some(
+                    (0..ndim)
+                        .map(|_| c.u32(&what).map(|d| d as i64))
+                        .collect::<Result<_>>()?,
+                )
             }
         }
-        m => return Err(ModelError::bad(c.path, format!("array {k}: unknown array magic {m:#x}"))),
+        m => {
+            return Err(ModelError::bad(
+                c.path,
+                format!("array {k}: unknown array magic {m:#x}"),
+            ))
+        }
     };
     let Some(dims) = dims else {
         return Ok((Vec::new(), Vec::new()));
     };
     if dims.iter().any(|&d| d < 0) {
-        return Err(ModelError::bad(c.path, format!("array {k}: negative dimension in {dims:?}")));
+        return Err(ModelError::bad(
+            c.path,
+            format!("array {k}: negative dimension in {dims:?}"),
+        ));
     }
     let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-    let size = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
-        ModelError::bad(c.path, format!("array {k}: shape {shape:?} overflows"))
-    })?;
+    let size = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| ModelError::bad(c.path, format!("array {k}: shape {shape:?} overflows")))?;
     c.i32(&what)?; // device type
     c.i32(&what)?; // device id
     let dtype = c.i32(&what)?;
@@ -175,18 +202,40 @@ fn read_array(c: &mut Cursor, k: usize) -> Result<(Vec<usize>, Vec<f32>)> {
         1 | 6 => 8,
         2 => 2,
         3 | 5 => 1,
-        t => return Err(ModelError::bad(c.path, format!("array {k}: unsupported dtype code {t}"))),
+        t => {
+            return Err(ModelError::bad(
+                c.path,
+                format!("array {k}: unsupported dtype code {t}"),
+            ))
+        }
     };
-    let need = size.checked_mul(width).ok_or_else(|| ModelError::bad(c.path, "array size overflows"))?;
+    let need = size
+        .checked_mul(width)
+        .ok_or_else(|| ModelError::bad(c.path, "array size overflows"))?;
     let raw = c.take(need, &what)?;
     let data: Vec<f32> = match dtype {
-        0 => raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4"))).collect(),
-        1 => raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8")) as f32).collect(),
-        2 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+        0 => raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4")))
+            .collect(),
+        1 => raw
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8")) as f32)
+            .collect(),
+        2 => raw
+            .chunks_exact(2)
+            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .collect(),
         3 => raw.iter().map(|&b| b as f32).collect(),
-        4 => raw.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().expect("4")) as f32).collect(),
+        4 => raw
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes(b.try_into().expect("4")) as f32)
+            .collect(),
         5 => raw.iter().map(|&b| b as i8 as f32).collect(),
-        _ => raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8")) as f32).collect(),
+        _ => raw
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8")) as f32)
+            .collect(),
     };
     Ok((shape, data))
 }
@@ -214,7 +263,11 @@ mod tests {
     use super::*;
 
     fn fixture() -> Vec<u8> {
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mxnet_small.params")).unwrap()
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/mxnet_small.params"
+        ))
+        .unwrap()
     }
 
     /// Written by `mx.nd.save` (mxnet 1.9.1): a 2x3 f32, a 1-element f64, an empty array.
@@ -222,7 +275,10 @@ mod tests {
     fn reads_mxnet_output() {
         let t = parse_params(&fixture(), Path::new("x.params")).unwrap();
         assert_eq!(t.len(), 3);
-        assert_eq!((t[0].name.as_str(), t[0].shape.as_slice()), ("a.weight", &[2usize, 3][..]));
+        assert_eq!(
+            (t[0].name.as_str(), t[0].shape.as_slice()),
+            ("a.weight", &[2usize, 3][..])
+        );
         assert_eq!(t[0].data, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!((t[1].name.as_str(), t[1].data.as_slice()), ("b", &[1.5f32][..]));
         assert_eq!((t[2].shape.as_slice(), t[2].data.len()), (&[0usize][..], 0));
@@ -232,15 +288,23 @@ mod tests {
     fn every_truncation_is_an_error_naming_the_file() {
         let b = fixture();
         for cut in 0..b.len() {
-            let e = parse_params(&b[..cut], Path::new("cut.params")).unwrap_err().to_string();
+            let e = parse_params(&b[..cut], Path::new("cut.params"))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("cut.params: "), "{cut}: {e}");
         }
         let mut bad = b.clone();
         bad[0] = 0x13;
-        assert!(parse_params(&bad, Path::new("m.params")).unwrap_err().to_string().contains("not an MXNet"));
+        assert!(parse_params(&bad, Path::new("m.params"))
+            .unwrap_err()
+            .to_string()
+            .contains("not an MXNet"));
         let mut huge = b.clone();
         huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(parse_params(&huge, Path::new("h.params")).unwrap_err().to_string().contains("cannot fit"));
+        assert!(parse_params(&huge, Path::new("h.params"))
+            .unwrap_err()
+            .to_string()
+            .contains("cannot fit"));
     }
 
     #[test]
