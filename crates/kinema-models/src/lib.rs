@@ -1,6 +1,7 @@
 //! kinema-models: GluonCV's action-recognition models on burn.
 
 mod error;
+pub mod i3d;
 pub mod layers;
 pub mod resnet;
 pub mod tsn;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use burn::tensor::{Device, TensorData};
 use burn::Tensor;
 use kinema_data::read_npy_f32;
+use kinema_models::i3d::{I3dConfig, I3dResNet};
 use kinema_models::tsn::TsnResNet;
 use kinema_models::weights::{load_named, read_params};
 
@@ -59,4 +60,30 @@ fn tsn_case(name: &str, depth: usize, segments: usize) {
 #[ignore = "needs the GluonCV fixtures: make parity"]
 fn resnet18_v1b_kinetics400_matches_gluoncv() {
     tsn_case("resnet18_v1b_kinetics400", 18, 3);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_resnet50_v1_kinetics400_matches_gluoncv() {
+    let name = "i3d_resnet50_v1_kinetics400";
+    let dir = fixtures();
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let dev = Device::flex();
+    let (s, input) = read_npy_f32(&file("input.npy")).unwrap();
+    let (_, logits) = read_npy_f32(&file("logits.npy")).unwrap();
+    let (_, feats) = read_npy_f32(&file("features.npy")).unwrap();
+    let net = I3dResNet::new(&I3dConfig::resnet_v1(50, 400).unwrap(), &dev).unwrap();
+    let params = file("params");
+    let net = load_named(net, read_params(&params).unwrap(), &params, &|p| p.to_string()).unwrap();
+    let x = Tensor::<5>::from_data(TensorData::new(input, [s[0], s[1], s[2], s[3], s[4]]), &dev);
+    let f: Vec<f32> = net
+        .features(x.clone())
+        .unwrap()
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let y: Vec<f32> = net.forward(x).unwrap().into_data().try_into_vec().unwrap();
+    let (ef, ey) = (rel_err(&f, &feats), rel_err(&y, &logits));
+    eprintln!("{name}: features rel err {ef:.2e}, logits rel err {ey:.2e}");
+    assert!(ef < 1e-4 && ey < 1e-4, "{name}: features {ef}, logits {ey}");
 }

@@ -1,7 +1,7 @@
 //! Puts named tensors into a burn module by parameter path, reporting every model parameter the
 //! file lacks, every file entry no parameter takes, and every shape that differs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -36,7 +36,20 @@ pub fn parameter_names<M: Module>(m: &M) -> Vec<(String, Vec<usize>)> {
     v.out
 }
 
-/// Loads `tensors` into `model`: parameter `p` takes the entry named `rename(p)`. Dense weights
+/// Content fingerprint of a tensor (shape + FNV-1a of the value bits).
+fn fingerprint(t: &NamedTensor) -> (Vec<usize>, u64) {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for v in &t.data {
+        h = (h ^ v.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    (t.shape.clone(), h)
+}
+
+/// Loads `tensors` into `model`: parameter `p` takes the entry named `rename(p)`. Entries that
+/// repeat a loaded entry's contents under another name (GluonCV files saved with
+/// `deduplicate=False` list a block's parameters under every path that reaches it, e.g.
+/// `res_layers.0.0.conv1.weight` and `res_layers.0.0.bottleneck.0.weight`) are aliases, not
+/// unused entries. Dense weights
 /// (the only 2-D parameters) are stored `[out, in]` in MXNet/PyTorch files and `[in, out]` in
 /// burn: they are transposed. Any missing parameter, unused entry or shape mismatch is an error
 /// naming it.
@@ -57,6 +70,7 @@ pub fn load_named<M: Module>(
         missing: Vec<String>,
         error: Option<ModelError>,
         file: &'a Path,
+        loaded: HashSet<(Vec<usize>, u64)>,
     }
     impl ModuleMapper for Load<'_> {
         fn enter_module(&mut self, name: &str, _ty: &str) {
@@ -71,6 +85,7 @@ pub fn load_named<M: Module>(
                 self.missing.push(key);
                 return p;
             };
+            self.loaded.insert(fingerprint(&t));
             let want = p.lazy_shape().to_vec();
             let (shape, data) = if D == 2 {
                 let (o, i) = (
@@ -113,13 +128,18 @@ pub fn load_named<M: Module>(
         missing: Vec::new(),
         error: None,
         file: path,
+        loaded: HashSet::new(),
     };
     let model = model.map(&mut l);
     if let Some(e) = l.error {
         return Err(e);
     }
-    let missing = l.missing;
-    let mut unused: Vec<String> = src.into_keys().collect();
+    let (missing, loaded) = (l.missing, l.loaded);
+    let mut unused: Vec<String> = src
+        .into_values()
+        .filter(|t| !loaded.contains(&fingerprint(t)))
+        .map(|t| t.name)
+        .collect();
     unused.sort();
     if !missing.is_empty() || !unused.is_empty() {
         return Err(ModelError::KeysMismatch {

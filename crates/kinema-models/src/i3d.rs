@@ -1,0 +1,265 @@
+//! I3D with a ResNet V1 trunk (GluonCV's `I3D_ResNetV1`): 2-D ResNet kernels inflated in time
+//! where `inflate_freq` says (`3x1x1`: the first 1x1 becomes 3x1x1; `3x3x3`: the 3x3 becomes
+//! 3x3x3), a 5x7x7 stem with temporal stride 2, a temporal max pool after the first stage, global
+//! average pooling, segment/crop averaging and one dense layer. Field names follow GluonCV's
+//! structural names (`first_stage.0.weight`, `res_layers.1.0.conv1.weight`, `fc.weight`).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig3d};
+use burn::tensor::activation::relu;
+use burn::tensor::Device;
+use burn::Tensor;
+
+use crate::error::{ModelError, Result};
+use crate::layers::{max_pool3d, Pool3d};
+
+/// How a 2-D bottleneck is inflated to 3-D.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inflate {
+    /// `conv1` becomes 3x1x1 (GluonCV's default).
+    T3x1x1,
+    /// `conv2` becomes 3x3x3.
+    T3x3x3,
+}
+
+/// GluonCV's `I3D_ResNetV1` arguments.
+#[derive(Debug, Clone)]
+pub struct I3dConfig {
+    /// 50 or 101 (bottleneck trunks).
+    pub depth: usize,
+    /// Temporal kernel of the stem convolution.
+    pub conv1_kernel_t: usize,
+    /// Temporal stride of the stem convolution.
+    pub conv1_stride_t: usize,
+    /// Temporal kernel of the stem max pool.
+    pub pool1_kernel_t: usize,
+    /// Temporal stride of the stem max pool.
+    pub pool1_stride_t: usize,
+    /// Per stage, per block: inflate this block.
+    pub inflate: Vec<Vec<bool>>,
+    /// Inflation style.
+    pub inflate_style: Inflate,
+    /// Spatial stride of each stage's first block.
+    pub spatial_strides: [usize; 4],
+    /// Temporal stride of each stage's first block.
+    pub temporal_strides: [usize; 4],
+    /// Classes.
+    pub nclass: usize,
+    /// Clips averaged per video (`num_segments * num_crop`).
+    pub num_segments: usize,
+}
+
+impl I3dConfig {
+    /// GluonCV's `i3d_resnet{50,101}_v1_*` settings.
+    pub fn resnet_v1(depth: usize, nclass: usize) -> Result<I3dConfig> {
+        let alt = |n: usize| (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>();
+        let stage3 = match depth {
+            50 => alt(6),
+            101 => alt(23),
+            d => {
+                return Err(ModelError::InvalidOption(format!(
+                    "I3D ResNet depth {d}: expected 50 or 101"
+                )))
+            }
+        };
+        Ok(I3dConfig {
+            depth,
+            conv1_kernel_t: 5,
+            conv1_stride_t: 2,
+            pool1_kernel_t: 1,
+            pool1_stride_t: 2,
+            inflate: vec![vec![true; 3], alt(4), stage3, vec![false, true, false]],
+            inflate_style: Inflate::T3x1x1,
+            spatial_strides: [1, 2, 2, 2],
+            temporal_strides: [1, 1, 1, 1],
+            nclass,
+            num_segments: 1,
+        })
+    }
+}
+
+fn conv3(cin: usize, cout: usize, k: [usize; 3], s: [usize; 3], p: [usize; 3], dev: &Device) -> Conv3d {
+    Conv3dConfig::new([cin, cout], k)
+        .with_stride(s)
+        .with_padding(PaddingConfig3d::Explicit(p[0], p[1], p[2]))
+        .with_bias(false)
+        .init(dev)
+}
+
+fn bn(c: usize, dev: &Device) -> BatchNorm {
+    BatchNormConfig::new(c).with_epsilon(1e-5).init(dev)
+}
+
+/// A 3-D bottleneck (GluonCV's `Bottleneck` in `i3d_resnet.py`).
+#[derive(Module, Debug)]
+pub struct Bottleneck3d {
+    conv1: Conv3d,
+    bn1: BatchNorm,
+    conv2: Conv3d,
+    bn2: BatchNorm,
+    conv3: Conv3d,
+    bn3: BatchNorm,
+    downsample: Option<(Conv3d, BatchNorm)>,
+}
+
+impl Bottleneck3d {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        cin: usize,
+        planes: usize,
+        ss: usize,
+        ts: usize,
+        inflate: bool,
+        style: Inflate,
+        dev: &Device,
+    ) -> Self {
+        let cout = planes * 4;
+        let (conv1, conv2) = match (inflate, style) {
+            (true, Inflate::T3x1x1) => (
+                conv3(cin, planes, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
+                conv3(planes, planes, [1, 3, 3], [ts, ss, ss], [0, 1, 1], dev),
+            ),
+            (true, Inflate::T3x3x3) => (
+                conv3(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+                conv3(planes, planes, [3, 3, 3], [ts, ss, ss], [1, 1, 1], dev),
+            ),
+            // Not inflated: GluonCV drops the temporal stride here.
+            (false, _) => (
+                conv3(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+                conv3(planes, planes, [1, 3, 3], [1, ss, ss], [0, 1, 1], dev),
+            ),
+        };
+        let downsample = (ss != 1 || cin != cout).then(|| {
+            (
+                conv3(cin, cout, [1, 1, 1], [ts, ss, ss], [0, 0, 0], dev),
+                bn(cout, dev),
+            )
+        });
+        Bottleneck3d {
+            conv1,
+            bn1: bn(planes, dev),
+            conv2,
+            bn2: bn(planes, dev),
+            conv3: conv3(planes, cout, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+            bn3: bn(cout, dev),
+            downsample,
+        }
+    }
+
+    fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let identity = match &self.downsample {
+            Some((c, b)) => b.forward(c.forward(x.clone())),
+            None => x.clone(),
+        };
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = relu(self.bn2.forward(self.conv2.forward(out)));
+        let out = self.bn3.forward(self.conv3.forward(out));
+        relu(out + identity)
+    }
+}
+
+/// I3D ResNet V1.
+#[derive(Module, Debug)]
+pub struct I3dResNet {
+    first_stage: (Conv3d, BatchNorm),
+    res_layers: Vec<Vec<Bottleneck3d>>,
+    fc: Linear,
+    pool1: [usize; 2],
+    /// Channels of the pooled features.
+    pub feat_dim: usize,
+    /// Clips averaged per video.
+    pub num_segments: usize,
+}
+
+impl I3dResNet {
+    /// Builds the network `c` describes.
+    pub fn new(c: &I3dConfig, dev: &Device) -> Result<I3dResNet> {
+        let (blocks, bottleneck) = crate::resnet::layout(c.depth)?;
+        if !bottleneck {
+            return Err(ModelError::InvalidOption(format!(
+                "I3D ResNet-{}: GluonCV has only bottleneck trunks",
+                c.depth
+            )));
+        }
+        for (i, (f, &n)) in c.inflate.iter().zip(&blocks).enumerate() {
+            if f.len() != n {
+                return Err(ModelError::InvalidOption(format!(
+                    "inflate_freq of stage {i} has {} entries for {n} blocks",
+                    f.len()
+                )));
+            }
+        }
+        let kt = c.conv1_kernel_t;
+        let first_stage = (
+            conv3(
+                3,
+                64,
+                [kt, 7, 7],
+                [c.conv1_stride_t, 2, 2],
+                [(kt - 1) / 2, 3, 3],
+                dev,
+            ),
+            bn(64, dev),
+        );
+        let mut cin = 64;
+        let mut res_layers = Vec::new();
+        for (i, &n) in blocks.iter().enumerate() {
+            let planes = 64 << i;
+            let stage = (0..n)
+                .map(|b| {
+                    let (ss, ts) = if b == 0 {
+                        (c.spatial_strides[i], c.temporal_strides[i])
+                    } else {
+                        (1, 1)
+                    };
+                    let block = Bottleneck3d::new(cin, planes, ss, ts, c.inflate[i][b], c.inflate_style, dev);
+                    cin = planes * 4;
+                    block
+                })
+                .collect();
+            res_layers.push(stage);
+        }
+        Ok(I3dResNet {
+            first_stage,
+            res_layers,
+            fc: LinearConfig::new(cin, c.nclass).init(dev),
+            pool1: [c.pool1_kernel_t, c.pool1_stride_t],
+            feat_dim: cin,
+            num_segments: c.num_segments.max(1),
+        })
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
+    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        let [clips, _, _, _, _] = x.dims();
+        if clips % self.num_segments != 0 {
+            return Err(ModelError::InvalidOption(format!(
+                "{clips} clips do not split into videos of {} clips",
+                self.num_segments
+            )));
+        }
+        let (conv, norm) = &self.first_stage;
+        let x = relu(norm.forward(conv.forward(x)));
+        let [k, s] = self.pool1;
+        let mut x = max_pool3d(x, Pool3d::new([k, 3, 3], [s, 2, 2]).with_padding([k / 2, 1, 1]));
+        for (i, stage) in self.res_layers.iter().enumerate() {
+            for b in stage {
+                x = b.forward(x);
+            }
+            if i == 0 {
+                x = max_pool3d(x, Pool3d::new([2, 1, 1], [2, 1, 1]));
+            }
+        }
+        let [_, c, _, _, _] = x.dims();
+        let pooled = x
+            .mean_dims(&[2, 3, 4])
+            .reshape([clips / self.num_segments, self.num_segments, c]);
+        Ok(pooled.mean_dim(1).reshape([clips / self.num_segments, c]))
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
+    pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        Ok(self.fc.forward(self.features(x)?))
+    }
+}
