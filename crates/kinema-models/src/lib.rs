@@ -3,8 +3,10 @@
 mod error;
 pub mod i3d;
 pub mod layers;
+pub mod registry;
 pub mod resnet;
 pub mod tsn;
 pub mod weights;
 
 pub use error::{ModelError, Result};
+pub use registry::{get_model, models, spec, GetModelOptions, ModelSpec, Net};

@@ -1,0 +1,408 @@
+//! The model registry: every model name kinema builds, GluonCV's names exactly, with its family,
+//! class count, input spec and published weight file. `get_model` builds one by name.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, TensorData};
+use burn::Tensor;
+
+use crate::error::{ModelError, Result};
+use crate::i3d::{I3dConfig, I3dResNet};
+use crate::tsn::TsnResNet;
+use crate::weights::{load_named, read_params};
+
+/// Architecture family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// TSN with a 2-D ResNet V1b backbone of this depth.
+    TsnResNet(usize),
+    /// I3D with a ResNet V1 trunk of this depth.
+    I3dResNet(usize),
+}
+
+/// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
+/// `size` x `size` crops, normalized with `mean`/`std`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct InputSpec {
+    /// Frames per clip along T (1: a 2-D model on single frames).
+    pub frames: usize,
+    /// Step between those frames.
+    pub stride: usize,
+    /// Segments per video (TSN).
+    pub segments: usize,
+    /// Crop side.
+    pub size: usize,
+    /// Channel means.
+    pub mean: [f32; 3],
+    /// Channel standard deviations.
+    pub std: [f32; 3],
+}
+
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// One registered model.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelSpec {
+    /// GluonCV's name.
+    pub name: String,
+    /// Architecture.
+    pub family: Family,
+    /// Dataset suffix (`kinetics400`, `ucf101`, ..., `custom`).
+    pub dataset: &'static str,
+    /// Classes (0 for `_custom`: the caller says).
+    pub nclass: usize,
+    /// Input the model was trained on.
+    pub input: InputSpec,
+    /// SHA-1 of GluonCV's published `.params` (none where GluonCV publishes no weights).
+    pub sha1: Option<&'static str>,
+}
+
+impl ModelSpec {
+    /// GluonCV's weight file name, `NAME-SHORTHASH.params`.
+    pub fn weight_file(&self) -> Option<String> {
+        self.sha1.map(|h| format!("{}-{}.params", self.name, &h[..8]))
+    }
+}
+
+fn dataset_classes(dataset: &str) -> usize {
+    match dataset {
+        "kinetics400" => 400,
+        "kinetics700" => 700,
+        "ucf101" => 101,
+        "hmdb51" => 51,
+        "sthsthv2" => 174,
+        _ => 0,
+    }
+}
+
+/// GluonCV's published SHA-1s for the registered names.
+const SHA1: &[(&str, &str)] = &[
+    (
+        "resnet18_v1b_kinetics400",
+        "46d5a9850cdb884eb9c9a95d48269c3d60c94d77",
+    ),
+    (
+        "resnet34_v1b_kinetics400",
+        "8a8d0d8d395882f836d379aefb4136dce8763d0c",
+    ),
+    ("resnet50_v1b_hmdb51", "682591e23ce4b92fbd3222c0710ebb52166fddca"),
+    (
+        "resnet50_v1b_kinetics400",
+        "cc757e5c94fdaaea64a8cb5acfbd655ddf6ffa96",
+    ),
+    (
+        "resnet50_v1b_sthsthv2",
+        "80ee0c6bef8b0240ec88273531cd7f43e3f6b65d",
+    ),
+    (
+        "resnet101_v1b_kinetics400",
+        "5bb6098ea5343dc0f4bf8536b3771b8ddfe231d7",
+    ),
+    (
+        "resnet152_v1b_kinetics400",
+        "9bc70c66059854a22e935b42f783ef2bec0377d8",
+    ),
+    (
+        "i3d_resnet50_v1_ucf101",
+        "760d0981094787b8789ee4a8c382d09d493c7413",
+    ),
+    (
+        "i3d_resnet50_v1_hmdb51",
+        "2ec6bf01a55af38579380e6531d0ecc816862abe",
+    ),
+    (
+        "i3d_resnet50_v1_kinetics400",
+        "568a722eb61da663e11b582886ddbef9ef8f6ac6",
+    ),
+    (
+        "i3d_resnet50_v1_sthsthv2",
+        "01961e4cccf6405cd1342670b9525c21c578c9d4",
+    ),
+    (
+        "i3d_resnet101_v1_kinetics400",
+        "6b69f655c60823bd05a83fe076c61d6c297add0d",
+    ),
+];
+
+/// Every registered model, in a stable order.
+pub fn models() -> Vec<ModelSpec> {
+    let mut out = Vec::new();
+    let mut add = |name: String, family: Family, dataset: &'static str, input: InputSpec| {
+        let sha1 = SHA1.iter().find(|(n, _)| *n == name).map(|(_, h)| *h);
+        out.push(ModelSpec {
+            nclass: dataset_classes(dataset),
+            name,
+            family,
+            dataset,
+            input,
+            sha1,
+        });
+    };
+    let tsn = InputSpec {
+        frames: 1,
+        stride: 1,
+        segments: 7,
+        size: 224,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+    };
+    // GluonCV's TSN ResNet names (and `_custom` for every depth).
+    for (depth, datasets) in [
+        (18, &["kinetics400", "sthsthv2", "custom"][..]),
+        (34, &["kinetics400", "sthsthv2", "custom"][..]),
+        (50, &["kinetics400", "sthsthv2", "ucf101", "hmdb51", "custom"][..]),
+        (101, &["kinetics400", "sthsthv2", "custom"][..]),
+        (152, &["kinetics400", "sthsthv2", "custom"][..]),
+    ] {
+        for &d in datasets {
+            add(format!("resnet{depth}_v1b_{d}"), Family::TsnResNet(depth), d, tsn);
+        }
+    }
+    let i3d = InputSpec {
+        frames: 32,
+        stride: 2,
+        segments: 1,
+        size: 224,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+    };
+    for (depth, datasets) in [
+        (50, &["kinetics400", "sthsthv2", "ucf101", "hmdb51", "custom"][..]),
+        (101, &["kinetics400", "custom"][..]),
+    ] {
+        for &d in datasets {
+            add(
+                format!("i3d_resnet{depth}_v1_{d}"),
+                Family::I3dResNet(depth),
+                d,
+                i3d,
+            );
+        }
+    }
+    out
+}
+
+/// The registered model `name`, or an error listing the closest names.
+pub fn spec(name: &str) -> Result<ModelSpec> {
+    let all = models();
+    if let Some(s) = all.iter().find(|s| s.name == name) {
+        return Ok(s.clone());
+    }
+    let mut scored: Vec<(usize, String)> = all
+        .into_iter()
+        .map(|s| (edit_distance(name, &s.name), s.name))
+        .collect();
+    scored.sort();
+    Err(ModelError::UnknownModel {
+        name: name.to_string(),
+        suggestions: scored.into_iter().take(5).map(|(_, n)| n).collect(),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (ca != cb) as usize)
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Options of [`get_model`] (GluonCV's `get_model` keywords).
+#[derive(Debug, Clone, Default)]
+pub struct GetModelOptions {
+    /// Classes; required for `_custom`, overrides the dataset's count otherwise.
+    pub nclass: Option<usize>,
+    /// Segments (TSN) or clips (3-D) averaged per video; default 1.
+    pub num_segments: Option<usize>,
+    /// Load GluonCV's published weights from `root` (`NAME-HASH.params` or `NAME.params`).
+    pub pretrained: bool,
+    /// Model store folder (default `~/.cache/kinema/models`).
+    pub root: Option<PathBuf>,
+}
+
+/// A built model of any family.
+#[derive(Debug)]
+pub enum Net {
+    /// TSN ResNet: input `[N * segments, 3, H, W]`.
+    Tsn(TsnResNet),
+    /// I3D ResNet: input `[N * clips, 3, T, H, W]`.
+    I3d(I3dResNet),
+}
+
+impl Net {
+    /// Input rank: 4 (frames) or 5 (clips).
+    pub fn input_rank(&self) -> usize {
+        match self {
+            Net::Tsn(_) => 4,
+            Net::I3d(_) => 5,
+        }
+    }
+
+    /// Runs `input` (`shape` must have [`input_rank`](Self::input_rank) dims); returns the
+    /// logits, or with `features` the classifier's input, as `[N, K]`.
+    pub fn run(
+        &self,
+        shape: &[usize],
+        input: Vec<f32>,
+        features: bool,
+        dev: &Device,
+    ) -> Result<(Vec<usize>, Vec<f32>)> {
+        if shape.len() != self.input_rank() || shape.get(1) != Some(&3) {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?}: this model takes {} ([N, 3, ...])",
+                if self.input_rank() == 4 {
+                    "[N*segments, 3, H, W]"
+                } else {
+                    "[N*clips, 3, T, H, W]"
+                }
+            )));
+        }
+        let data = TensorData::new(input, shape.to_vec());
+        let out = match self {
+            Net::Tsn(m) => {
+                let x = Tensor::<4>::from_data(data, dev);
+                if features {
+                    m.features(x)?
+                } else {
+                    m.forward(x)?
+                }
+            }
+            Net::I3d(m) => {
+                let x = Tensor::<5>::from_data(data, dev);
+                if features {
+                    m.features(x)?
+                } else {
+                    m.forward(x)?
+                }
+            }
+        };
+        let dims = out.dims().to_vec();
+        let values = out
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| ModelError::InvalidOption(format!("{e:?}")))?;
+        Ok((dims, values))
+    }
+
+    /// Loads a GluonCV `.params` file into the model (names mapped, aliases accepted, every
+    /// mismatch an error).
+    pub fn load_params(self, path: &Path) -> Result<Net> {
+        let tensors = read_params(path)?;
+        Ok(match self {
+            Net::Tsn(m) => Net::Tsn(load_named(m, tensors, path, &|p| {
+                p.strip_prefix("backbone.").unwrap_or(p).to_string()
+            })?),
+            Net::I3d(m) => Net::I3d(load_named(m, tensors, path, &|p| p.to_string())?),
+        })
+    }
+}
+
+/// Default model store folder.
+pub fn default_root() -> PathBuf {
+    std::env::var_os("KINEMA_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kinema/models")
+        })
+}
+
+/// Builds model `name` (GluonCV's `get_model`).
+pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
+    let s = spec(name)?;
+    let nclass = match (o.nclass, s.nclass) {
+        (Some(0), _) => return Err(ModelError::InvalidOption("nclass must be at least 1".into())),
+        (Some(n), _) => n,
+        (None, 0) => {
+            return Err(ModelError::InvalidOption(format!(
+                "{name} is a _custom model: give nclass"
+            )));
+        }
+        (None, n) => n,
+    };
+    let segments = o.num_segments.unwrap_or(1).max(1);
+    let net = match s.family {
+        Family::TsnResNet(depth) => Net::Tsn(TsnResNet::new(depth, nclass, segments, dev)?),
+        Family::I3dResNet(depth) => {
+            let mut c = I3dConfig::resnet_v1(depth, nclass)?;
+            c.num_segments = segments;
+            Net::I3d(I3dResNet::new(&c, dev)?)
+        }
+    };
+    if !o.pretrained {
+        return Ok(net);
+    }
+    let root = o.root.clone().unwrap_or_else(default_root);
+    let candidates: Vec<PathBuf> = s
+        .weight_file()
+        .into_iter()
+        .chain([format!("{name}.params")])
+        .map(|f| root.join(f))
+        .collect();
+    match candidates.iter().find(|p| p.exists()) {
+        Some(p) => net.load_params(p),
+        None => Err(ModelError::InvalidOption(format!(
+            "no pretrained weights for {name} in {} (looked for {}); `kinema models pull {name}` fetches GluonCV's file",
+            root.display(),
+            candidates.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_unknown_names_get_suggestions() {
+        let all = models();
+        let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert!(names.contains(&"i3d_resnet50_v1_kinetics400") && names.contains(&"resnet152_v1b_custom"));
+        let e = spec("i3d_resnet50_v1_kinetic400").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown model") && e.contains("i3d_resnet50_v1_kinetics400"),
+            "{e}"
+        );
+        assert_eq!(
+            spec("i3d_resnet50_v1_kinetics400")
+                .unwrap()
+                .weight_file()
+                .unwrap(),
+            "i3d_resnet50_v1_kinetics400-568a722e.params"
+        );
+    }
+
+    #[test]
+    fn custom_needs_nclass_and_pretrained_needs_a_file() {
+        let dev = Device::flex();
+        let e = get_model("resnet18_v1b_custom", &GetModelOptions::default(), &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("give nclass"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let o = GetModelOptions {
+            pretrained: true,
+            root: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let e = get_model("resnet18_v1b_kinetics400", &o, &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("resnet18_v1b_kinetics400-46d5a985.params") && e.contains("models pull"),
+            "{e}"
+        );
+    }
+}
