@@ -3,6 +3,7 @@
 mod bench_decode;
 mod data;
 mod frames;
+mod models;
 mod probe;
 mod progress;
 mod synth;
@@ -29,6 +30,8 @@ enum Cmd {
     Synth(synth::Args),
     /// Datasets: check a setting file, show a sample's frames, time the loader.
     Data(Box<data::Args>),
+    /// The model zoo: list the registered models, run one on an .npy input.
+    Models(models::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Cmd::BenchDecode(a) => bench_decode::run(a),
         Cmd::Synth(a) => synth::run(a),
         Cmd::Data(a) => data::run(*a),
+        Cmd::Models(a) => models::run(a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

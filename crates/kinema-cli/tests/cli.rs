@@ -281,3 +281,129 @@ fn synth_and_data_verbs() {
     assert_eq!(j["batch_shape"], serde_json::json!([2, 1, 3, 32, 224, 224]));
     assert!(j["clips_per_sec"].as_f64().unwrap() > 0.0);
 }
+
+/// models list / forward, and their errors.
+#[test]
+fn models_list_and_forward() {
+    let d = tempfile::tempdir().unwrap();
+    let o = kinema().args(["models", "list", "--json"]).output().unwrap();
+    assert!(o.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"i3d_resnet50_v1_kinetics400") && names.contains(&"resnet50_v1b_hmdb51"));
+
+    let input = d.path().join("x.npy");
+    let short = d.path().join("short.npy");
+    kinema_data::write_npy_f32(&short, &[1, 3, 4, 32, 32], &vec![0.25; 3 * 4 * 32 * 32]).unwrap();
+    let n = 2 * 3 * 5 * 32 * 32;
+    kinema_data::write_npy_f32(&input, &[2, 3, 5, 32, 32], &vec![0.25; n]).unwrap();
+    let out = d.path().join("y.npy");
+    let run = |args: &[&str]| kinema().args(args).output().unwrap();
+    let o = run(&[
+        "models",
+        "forward",
+        "i3d_resnet50_v1_custom",
+        "--nclass",
+        "7",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (shape, y) = kinema_data::read_npy_f32(&out).unwrap();
+    assert_eq!(shape, vec![2, 7]);
+    assert!(y.iter().all(|v| v.is_finite()));
+    let o = run(&[
+        "models",
+        "forward",
+        "i3d_resnet50_v1_custom",
+        "--nclass",
+        "7",
+        "--num-segments",
+        "2",
+        "--features",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(kinema_data::read_npy_f32(&out).unwrap().0, vec![1, 2048]);
+
+    for (args, needle) in [
+        (
+            vec![
+                "models",
+                "forward",
+                "i3d_resnet50_v2_kinetics400",
+                "--input",
+                "x",
+                "--out",
+                "y",
+            ],
+            "closest: i3d_resnet50_v1_kinetics400",
+        ),
+        (
+            vec![
+                "models",
+                "forward",
+                "i3d_resnet50_v1_custom",
+                "--nclass",
+                "2",
+                "--input",
+                short.to_str().unwrap(),
+                "--out",
+                "y.npy",
+            ],
+            "needs at least 5",
+        ),
+        (
+            vec![
+                "models",
+                "forward",
+                "resnet18_v1b_custom",
+                "--input",
+                input.to_str().unwrap(),
+                "--out",
+                "y.npy",
+            ],
+            "give nclass",
+        ),
+        (
+            vec![
+                "models",
+                "forward",
+                "resnet18_v1b_kinetics400",
+                "--input",
+                input.to_str().unwrap(),
+                "--out",
+                "y.npy",
+            ],
+            "takes a 4-D input",
+        ),
+        (
+            vec![
+                "models",
+                "forward",
+                "resnet18_v1b_kinetics400",
+                "--weights",
+                input.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--out",
+                "y.npy",
+            ],
+            "not an MXNet .params file",
+        ),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(needle), "{args:?}: {err}");
+    }
+}

@@ -67,3 +67,20 @@ fn docs_commands_run() {
     }
     assert!(ran >= 4, "only {ran} documented commands found");
 }
+
+/// docs/models.md's table is the registry's (`kinema models list --markdown`).
+#[test]
+fn models_table_is_generated_from_the_registry() {
+    let md =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/models.md")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kinema"))
+        .args(["models", "list", "--markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.ends_with(&table),
+        "docs/models.md is out of date: regenerate its table with `kinema models list --markdown`"
+    );
+}

@@ -166,6 +166,7 @@ pub struct I3dResNet {
     res_layers: Vec<Vec<Bottleneck3d>>,
     fc: Linear,
     pool1: [usize; 2],
+    stem_t: [usize; 2],
     /// Channels of the pooled features.
     pub feat_dim: usize,
     /// Clips averaged per video.
@@ -225,14 +226,34 @@ impl I3dResNet {
             res_layers,
             fc: LinearConfig::new(cin, c.nclass).init(dev),
             pool1: [c.pool1_kernel_t, c.pool1_stride_t],
+            stem_t: [c.conv1_kernel_t, c.conv1_stride_t],
             feat_dim: cin,
             num_segments: c.num_segments.max(1),
         })
     }
 
+    /// Fewest frames a clip may have: the temporal max pool after the first stage needs two.
+    pub fn min_frames(&self) -> usize {
+        let (kt, st) = (self.stem_t[0], self.stem_t[1]);
+        let [pk, ps] = self.pool1;
+        (1..=1024)
+            .find(|&t| {
+                let t1 = (t + 2 * ((kt - 1) / 2)).checked_sub(kt).map(|v| v / st + 1);
+                let t2 = t1.and_then(|t1| (t1 + 2 * (pk / 2)).checked_sub(pk).map(|v| v / ps + 1));
+                t2.is_some_and(|t2| t2 >= 2)
+            })
+            .unwrap_or(usize::MAX)
+    }
+
     /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
-        let [clips, _, _, _, _] = x.dims();
+        let [clips, _, t, _, _] = x.dims();
+        if t < self.min_frames() {
+            return Err(ModelError::InvalidOption(format!(
+                "clips of {t} frames are too short for this I3D: it needs at least {}",
+                self.min_frames()
+            )));
+        }
         if clips % self.num_segments != 0 {
             return Err(ModelError::InvalidOption(format!(
                 "{clips} clips do not split into videos of {} clips",

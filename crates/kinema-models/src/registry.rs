@@ -267,22 +267,37 @@ impl Net {
             )));
         }
         let data = TensorData::new(input, shape.to_vec());
-        let out = match self {
+        // A shape the checks above let through but a backend kernel rejects must still come
+        // back as an error, not abort the caller.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self {
             Net::Tsn(m) => {
                 let x = Tensor::<4>::from_data(data, dev);
                 if features {
-                    m.features(x)?
+                    m.features(x)
                 } else {
-                    m.forward(x)?
+                    m.forward(x)
                 }
             }
             Net::I3d(m) => {
                 let x = Tensor::<5>::from_data(data, dev);
                 if features {
-                    m.features(x)?
+                    m.features(x)
                 } else {
-                    m.forward(x)?
+                    m.forward(x)
                 }
+            }
+        }));
+        let out = match run {
+            Ok(r) => r?,
+            Err(p) => {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                return Err(ModelError::InvalidOption(format!(
+                    "input shape {shape:?} rejected by the backend: {why}"
+                )));
             }
         };
         let dims = out.dims().to_vec();

@@ -1,0 +1,163 @@
+//! `kinema models list|forward`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use burn::tensor::Device;
+use kinema_data::{read_npy_f32, write_npy_f32};
+use kinema_models::{get_model, models, GetModelOptions, ModelSpec};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Every registered model: name, family, classes, input, published weight file.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print the Markdown table of docs/models.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// One eval-mode forward pass of a model on an `.npy` input, output to `.npy`.
+    Forward(ForwardArgs),
+}
+
+#[derive(clap::Args)]
+struct ForwardArgs {
+    /// Registered model name (GluonCV's).
+    name: String,
+    /// Weights: a GluonCV `.params` file.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Input `.npy` (f32): `[N*segments, 3, H, W]` for TSN, `[N*clips, 3, T, H, W]` for 3-D models.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output `.npy`: logits `[N, nclass]` (or features with `--features`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Classes (required for `_custom` models).
+    #[arg(long)]
+    nclass: Option<usize>,
+    /// Segments (TSN) or clips (3-D) averaged per video.
+    #[arg(long, default_value_t = 1)]
+    num_segments: usize,
+    /// Write the pooled features (the classifier's input) instead of the logits.
+    #[arg(long)]
+    features: bool,
+}
+
+fn describe(s: &ModelSpec) -> String {
+    let input = if s.input.frames == 1 {
+        format!("{} segments x {}px", s.input.segments, s.input.size)
+    } else {
+        format!(
+            "{}x{} frames x {}px",
+            s.input.frames, s.input.stride, s.input.size
+        )
+    };
+    let classes = if s.nclass == 0 {
+        "nclass".to_string()
+    } else {
+        s.nclass.to_string()
+    };
+    format!(
+        "{:<34} {:<16} {:>7}  {}",
+        s.name,
+        format!("{:?}", s.family),
+        classes,
+        input
+    )
+}
+
+/// The registry as the Markdown table of docs/models.md (a test keeps the two equal).
+pub fn markdown_table(all: &[ModelSpec]) -> String {
+    let mut t = String::from(
+        "| name | family | classes | input | GluonCV weight file |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for s in all {
+        let input = if s.input.frames == 1 {
+            format!("{} segments x {}px", s.input.segments, s.input.size)
+        } else {
+            format!(
+                "{} frames, stride {}, {}px",
+                s.input.frames, s.input.stride, s.input.size
+            )
+        };
+        let classes = if s.nclass == 0 {
+            "`nclass`".to_string()
+        } else {
+            s.nclass.to_string()
+        };
+        let file = s.weight_file().map_or("-".to_string(), |f| format!("`{f}`"));
+        t.push_str(&format!(
+            "| `{}` | {:?} | {classes} | {input} | {file} |\n",
+            s.name, s.family
+        ));
+    }
+    t
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    match a.cmd {
+        Cmd::List { json, markdown } => {
+            let all = models();
+            if markdown {
+                print!("{}", markdown_table(&all));
+            } else if json {
+                let v: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["weight_file"] = serde_json::json!(s.weight_file());
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!("{:<34} {:<16} {:>7}  input", "name", "family", "classes");
+                for s in &all {
+                    println!("{}", describe(s));
+                }
+            }
+            Ok(())
+        }
+        Cmd::Forward(f) => forward(f),
+    }
+}
+
+fn forward(f: ForwardArgs) -> anyhow::Result<()> {
+    let dev = Device::flex();
+    let o = GetModelOptions {
+        nclass: f.nclass,
+        num_segments: Some(f.num_segments),
+        ..Default::default()
+    };
+    let mut net = get_model(&f.name, &o, &dev)?;
+    match &f.weights {
+        Some(w) => {
+            net = net
+                .load_params(w)
+                .with_context(|| format!("loading {}", w.display()))?
+        }
+        None => tracing::warn!("no --weights: {} runs with random initial weights", f.name),
+    }
+    let (shape, data) = read_npy_f32(&f.input).with_context(|| format!("reading {}", f.input.display()))?;
+    if shape.len() != net.input_rank() {
+        bail!(
+            "{}: shape {shape:?}, but {} takes a {}-D input",
+            f.input.display(),
+            f.name,
+            net.input_rank()
+        );
+    }
+    let (dims, out) = net.run(&shape, data, f.features, &dev)?;
+    write_npy_f32(&f.out, &dims, &out).with_context(|| format!("writing {}", f.out.display()))?;
+    println!("{}: {:?} -> {:?} in {}", f.name, shape, dims, f.out.display());
+    Ok(())
+}
