@@ -79,7 +79,15 @@ impl I3dConfig {
     }
 }
 
-fn conv3(cin: usize, cout: usize, k: [usize; 3], s: [usize; 3], p: [usize; 3], dev: &Device) -> Conv3d {
+/// A bias-free 3-D convolution with symmetric padding.
+pub(crate) fn conv3d(
+    cin: usize,
+    cout: usize,
+    k: [usize; 3],
+    s: [usize; 3],
+    p: [usize; 3],
+    dev: &Device,
+) -> Conv3d {
     Conv3dConfig::new([cin, cout], k)
         .with_stride(s)
         .with_padding(PaddingConfig3d::Explicit(p[0], p[1], p[2]))
@@ -87,7 +95,8 @@ fn conv3(cin: usize, cout: usize, k: [usize; 3], s: [usize; 3], p: [usize; 3], d
         .init(dev)
 }
 
-fn bn(c: usize, dev: &Device) -> BatchNorm {
+/// MXNet's BatchNorm (epsilon 1e-5).
+pub(crate) fn bn3d(c: usize, dev: &Device) -> BatchNorm {
     BatchNormConfig::new(c).with_epsilon(1e-5).init(dev)
 }
 
@@ -117,32 +126,32 @@ impl Bottleneck3d {
         let cout = planes * 4;
         let (conv1, conv2) = match (inflate, style) {
             (true, Inflate::T3x1x1) => (
-                conv3(cin, planes, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
-                conv3(planes, planes, [1, 3, 3], [ts, ss, ss], [0, 1, 1], dev),
+                conv3d(cin, planes, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
+                conv3d(planes, planes, [1, 3, 3], [ts, ss, ss], [0, 1, 1], dev),
             ),
             (true, Inflate::T3x3x3) => (
-                conv3(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
-                conv3(planes, planes, [3, 3, 3], [ts, ss, ss], [1, 1, 1], dev),
+                conv3d(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+                conv3d(planes, planes, [3, 3, 3], [ts, ss, ss], [1, 1, 1], dev),
             ),
             // Not inflated: GluonCV drops the temporal stride here.
             (false, _) => (
-                conv3(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
-                conv3(planes, planes, [1, 3, 3], [1, ss, ss], [0, 1, 1], dev),
+                conv3d(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+                conv3d(planes, planes, [1, 3, 3], [1, ss, ss], [0, 1, 1], dev),
             ),
         };
         let downsample = (ss != 1 || cin != cout).then(|| {
             (
-                conv3(cin, cout, [1, 1, 1], [ts, ss, ss], [0, 0, 0], dev),
-                bn(cout, dev),
+                conv3d(cin, cout, [1, 1, 1], [ts, ss, ss], [0, 0, 0], dev),
+                bn3d(cout, dev),
             )
         });
         Bottleneck3d {
             conv1,
-            bn1: bn(planes, dev),
+            bn1: bn3d(planes, dev),
             conv2,
-            bn2: bn(planes, dev),
-            conv3: conv3(planes, cout, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
-            bn3: bn(cout, dev),
+            bn2: bn3d(planes, dev),
+            conv3: conv3d(planes, cout, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
+            bn3: bn3d(cout, dev),
             downsample,
         }
     }
@@ -193,7 +202,7 @@ impl I3dResNet {
         }
         let kt = c.conv1_kernel_t;
         let first_stage = (
-            conv3(
+            conv3d(
                 3,
                 64,
                 [kt, 7, 7],
@@ -201,7 +210,7 @@ impl I3dResNet {
                 [(kt - 1) / 2, 3, 3],
                 dev,
             ),
-            bn(64, dev),
+            bn3d(64, dev),
         );
         let mut cin = 64;
         let mut res_layers = Vec::new();

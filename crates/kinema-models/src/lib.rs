@@ -3,6 +3,7 @@
 mod error;
 pub mod i3d;
 pub mod layers;
+pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;
 pub mod tsn;

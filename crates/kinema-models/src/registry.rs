@@ -8,6 +8,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
+use crate::r2plus1d::R2Plus1d;
 use crate::tsn::TsnResNet;
 use crate::weights::{load_named, read_params};
 
@@ -19,6 +20,8 @@ pub enum Family {
     TsnResNet(usize),
     /// I3D with a ResNet V1 trunk of this depth.
     I3dResNet(usize),
+    /// R(2+1)D ResNet of this depth.
+    R2Plus1d(usize),
 }
 
 /// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
@@ -181,6 +184,24 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
+    let r21d = InputSpec {
+        frames: 16,
+        stride: 2,
+        segments: 1,
+        size: 112,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+    };
+    for depth in [18, 34, 50, 101, 152] {
+        for d in ["kinetics400", "custom"] {
+            add(
+                format!("r2plus1d_resnet{depth}_{d}"),
+                Family::R2Plus1d(depth),
+                d,
+                r21d,
+            );
+        }
+    }
     out
 }
 
@@ -236,6 +257,8 @@ pub enum Net {
     Tsn(TsnResNet),
     /// I3D ResNet: input `[N * clips, 3, T, H, W]`.
     I3d(I3dResNet),
+    /// R(2+1)D: input `[N * clips, 3, T, H, W]`.
+    R2Plus1d(R2Plus1d),
 }
 
 impl Net {
@@ -243,7 +266,7 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) => 4,
-            Net::I3d(_) => 5,
+            Net::I3d(_) | Net::R2Plus1d(_) => 5,
         }
     }
 
@@ -278,12 +301,14 @@ impl Net {
                     m.forward(x)
                 }
             }
-            Net::I3d(m) => {
+            Net::I3d(_) | Net::R2Plus1d(_) => {
                 let x = Tensor::<5>::from_data(data, dev);
-                if features {
-                    m.features(x)
-                } else {
-                    m.forward(x)
+                match (self, features) {
+                    (Net::I3d(m), true) => m.features(x),
+                    (Net::I3d(m), false) => m.forward(x),
+                    (Net::R2Plus1d(m), true) => m.features(x),
+                    (Net::R2Plus1d(m), false) => m.forward(x),
+                    (Net::Tsn(_), _) => unreachable!("matched above"),
                 }
             }
         }));
@@ -317,6 +342,9 @@ impl Net {
                 p.strip_prefix("backbone.").unwrap_or(p).to_string()
             })?),
             Net::I3d(m) => Net::I3d(load_named(m, tensors, path, &|p| p.to_string())?),
+            Net::R2Plus1d(m) => Net::R2Plus1d(load_named(m, tensors, path, &|p| {
+                p.replace(".conv1x1.", ".conv1.")
+            })?),
         })
     }
 }
@@ -351,6 +379,7 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
             c.num_segments = segments;
             Net::I3d(I3dResNet::new(&c, dev)?)
         }
+        Family::R2Plus1d(depth) => Net::R2Plus1d(R2Plus1d::new(depth, nclass, segments, dev)?),
     };
     if !o.pretrained {
         return Ok(net);

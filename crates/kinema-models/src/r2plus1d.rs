@@ -1,0 +1,187 @@
+//! R(2+1)D (GluonCV's `R2Plus1D`): every 3x3x3 convolution factored into a 1x3x3 spatial and a
+//! 3x1x1 temporal one with `midplanes` channels between them, sized to keep the parameter count
+//! of the 3-D kernel (`(in * out * 27) / (in * 9 + 3 * out)`, computed once per block from its
+//! input width as GluonCV does). Stem: 1x7x7 to 45 channels, then 3x1x1 to 64. Field names
+//! follow GluonCV's (`layer1.0.conv1.conv1.weight`, `layer1.0.downsample.0.weight`, `fc.weight`).
+
+use burn::module::Module;
+use burn::nn::conv::Conv3d;
+use burn::nn::{BatchNorm, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::Device;
+use burn::Tensor;
+
+use crate::error::{ModelError, Result};
+use crate::i3d::{bn3d, conv3d};
+
+/// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
+#[derive(Module, Debug)]
+pub struct Conv2Plus1d {
+    conv1: Conv3d,
+    bn1: BatchNorm,
+    conv2: Conv3d,
+}
+
+impl Conv2Plus1d {
+    fn new(cin: usize, cout: usize, mid: usize, stride: usize, dev: &Device) -> Self {
+        Conv2Plus1d {
+            conv1: conv3d(cin, mid, [1, 3, 3], [1, stride, stride], [0, 1, 1], dev),
+            bn1: bn3d(mid, dev),
+            conv2: conv3d(mid, cout, [3, 1, 1], [stride, 1, 1], [1, 0, 0], dev),
+        }
+    }
+
+    fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        self.conv2.forward(relu(self.bn1.forward(self.conv1.forward(x))))
+    }
+}
+
+/// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
+#[derive(Module, Debug)]
+pub struct Block {
+    conv1: Option<Conv2Plus1d>,
+    conv1x1: Option<Conv3d>,
+    bn1: BatchNorm,
+    conv2: Conv2Plus1d,
+    bn2: BatchNorm,
+    conv3: Option<Conv3d>,
+    bn3: Option<BatchNorm>,
+    downsample: Option<(Conv3d, BatchNorm)>,
+}
+
+impl Block {
+    fn new(cin: usize, planes: usize, stride: usize, bottleneck: bool, dev: &Device) -> Block {
+        let cout = if bottleneck { planes * 4 } else { planes };
+        let mid = (cin * planes * 27) / (cin * 9 + 3 * planes);
+        let downsample = (stride != 1 || cin != cout).then(|| {
+            (
+                conv3d(cin, cout, [1, 1, 1], [stride; 3], [0, 0, 0], dev),
+                bn3d(cout, dev),
+            )
+        });
+        if bottleneck {
+            Block {
+                conv1: None,
+                conv1x1: Some(conv3d(cin, planes, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev)),
+                bn1: bn3d(planes, dev),
+                conv2: Conv2Plus1d::new(planes, planes, mid, stride, dev),
+                bn2: bn3d(planes, dev),
+                conv3: Some(conv3d(planes, cout, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev)),
+                bn3: Some(bn3d(cout, dev)),
+                downsample,
+            }
+        } else {
+            Block {
+                conv1: Some(Conv2Plus1d::new(cin, planes, mid, stride, dev)),
+                conv1x1: None,
+                bn1: bn3d(planes, dev),
+                conv2: Conv2Plus1d::new(planes, planes, mid, 1, dev),
+                bn2: bn3d(planes, dev),
+                conv3: None,
+                bn3: None,
+                downsample,
+            }
+        }
+    }
+
+    fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let identity = match &self.downsample {
+            Some((c, b)) => b.forward(c.forward(x.clone())),
+            None => x.clone(),
+        };
+        let out = match (&self.conv1, &self.conv1x1) {
+            (Some(c), _) => c.forward(x),
+            (None, Some(c)) => c.forward(x),
+            (None, None) => unreachable!("a block has a first convolution"),
+        };
+        let mut out = self.bn2.forward(self.conv2.forward(relu(self.bn1.forward(out))));
+        if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
+            out = b3.forward(c3.forward(relu(out)));
+        }
+        relu(out + identity)
+    }
+}
+
+/// R(2+1)D ResNet.
+#[derive(Module, Debug)]
+pub struct R2Plus1d {
+    conv1: Conv3d,
+    bn1: BatchNorm,
+    conv2: Conv3d,
+    bn2: BatchNorm,
+    layer1: Vec<Block>,
+    layer2: Vec<Block>,
+    layer3: Vec<Block>,
+    layer4: Vec<Block>,
+    fc: Linear,
+    /// Channels of the pooled features.
+    pub feat_dim: usize,
+    /// Clips averaged per video.
+    pub num_segments: usize,
+}
+
+impl R2Plus1d {
+    /// R(2+1)D ResNet-`depth` with `nclass` outputs.
+    pub fn new(depth: usize, nclass: usize, num_segments: usize, dev: &Device) -> Result<R2Plus1d> {
+        let (blocks, bottleneck) = crate::resnet::layout(depth)?;
+        let expansion = if bottleneck { 4 } else { 1 };
+        let mut cin = 64;
+        let mut stage = |planes: usize, n: usize, stride: usize| -> Vec<Block> {
+            (0..n)
+                .map(|i| {
+                    let b = Block::new(cin, planes, if i == 0 { stride } else { 1 }, bottleneck, dev);
+                    cin = planes * expansion;
+                    b
+                })
+                .collect()
+        };
+        let (layer1, layer2, layer3, layer4) = (
+            stage(64, blocks[0], 1),
+            stage(128, blocks[1], 2),
+            stage(256, blocks[2], 2),
+            stage(512, blocks[3], 2),
+        );
+        let feat_dim = 512 * expansion;
+        Ok(R2Plus1d {
+            conv1: conv3d(3, 45, [1, 7, 7], [1, 2, 2], [0, 3, 3], dev),
+            bn1: bn3d(45, dev),
+            conv2: conv3d(45, 64, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
+            bn2: bn3d(64, dev),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            fc: LinearConfig::new(feat_dim, nclass).init(dev),
+            feat_dim,
+            num_segments: num_segments.max(1),
+        })
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
+    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        let [clips, _, _, _, _] = x.dims();
+        if clips % self.num_segments != 0 {
+            return Err(ModelError::InvalidOption(format!(
+                "{clips} clips do not split into videos of {} clips",
+                self.num_segments
+            )));
+        }
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = relu(self.bn2.forward(self.conv2.forward(x)));
+        for stage in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
+            for b in stage {
+                x = b.forward(x);
+            }
+        }
+        let c = self.feat_dim;
+        let pooled = x
+            .mean_dims(&[2, 3, 4])
+            .reshape([clips / self.num_segments, self.num_segments, c]);
+        Ok(pooled.mean_dim(1).reshape([clips / self.num_segments, c]))
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
+    pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        Ok(self.fc.forward(self.features(x)?))
+    }
+}
