@@ -254,11 +254,11 @@ pub struct GetModelOptions {
 #[derive(Debug)]
 pub enum Net {
     /// TSN ResNet: input `[N * segments, 3, H, W]`.
-    Tsn(TsnResNet),
+    Tsn(Box<TsnResNet>),
     /// I3D ResNet: input `[N * clips, 3, T, H, W]`.
-    I3d(I3dResNet),
+    I3d(Box<I3dResNet>),
     /// R(2+1)D: input `[N * clips, 3, T, H, W]`.
-    R2Plus1d(R2Plus1d),
+    R2Plus1d(Box<R2Plus1d>),
 }
 
 impl Net {
@@ -338,13 +338,13 @@ impl Net {
     pub fn load_params(self, path: &Path) -> Result<Net> {
         let tensors = read_params(path)?;
         Ok(match self {
-            Net::Tsn(m) => Net::Tsn(load_named(m, tensors, path, &|p| {
+            Net::Tsn(m) => Net::Tsn(Box::new(load_named(*m, tensors, path, &|p| {
                 p.strip_prefix("backbone.").unwrap_or(p).to_string()
-            })?),
-            Net::I3d(m) => Net::I3d(load_named(m, tensors, path, &|p| p.to_string())?),
-            Net::R2Plus1d(m) => Net::R2Plus1d(load_named(m, tensors, path, &|p| {
+            })?)),
+            Net::I3d(m) => Net::I3d(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
+            Net::R2Plus1d(m) => Net::R2Plus1d(Box::new(load_named(*m, tensors, path, &|p| {
                 p.replace(".conv1x1.", ".conv1.")
-            })?),
+            })?)),
         })
     }
 }
@@ -373,13 +373,13 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
     };
     let segments = o.num_segments.unwrap_or(1).max(1);
     let net = match s.family {
-        Family::TsnResNet(depth) => Net::Tsn(TsnResNet::new(depth, nclass, segments, dev)?),
+        Family::TsnResNet(depth) => Net::Tsn(Box::new(TsnResNet::new(depth, nclass, segments, dev)?)),
         Family::I3dResNet(depth) => {
             let mut c = I3dConfig::resnet_v1(depth, nclass)?;
             c.num_segments = segments;
-            Net::I3d(I3dResNet::new(&c, dev)?)
+            Net::I3d(Box::new(I3dResNet::new(&c, dev)?))
         }
-        Family::R2Plus1d(depth) => Net::R2Plus1d(R2Plus1d::new(depth, nclass, segments, dev)?),
+        Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
     };
     if !o.pretrained {
         return Ok(net);

@@ -78,7 +78,7 @@ fn weight_errors_name_the_problem() {
         unreachable!()
     };
     // GluonCV's names and layouts for this model: the backbone's names, dense weight [out, in].
-    let good: Vec<NamedTensor> = parameter_names(&m)
+    let good: Vec<NamedTensor> = parameter_names(&*m)
         .into_iter()
         .map(|(name, shape)| {
             let shape = if shape.len() == 2 {
