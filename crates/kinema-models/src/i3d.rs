@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{max_pool3d, Pool3d};
+use crate::layers::{max_pool3d, NonLocal, Pool3d};
 
 /// How a 2-D bottleneck is inflated to 3-D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct I3dConfig {
     pub inflate: Vec<Vec<bool>>,
     /// Inflation style.
     pub inflate_style: Inflate,
+    /// Per stage, per block: a non-local block after this block (empty: none).
+    pub nonlocal: Vec<Vec<bool>>,
     /// Spatial stride of each stage's first block.
     pub spatial_strides: [usize; 4],
     /// Temporal stride of each stage's first block.
@@ -51,6 +53,33 @@ pub struct I3dConfig {
 }
 
 impl I3dConfig {
+    /// GluonCV's `i3d_nl{5,10}_resnet{50,101}_v1_*` settings: non-local blocks in stages 2
+    /// and 3 (5 or 10 of them).
+    pub fn nonlocal_resnet_v1(depth: usize, blocks: usize, nclass: usize) -> Result<I3dConfig> {
+        let mut c = I3dConfig::resnet_v1(depth, nclass)?;
+        let every = |n: usize, k: usize, from: usize| {
+            (0..n)
+                .map(|i| i >= from && (i - from) % k == 0)
+                .collect::<Vec<_>>()
+        };
+        let (s2, s3) = match (depth, blocks) {
+            (50, 5) => (every(4, 2, 1), every(6, 2, 1)),
+            (50, 10) => (vec![true; 4], vec![true; 6]),
+            (101, 5) => (
+                every(4, 2, 1),
+                (0..23).map(|i| i == 6 || i == 13 || i == 20).collect(),
+            ),
+            (101, 10) => (vec![true; 4], every(23, 4, 2)),
+            _ => {
+                return Err(ModelError::InvalidOption(format!(
+                    "non-local I3D: {blocks} blocks on ResNet-{depth} (GluonCV has 5 or 10 on 50/101)"
+                )))
+            }
+        };
+        c.nonlocal = vec![vec![false; 3], s2, s3, vec![false; 3]];
+        Ok(c)
+    }
+
     /// GluonCV's `i3d_resnet{50,101}_v1_*` settings.
     pub fn resnet_v1(depth: usize, nclass: usize) -> Result<I3dConfig> {
         let alt = |n: usize| (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>();
@@ -71,6 +100,7 @@ impl I3dConfig {
             pool1_stride_t: 2,
             inflate: vec![vec![true; 3], alt(4), stage3, vec![false, true, false]],
             inflate_style: Inflate::T3x1x1,
+            nonlocal: Vec::new(),
             spatial_strides: [1, 2, 2, 2],
             temporal_strides: [1, 1, 1, 1],
             nclass,
@@ -110,6 +140,7 @@ pub struct Bottleneck3d {
     conv3: Conv3d,
     bn3: BatchNorm,
     downsample: Option<(Conv3d, BatchNorm)>,
+    nonlocal_block: Option<NonLocal>,
 }
 
 impl Bottleneck3d {
@@ -153,6 +184,7 @@ impl Bottleneck3d {
             conv3: conv3d(planes, cout, [1, 1, 1], [1, 1, 1], [0, 0, 0], dev),
             bn3: bn3d(cout, dev),
             downsample,
+            nonlocal_block: None,
         }
     }
 
@@ -164,7 +196,11 @@ impl Bottleneck3d {
         let out = relu(self.bn1.forward(self.conv1.forward(x)));
         let out = relu(self.bn2.forward(self.conv2.forward(out)));
         let out = self.bn3.forward(self.conv3.forward(out));
-        relu(out + identity)
+        let out = relu(out + identity);
+        match &self.nonlocal_block {
+            Some(nl) => nl.forward(out),
+            None => out,
+        }
     }
 }
 
@@ -193,7 +229,7 @@ impl I3dResNet {
             )));
         }
         for (i, (f, &n)) in c.inflate.iter().zip(&blocks).enumerate() {
-            if f.len() != n {
+            if f.len() != n || c.nonlocal.get(i).is_some_and(|nl| nl.len() != n) {
                 return Err(ModelError::InvalidOption(format!(
                     "inflate_freq of stage {i} has {} entries for {n} blocks",
                     f.len()
@@ -223,7 +259,11 @@ impl I3dResNet {
                     } else {
                         (1, 1)
                     };
-                    let block = Bottleneck3d::new(cin, planes, ss, ts, c.inflate[i][b], c.inflate_style, dev);
+                    let mut block =
+                        Bottleneck3d::new(cin, planes, ss, ts, c.inflate[i][b], c.inflate_style, dev);
+                    if c.nonlocal.get(i).and_then(|s| s.get(b)).copied().unwrap_or(false) {
+                        block.nonlocal_block = Some(NonLocal::new(planes * 4, dev));
+                    }
                     cin = planes * 4;
                     block
                 })

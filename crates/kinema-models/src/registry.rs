@@ -22,6 +22,8 @@ pub enum Family {
     I3dResNet(usize),
     /// R(2+1)D ResNet of this depth.
     R2Plus1d(usize),
+    /// I3D ResNet V1 of this depth with this many non-local blocks.
+    I3dNonLocal(usize, usize),
 }
 
 /// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
@@ -184,6 +186,18 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
+    for depth in [50, 101] {
+        for blocks in [5, 10] {
+            for d in ["kinetics400", "custom"] {
+                add(
+                    format!("i3d_nl{blocks}_resnet{depth}_v1_{d}"),
+                    Family::I3dNonLocal(depth, blocks),
+                    d,
+                    i3d,
+                );
+            }
+        }
+    }
     let r21d = InputSpec {
         frames: 16,
         stride: 2,
@@ -341,7 +355,9 @@ impl Net {
             Net::Tsn(m) => Net::Tsn(Box::new(load_named(*m, tensors, path, &|p| {
                 p.strip_prefix("backbone.").unwrap_or(p).to_string()
             })?)),
-            Net::I3d(m) => Net::I3d(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
+            Net::I3d(m) => Net::I3d(Box::new(load_named(*m, tensors, path, &|p| {
+                p.replace(".nonlocal_block.w.", ".nonlocal_block.W.")
+            })?)),
             Net::R2Plus1d(m) => Net::R2Plus1d(Box::new(load_named(*m, tensors, path, &|p| {
                 p.replace(".conv1x1.", ".conv1.")
             })?)),
@@ -376,6 +392,11 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::TsnResNet(depth) => Net::Tsn(Box::new(TsnResNet::new(depth, nclass, segments, dev)?)),
         Family::I3dResNet(depth) => {
             let mut c = I3dConfig::resnet_v1(depth, nclass)?;
+            c.num_segments = segments;
+            Net::I3d(Box::new(I3dResNet::new(&c, dev)?))
+        }
+        Family::I3dNonLocal(depth, blocks) => {
+            let mut c = I3dConfig::nonlocal_resnet_v1(depth, blocks, nclass)?;
             c.num_segments = segments;
             Net::I3d(Box::new(I3dResNet::new(&c, dev)?))
         }
