@@ -6,6 +6,7 @@ pub mod layers;
 pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;
+pub mod slowfast;
 pub mod tsn;
 pub mod weights;
 

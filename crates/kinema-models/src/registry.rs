@@ -9,6 +9,7 @@ use burn::Tensor;
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
 use crate::r2plus1d::R2Plus1d;
+use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
 use crate::weights::{load_named, read_params};
 
@@ -24,6 +25,9 @@ pub enum Family {
     R2Plus1d(usize),
     /// I3D ResNet V1 of this depth with this many non-local blocks.
     I3dNonLocal(usize, usize),
+    /// SlowFast with this many slow frames, ResNet depth, and res4 temporal-kernel blocks
+    /// (`Some(6)`: the `_50_50` variant).
+    SlowFast(usize, usize, Option<usize>),
 }
 
 /// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
@@ -198,6 +202,29 @@ pub fn models() -> Vec<ModelSpec> {
             }
         }
     }
+    for (slow, stride, depth, temp, suffix) in [
+        (4, 16, 50, None, ""),
+        (8, 8, 50, None, ""),
+        (4, 16, 101, None, ""),
+        (8, 8, 101, None, ""),
+        (16, 8, 101, None, ""),
+        (16, 8, 101, Some(6), "_50_50"),
+    ] {
+        let fast = if slow == 16 { 64 } else { 32 };
+        let input = InputSpec {
+            frames: fast + slow,
+            stride: 2,
+            ..i3d
+        };
+        for d in ["kinetics400", "custom"] {
+            add(
+                format!("slowfast_{slow}x{stride}_resnet{depth}{suffix}_{d}"),
+                Family::SlowFast(slow, depth, temp),
+                d,
+                input,
+            );
+        }
+    }
     let r21d = InputSpec {
         frames: 16,
         stride: 2,
@@ -273,6 +300,8 @@ pub enum Net {
     I3d(Box<I3dResNet>),
     /// R(2+1)D: input `[N * clips, 3, T, H, W]`.
     R2Plus1d(Box<R2Plus1d>),
+    /// SlowFast: input `[N * clips, 3, fast + slow, H, W]`.
+    SlowFast(Box<SlowFast>),
 }
 
 impl Net {
@@ -280,7 +309,7 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) => 4,
-            Net::I3d(_) | Net::R2Plus1d(_) => 5,
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) => 5,
         }
     }
 
@@ -315,13 +344,15 @@ impl Net {
                     m.forward(x)
                 }
             }
-            Net::I3d(_) | Net::R2Plus1d(_) => {
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) => {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
                     (Net::I3d(m), false) => m.forward(x),
                     (Net::R2Plus1d(m), true) => m.features(x),
                     (Net::R2Plus1d(m), false) => m.forward(x),
+                    (Net::SlowFast(m), true) => m.features(x),
+                    (Net::SlowFast(m), false) => m.forward(x),
                     (Net::Tsn(_), _) => unreachable!("matched above"),
                 }
             }
@@ -358,6 +389,7 @@ impl Net {
             Net::I3d(m) => Net::I3d(Box::new(load_named(*m, tensors, path, &|p| {
                 p.replace(".nonlocal_block.w.", ".nonlocal_block.W.")
             })?)),
+            Net::SlowFast(m) => Net::SlowFast(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
             Net::R2Plus1d(m) => Net::R2Plus1d(Box::new(load_named(*m, tensors, path, &|p| {
                 p.replace(".conv1x1.", ".conv1.")
             })?)),
@@ -399,6 +431,12 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
             let mut c = I3dConfig::nonlocal_resnet_v1(depth, blocks, nclass)?;
             c.num_segments = segments;
             Net::I3d(Box::new(I3dResNet::new(&c, dev)?))
+        }
+        Family::SlowFast(slow, depth, temp) => {
+            let mut c = SlowFastConfig::gluoncv(slow, depth, nclass)?;
+            c.temp_kernel_blocks = temp;
+            c.num_segments = segments;
+            Net::SlowFast(Box::new(SlowFast::new(&c, dev)?))
         }
         Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
     };

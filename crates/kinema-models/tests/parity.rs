@@ -77,3 +77,15 @@ fn r2plus1d_resnet50_kinetics400() {
 fn i3d_nl5_resnet50_v1_kinetics400() {
     case("i3d_nl5_resnet50_v1_kinetics400", 1);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn slowfast_4x16_resnet50_kinetics400() {
+    case("slowfast_4x16_resnet50_kinetics400", 1);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn slowfast_8x8_resnet50_kinetics400() {
+    case("slowfast_8x8_resnet50_kinetics400", 1);
+}

@@ -19,7 +19,7 @@ fn every_registered_name_builds_and_runs_a_tiny_input() {
         let shape: Vec<usize> = if net.input_rank() == 4 {
             vec![4, 3, 32, 32]
         } else {
-            vec![2, 3, 8, 32, 32]
+            vec![2, 3, s.input.frames, 32, 32]
         };
         let n: usize = shape.iter().product();
         let x: Vec<f32> = (0..n).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
