@@ -1,16 +1,22 @@
 //! `kinema`: the command-line tool. Each verb lives in its own module.
 
 mod bench_decode;
+mod charts;
 mod data;
+mod eval;
 mod frames;
+mod model_arg;
 mod models;
+mod predict;
 mod probe;
 mod progress;
 mod synth;
+mod train;
 
 use clap::{Parser, Subcommand};
 
-/// kinema: video understanding in Rust: frame-exact video reading and GluonCV's data pipeline.
+/// kinema: video understanding in Rust: frame-exact video reading, GluonCV's data pipeline and
+/// models, training and inference.
 #[derive(Parser)]
 #[command(name = "kinema", version, about, long_about = None)]
 struct Cli {
@@ -32,6 +38,12 @@ enum Cmd {
     Data(Box<data::Args>),
     /// The model zoo: list the registered models, run one on an .npy input.
     Models(models::Args),
+    /// Train a model as a config file says (checkpoints, resume, logs, curves).
+    Train(train::Args),
+    /// Accuracy of a model on a setting file (multi-view, per class, confusion matrix).
+    Eval(Box<eval::Args>),
+    /// Label videos: top-k classes with scores.
+    Predict(predict::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +61,9 @@ fn main() -> std::process::ExitCode {
         Cmd::Synth(a) => synth::run(a),
         Cmd::Data(a) => data::run(*a),
         Cmd::Models(a) => models::run(a),
+        Cmd::Train(a) => train::run(a),
+        Cmd::Eval(a) => eval::run(*a),
+        Cmd::Predict(a) => predict::run(a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! Every `$ kinema ...` line in a `console` block of docs/*.md runs and succeeds, in a folder
-//! that holds `sample.mp4`.
+//! that holds `sample.mp4` and the files of `docs/examples/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +42,13 @@ fn docs_commands_run() {
         .status()
         .unwrap();
     assert!(st.success());
+    // Files the chapters use (configs...) are copied next to it.
+    if let Ok(rd) = std::fs::read_dir(docs.join("examples")) {
+        for e in rd {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, d.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
     let mut ran = 0;
     for entry in std::fs::read_dir(&docs).unwrap() {
         let p = entry.unwrap().path();

@@ -96,6 +96,9 @@ pub struct DatasetOptions {
     pub normalize: Normalize,
     /// How frames are resized while decoding.
     pub resize: ResizeMode,
+    /// Random horizontal flips in training (GluonCV always flips; a dataset whose labels
+    /// have a left and a right, like kinema's synthetic one, must not).
+    pub flip: bool,
 }
 
 impl Default for DatasetOptions {
@@ -128,6 +131,7 @@ impl Default for DatasetOptions {
             reader_threads: 1,
             normalize: Normalize::IMAGENET,
             resize: ResizeMode::Auto,
+            flip: true,
         }
     }
 }
@@ -158,7 +162,15 @@ impl DatasetOptions {
     /// The spatial crops of the mode: multi-scale + flip in training, else centre / three / ten.
     pub fn crop(&self) -> Result<Crop> {
         match (self.mode(), self.num_crop) {
-            (Mode::Train, 1) => Ok(Crop::gluoncv_train()),
+            (Mode::Train, 1) => {
+                let mut c = Crop::gluoncv_train();
+                if let Crop::MultiScale { flip_prob, .. } = &mut c {
+                    if !self.flip {
+                        *flip_prob = 0.0;
+                    }
+                }
+                Ok(c)
+            }
             (Mode::Train, n) => Err(DataError::InvalidOption(format!(
                 "num_crop {n} in training: multi-crop views are for val/test"
             ))),

@@ -132,9 +132,17 @@ impl DataLoader {
 
     /// Iterates the batches of `epoch`, in order.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// Iterates the batches of `epoch` from batch `start` on (a resumed run picks its epoch up
+    /// where it stopped, with the very batches it would have had).
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> EpochIter {
         let loader = self.clone();
+        let mut batches = self.batches(epoch);
+        batches.drain(..start.min(batches.len()));
         let inner = ordered(
-            self.batches(epoch),
+            batches,
             self.options.num_workers,
             self.options.prefetch,
             move || {

@@ -1,8 +1,10 @@
 //! kinema-models: GluonCV's action-recognition models on burn.
 
+pub mod card;
 mod error;
 pub mod i3d;
 pub mod layers;
+pub mod motion;
 pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;
@@ -10,5 +12,6 @@ pub mod slowfast;
 pub mod tsn;
 pub mod weights;
 
+pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};
 pub use error::{ModelError, Result};
 pub use registry::{get_model, models, spec, GetModelOptions, ModelSpec, Net};

@@ -121,11 +121,33 @@ pub struct R2Plus1d {
 }
 
 impl R2Plus1d {
-    /// R(2+1)D ResNet-`depth` with `nclass` outputs.
+    /// R(2+1)D ResNet-`depth` with `nclass` outputs (GluonCV's widths).
     pub fn new(depth: usize, nclass: usize, num_segments: usize, dev: &Device) -> Result<R2Plus1d> {
-        let (blocks, bottleneck) = crate::resnet::layout(depth)?;
+        R2Plus1d::with_width(depth, 64, nclass, num_segments, dev)
+    }
+
+    /// R(2+1)D ResNet-`depth` whose stages are `width`, 2x, 4x and 8x `width` channels wide
+    /// (GluonCV's net is `width` 64; its 45-channel stem middle scales along). Depth 10 (one
+    /// basic block per stage) is kinema's own, for small models.
+    pub fn with_width(
+        depth: usize,
+        width: usize,
+        nclass: usize,
+        num_segments: usize,
+        dev: &Device,
+    ) -> Result<R2Plus1d> {
+        if width == 0 || nclass == 0 {
+            return Err(ModelError::InvalidOption(format!(
+                "R(2+1)D width {width}, nclass {nclass}: both must be at least 1"
+            )));
+        }
+        let (blocks, bottleneck) = match depth {
+            10 => ([1, 1, 1, 1], false),
+            d => crate::resnet::layout(d)?,
+        };
         let expansion = if bottleneck { 4 } else { 1 };
-        let mut cin = 64;
+        let stem_mid = (width * 45).div_ceil(64);
+        let mut cin = width;
         let mut stage = |planes: usize, n: usize, stride: usize| -> Vec<Block> {
             (0..n)
                 .map(|i| {
@@ -136,17 +158,17 @@ impl R2Plus1d {
                 .collect()
         };
         let (layer1, layer2, layer3, layer4) = (
-            stage(64, blocks[0], 1),
-            stage(128, blocks[1], 2),
-            stage(256, blocks[2], 2),
-            stage(512, blocks[3], 2),
+            stage(width, blocks[0], 1),
+            stage(width * 2, blocks[1], 2),
+            stage(width * 4, blocks[2], 2),
+            stage(width * 8, blocks[3], 2),
         );
-        let feat_dim = 512 * expansion;
+        let feat_dim = width * 8 * expansion;
         Ok(R2Plus1d {
-            conv1: conv3d(3, 45, [1, 7, 7], [1, 2, 2], [0, 3, 3], dev),
-            bn1: bn3d(45, dev),
-            conv2: conv3d(45, 64, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
-            bn2: bn3d(64, dev),
+            conv1: conv3d(3, stem_mid, [1, 7, 7], [1, 2, 2], [0, 3, 3], dev),
+            bn1: bn3d(stem_mid, dev),
+            conv2: conv3d(stem_mid, width, [3, 1, 1], [1, 1, 1], [1, 0, 0], dev),
+            bn2: bn3d(width, dev),
             layer1,
             layer2,
             layer3,

@@ -3,15 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, TensorData};
+use burn::module::{Module, ModuleMapper, ModuleVisitor};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Gradients, TensorData};
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
+use crate::motion::MotionNet;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
-use crate::weights::{load_named, read_params};
+use crate::weights::{
+    load_named, named_tensors, read_params, read_safetensors, write_safetensors, Metadata, NamedTensor,
+};
 
 /// Architecture family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +33,10 @@ pub enum Family {
     /// SlowFast with this many slow frames, ResNet depth, and res4 temporal-kernel blocks
     /// (`Some(6)`: the `_50_50` variant).
     SlowFast(usize, usize, Option<usize>),
+    /// kinema's narrow R(2+1)D: depth and first-stage width (small models for CPUs).
+    R2Plus1dNarrow(usize, usize),
+    /// kinema's four-layer 3-D CNN of this first-stage width.
+    Motion(usize),
 }
 
 /// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
@@ -243,6 +252,28 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
+    // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
+    // normalization.
+    let motion = InputSpec {
+        frames: 8,
+        stride: 4,
+        segments: 1,
+        size: 64,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+    };
+    add(
+        "kinema_motion_custom".into(),
+        Family::Motion(16),
+        "custom",
+        motion,
+    );
+    add(
+        "kinema_r2plus1d_resnet10_w16_custom".into(),
+        Family::R2Plus1dNarrow(10, 16),
+        "custom",
+        motion,
+    );
     out
 }
 
@@ -302,6 +333,34 @@ pub enum Net {
     R2Plus1d(Box<R2Plus1d>),
     /// SlowFast: input `[N * clips, 3, fast + slow, H, W]`.
     SlowFast(Box<SlowFast>),
+    /// kinema's motion net: input `[N * clips, 3, T, H, W]`.
+    Motion(Box<MotionNet>),
+}
+
+/// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
+macro_rules! each_net {
+    ($net:expr, $m:ident => $body:expr) => {
+        match $net {
+            Net::Tsn($m) => $body,
+            Net::I3d($m) => $body,
+            Net::R2Plus1d($m) => $body,
+            Net::SlowFast($m) => $body,
+            Net::Motion($m) => $body,
+        }
+    };
+}
+
+/// Rebuilds a [`Net`] of the same variant from the module `$m` inside it.
+macro_rules! map_net {
+    ($net:expr, $m:ident => $body:expr) => {
+        match $net {
+            Net::Tsn($m) => Net::Tsn(Box::new($body)),
+            Net::I3d($m) => Net::I3d(Box::new($body)),
+            Net::R2Plus1d($m) => Net::R2Plus1d(Box::new($body)),
+            Net::SlowFast($m) => Net::SlowFast(Box::new($body)),
+            Net::Motion($m) => Net::Motion(Box::new($body)),
+        }
+    };
 }
 
 impl Net {
@@ -309,7 +368,7 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) => 4,
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) => 5,
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) => 5,
         }
     }
 
@@ -322,6 +381,24 @@ impl Net {
         features: bool,
         dev: &Device,
     ) -> Result<(Vec<usize>, Vec<f32>)> {
+        let out = self.forward_data(shape, input, features, dev)?;
+        let dims = out.dims().to_vec();
+        let values = out
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| ModelError::InvalidOption(format!("{e:?}")))?;
+        Ok((dims, values))
+    }
+
+    /// Like [`run`](Self::run) but keeps the result a tensor on `dev` (on an autodiff device
+    /// it carries the graph back to the parameters: what training steps on).
+    pub fn forward_data(
+        &self,
+        shape: &[usize],
+        input: Vec<f32>,
+        features: bool,
+        dev: &Device,
+    ) -> Result<Tensor<2>> {
         if shape.len() != self.input_rank() || shape.get(1) != Some(&3) {
             return Err(ModelError::InvalidOption(format!(
                 "input shape {shape:?}: this model takes {} ([N, 3, ...])",
@@ -330,6 +407,13 @@ impl Net {
                 } else {
                     "[N*clips, 3, T, H, W]"
                 }
+            )));
+        }
+        if shape.iter().product::<usize>() != input.len() {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?} needs {} values, got {}",
+                shape.iter().product::<usize>(),
+                input.len()
             )));
         }
         let data = TensorData::new(input, shape.to_vec());
@@ -344,7 +428,7 @@ impl Net {
                     m.forward(x)
                 }
             }
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) => {
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) => {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
@@ -353,29 +437,85 @@ impl Net {
                     (Net::R2Plus1d(m), false) => m.forward(x),
                     (Net::SlowFast(m), true) => m.features(x),
                     (Net::SlowFast(m), false) => m.forward(x),
+                    (Net::Motion(m), true) => m.features(x),
+                    (Net::Motion(m), false) => m.forward(x),
                     (Net::Tsn(_), _) => unreachable!("matched above"),
                 }
             }
         }));
-        let out = match run {
-            Ok(r) => r?,
+        match run {
+            Ok(r) => r,
             Err(p) => {
                 let why = p
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
-                return Err(ModelError::InvalidOption(format!(
+                Err(ModelError::InvalidOption(format!(
                     "input shape {shape:?} rejected by the backend: {why}"
-                )));
+                )))
             }
-        };
-        let dims = out.dims().to_vec();
-        let values = out
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| ModelError::InvalidOption(format!("{e:?}")))?;
-        Ok((dims, values))
+        }
+    }
+
+    /// Applies a burn [`ModuleMapper`] to the model's parameters (what optimizers and weight
+    /// loaders do).
+    pub fn map<Mp: ModuleMapper>(self, mapper: &mut Mp) -> Net {
+        map_net!(self, m => m.map(mapper))
+    }
+
+    /// Visits the model's parameters with a burn [`ModuleVisitor`].
+    pub fn visit<V: ModuleVisitor>(&self, visitor: &mut V) {
+        each_net!(self, m => m.visit(visitor))
+    }
+
+    /// The model without autodiff and with BatchNorm on its running statistics (eval mode).
+    pub fn valid(&self) -> Net {
+        map_net!(self, m => m.valid())
+    }
+
+    /// Gradients of `grads` (from `loss.backward()`) keyed by this model's parameters.
+    pub fn gradients(&self, grads: Gradients) -> GradientsParams {
+        each_net!(self, m => GradientsParams::from_grads(grads, &**m))
+    }
+
+    /// Number of float values in parameters and running statistics.
+    pub fn num_params(&self) -> usize {
+        each_net!(self, m => m.num_params())
+    }
+
+    /// Every parameter and running statistic by its path, dense weights `[out, in]`.
+    pub fn tensors(&self) -> Result<Vec<NamedTensor>> {
+        // burn folds a BatchNorm's latest running-statistics update in lazily (its visitor sees
+        // the value one step behind); `valid` folds it in first, so what is saved is current.
+        each_net!(&self.valid(), m => named_tensors(&**m))
+    }
+
+    /// Writes the weights (and `metadata`) to a safetensors file, atomically.
+    pub fn save_safetensors(&self, path: &Path, metadata: &Metadata) -> Result<()> {
+        write_safetensors(path, &self.tensors()?, metadata)
+    }
+
+    /// Loads named tensors by kinema's parameter paths (every mismatch an error naming it).
+    pub fn load_tensors(self, tensors: Vec<NamedTensor>, path: &Path) -> Result<Net> {
+        let same = |p: &str| p.to_string();
+        Ok(map_net!(self, m => load_named(*m, tensors, path, &same)?))
+    }
+
+    /// Loads a safetensors file written by [`save_safetensors`](Self::save_safetensors) (or any
+    /// file with kinema's parameter paths); returns its metadata too.
+    pub fn load_safetensors(self, path: &Path) -> Result<(Net, Metadata)> {
+        let (tensors, meta) = read_safetensors(path)?;
+        Ok((self.load_tensors(tensors, path)?, meta))
+    }
+
+    /// Loads weights by file type: `.safetensors`, or GluonCV's `.params` otherwise.
+    pub fn load_weights(self, path: &Path) -> Result<Net> {
+        if path.extension().is_some_and(|e| e == "safetensors") {
+            Ok(self.load_safetensors(path)?.0)
+        } else {
+            self.load_params(path)
+        }
     }
 
     /// Loads a GluonCV `.params` file into the model (names mapped, aliases accepted, every
@@ -393,6 +533,7 @@ impl Net {
             Net::R2Plus1d(m) => Net::R2Plus1d(Box::new(load_named(*m, tensors, path, &|p| {
                 p.replace(".conv1x1.", ".conv1.")
             })?)),
+            Net::Motion(m) => Net::Motion(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
         })
     }
 }
@@ -439,6 +580,10 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
             Net::SlowFast(Box::new(SlowFast::new(&c, dev)?))
         }
         Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
+        Family::Motion(width) => Net::Motion(Box::new(MotionNet::new(width, nclass, segments, dev)?)),
+        Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
+            depth, width, nclass, segments, dev,
+        )?)),
     };
     if !o.pretrained {
         return Ok(net);

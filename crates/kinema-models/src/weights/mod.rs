@@ -1,7 +1,11 @@
-//! Weight files: MXNet `.params` (parsed here), PyTorch `.pth` and safetensors.
+//! Weight files: MXNet `.params` (parsed here), safetensors (kinema's own format, and PyTorch's).
 
 mod load;
 mod params;
+mod safetensors;
 
 pub use load::{load_named, parameter_names};
 pub use params::{parse_params, read_params, NamedTensor};
+pub use safetensors::{
+    decode_safetensors, encode_safetensors, named_tensors, read_safetensors, write_safetensors, Metadata,
+};

@@ -1,0 +1,124 @@
+//! `kinema eval --data SETTING`: clip- and video-level top-1/top-5 with multi-view testing,
+//! per-class accuracy and a confusion matrix (CSV + PNG).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use kinema_data::VideoClsCustom;
+use kinema_train::{evaluate, EvalOptions};
+
+use crate::model_arg::{resolve, segments_in_model, ModelArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Setting file (`path num_frames label` per line).
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder the setting file's paths are relative to (default: the setting file's folder).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Temporal clips per video (3-D models; TSN uses its segments).
+    #[arg(long)]
+    num_clips: Option<usize>,
+    /// Crops per clip: 1, 3 or 10.
+    #[arg(long, default_value_t = 1)]
+    num_crops: usize,
+    /// Videos per batch.
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    /// Loader workers.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Write confusion.csv, confusion.png and per_class.csv here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let dev = Device::flex();
+    let (net, card) = resolve(&a.model, &dev)?;
+    let mut opts = card.input.dataset_options();
+    opts.test_mode = a.num_crops > 1 || a.num_clips.is_some_and(|n| n > 1);
+    opts.num_crop = a.num_crops;
+    if let Some(n) = a.num_clips {
+        anyhow::ensure!(n > 0, "--num-clips must be at least 1");
+        if segments_in_model(&card) == 1 {
+            opts.num_segments = n;
+        }
+    }
+    let root = a
+        .root
+        .clone()
+        .unwrap_or_else(|| a.data.parent().map(PathBuf::from).unwrap_or_default());
+    let ds = Arc::new(VideoClsCustom::new(&root, &a.data, opts)?);
+    let pb = crate::progress::bar(ds.len() as u64, "eval", a.json);
+    let r = evaluate(
+        &net,
+        ds,
+        &EvalOptions {
+            batch_size: a.batch_size,
+            num_workers: a.workers,
+            segments_in_model: segments_in_model(&card),
+        },
+        &dev,
+        &|done, _| pb.set_position(done as u64),
+    )
+    .with_context(|| format!("evaluating on {}", a.data.display()))?;
+    pb.finish_and_clear();
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut csv = String::from("true\\predicted");
+        for c in 0..r.confusion.len() {
+            csv.push(',');
+            csv.push_str(card.classes.get(c).map(String::as_str).unwrap_or("?"));
+        }
+        csv.push('\n');
+        for (c, row) in r.confusion.iter().enumerate() {
+            csv.push_str(card.classes.get(c).map(String::as_str).unwrap_or("?"));
+            for v in row {
+                csv.push_str(&format!(",{v}"));
+            }
+            csv.push('\n');
+        }
+        kinema_data::write_atomic(&out.join("confusion.csv"), csv.as_bytes())?;
+        let mut pc = String::from("label,class,videos,top1\n");
+        for c in &r.per_class {
+            pc.push_str(&format!(
+                "{},{},{},{:.4}\n",
+                c.label,
+                card.classes.get(c.label).map(String::as_str).unwrap_or("?"),
+                c.count,
+                c.top1
+            ));
+        }
+        kinema_data::write_atomic(&out.join("per_class.csv"), pc.as_bytes())?;
+        crate::charts::confusion_png(&out.join("confusion.png"), &r.confusion, &card.classes)?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&r)?;
+        v["model"] = card.model.clone().into();
+        v["classes"] = serde_json::to_value(&card.classes)?;
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "{} videos, {} views each: video top-1 {:.4}, top-5 {:.4}; clip top-1 {:.4}, top-5 {:.4}",
+        r.num_videos, r.views, r.top1, r.top5, r.clip_top1, r.clip_top5
+    );
+    for c in &r.per_class {
+        println!(
+            "  {:<24} {:>4} videos  top-1 {:.3}",
+            card.classes.get(c.label).map(String::as_str).unwrap_or("?"),
+            c.count,
+            c.top1
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `--model NAME|FILE` as predict, eval, tag and extract take it: a kinema model file
+//! (safetensors with its card) or a registry name (with `--weights`, or GluonCV's published file
+//! from the model store).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
+use kinema_models::registry::Family;
+use kinema_models::{get_model, load_model_file, ClipSpec, GetModelOptions, ModelCard, Net};
+
+/// The model options shared by the verbs that run a model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model: a kinema .safetensors file (from `kinema train`) or a registry name.
+    #[arg(long)]
+    pub model: String,
+    /// Weights for a registry name (.params or .safetensors); without it, the model store's file.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Class names, one per line (registry names only; default class_0, class_1, ...).
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
+    /// Classes of a `_custom` registry name.
+    #[arg(long)]
+    pub nclass: Option<usize>,
+}
+
+/// The built model (eval mode) and how to feed it.
+pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
+    let m = a.model.as_str();
+    let as_path = Path::new(m);
+    if as_path.exists() || m.ends_with(".safetensors") {
+        if a.weights.is_some() {
+            bail!("--weights goes with a registry name, not with the model file {m}");
+        }
+        return load_model_file(as_path, dev).with_context(|| format!("loading model file {m}"));
+    }
+    let spec = kinema_models::spec(m)?;
+    let classes: Vec<String> = match &a.classes {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading class names {}", p.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        None => {
+            let n = a.nclass.unwrap_or(spec.nclass);
+            if n == 0 {
+                bail!("{m} is a _custom model: give --nclass or --classes");
+            }
+            (0..n).map(|k| format!("class_{k}")).collect()
+        }
+    };
+    let segments = match spec.family {
+        Family::TsnResNet(_) => spec.input.segments,
+        _ => 1,
+    };
+    let o = GetModelOptions {
+        nclass: Some(classes.len()),
+        num_segments: Some(segments),
+        pretrained: a.weights.is_none(),
+        ..Default::default()
+    };
+    let mut net = get_model(m, &o, dev)?;
+    if let Some(w) = &a.weights {
+        net = net
+            .load_weights(w)
+            .with_context(|| format!("loading weights {}", w.display()))?;
+    }
+    let size = spec.input.size as u32;
+    // GluonCV resizes to 340x256 before a 224 crop; other sizes scale along.
+    let input = ClipSpec {
+        num_segments: spec.input.segments,
+        new_length: spec.input.frames,
+        new_step: spec.input.stride,
+        new_width: (size * 340).div_ceil(224),
+        new_height: (size * 256).div_ceil(224),
+        input_size: size,
+        mean: spec.input.mean,
+        std: spec.input.std,
+        slowfast: matches!(spec.family, Family::SlowFast(..)),
+        slow_temporal_stride: 16,
+        fast_temporal_stride: 2,
+    };
+    Ok((
+        net,
+        ModelCard {
+            model: m.to_string(),
+            classes,
+            input,
+        },
+    ))
+}
+
+/// Views the model itself averages (TSN segments).
+pub fn segments_in_model(card: &ModelCard) -> usize {
+    match kinema_models::spec(&card.model).map(|s| s.family) {
+        Ok(Family::TsnResNet(_)) => card.input.num_segments,
+        _ => 1,
+    }
+}

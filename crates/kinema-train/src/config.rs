@@ -1,0 +1,363 @@
+//! The training config (`kinema train CONFIG.toml`): GluonCV's `train_recognizer.py` options as
+//! a TOML file. Unknown keys are errors (a typo must not silently fall back to a default).
+//! Relative paths are resolved against the config file's folder.
+
+use std::path::{Path, PathBuf};
+
+use kinema_data::{DatasetOptions, ResizeMode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+use crate::optim::{OptimizerKind, OptimizerOptions};
+
+/// A whole training run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Registry model name (`_custom` names need `nclass`).
+    pub model: String,
+    /// Classes (default: the lines of `data.classes`, else the model's own count).
+    #[serde(default)]
+    pub nclass: Option<usize>,
+    /// Output folder: checkpoints, logs, curves.
+    #[serde(default = "default_out")]
+    pub out: PathBuf,
+    /// Seed of the weight init, the shuffle and every augmentation.
+    #[serde(default)]
+    pub seed: u64,
+    /// Data.
+    pub data: DataConfig,
+    /// Optimisation.
+    #[serde(default)]
+    pub train: TrainSection,
+    /// Where the config came from (not in the file).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from("runs/train")
+}
+
+/// The `[data]` section: setting files and GluonCV's clip parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Folder the setting files' paths are relative to.
+    pub root: PathBuf,
+    /// Training setting file.
+    pub train: PathBuf,
+    /// Validation setting file (optional).
+    #[serde(default)]
+    pub val: Option<PathBuf>,
+    /// Class names, one per line (label k = line k).
+    #[serde(default)]
+    pub classes: Option<PathBuf>,
+    /// GluonCV's `num_segments`.
+    #[serde(default = "one")]
+    pub num_segments: usize,
+    /// GluonCV's `new_length`.
+    #[serde(default = "one")]
+    pub new_length: usize,
+    /// GluonCV's `new_step`.
+    #[serde(default = "one")]
+    pub new_step: usize,
+    /// GluonCV's `new_width`.
+    #[serde(default = "w340")]
+    pub new_width: u32,
+    /// GluonCV's `new_height`.
+    #[serde(default = "h256")]
+    pub new_height: u32,
+    /// GluonCV's `input_size` (square crop).
+    #[serde(default = "s224")]
+    pub input_size: u32,
+    /// GluonCV's `temporal_jitter`.
+    #[serde(default)]
+    pub temporal_jitter: bool,
+    /// SlowFast layout.
+    #[serde(default)]
+    pub slowfast: bool,
+    /// SlowFast slow stride.
+    #[serde(default = "s16")]
+    pub slow_temporal_stride: usize,
+    /// SlowFast fast stride.
+    #[serde(default = "s2")]
+    pub fast_temporal_stride: usize,
+    /// Random horizontal flips in training.
+    #[serde(default = "yes")]
+    pub flip: bool,
+    /// Loader worker threads.
+    #[serde(default = "s2")]
+    pub num_workers: usize,
+    /// Mean/std (default ImageNet's).
+    #[serde(default)]
+    pub mean: Option<[f32; 3]>,
+    /// Standard deviations.
+    #[serde(default)]
+    pub std: Option<[f32; 3]>,
+}
+
+/// The `[train]` section (every key optional).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    /// Epochs.
+    pub epochs: usize,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// `sgd` or `adamw`.
+    pub optimizer: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum (AdamW's beta1).
+    pub momentum: f64,
+    /// Weight decay.
+    pub wd: f64,
+    /// No weight decay on BatchNorm parameters and biases.
+    pub no_wd: bool,
+    /// `step`, `cosine` or `constant`.
+    pub lr_mode: LrMode,
+    /// Step schedule: multiply by `lr_decay` at each of these epochs.
+    pub lr_decay_epoch: Vec<usize>,
+    /// Step schedule factor.
+    pub lr_decay: f64,
+    /// Linear warm-up from `warmup_lr` over this many epochs.
+    pub warmup_epochs: usize,
+    /// Learning rate at the start of the warm-up.
+    pub warmup_lr: f64,
+    /// Label smoothing epsilon.
+    pub label_smoothing: f64,
+    /// Clip the global gradient norm (0: off; GluonCV's `clip_grad`).
+    pub clip_grad: f64,
+    /// Also checkpoint every this many steps (0: only at the end of each epoch).
+    pub checkpoint_every: usize,
+    /// Validate every this many epochs (0: never).
+    pub val_interval: usize,
+    /// Fine-tuning: freeze everything but the classifier.
+    pub freeze_backbone: bool,
+    /// Fine-tuning: learning-rate factor of the backbone (1: same as the classifier).
+    pub backbone_lr_mult: f64,
+    /// Log every this many steps.
+    pub log_interval: usize,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection {
+            epochs: 10,
+            batch_size: 8,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.01,
+            momentum: 0.9,
+            wd: 1e-4,
+            no_wd: false,
+            lr_mode: LrMode::Step,
+            lr_decay_epoch: vec![],
+            lr_decay: 0.1,
+            warmup_epochs: 0,
+            warmup_lr: 0.0,
+            label_smoothing: 0.0,
+            clip_grad: 0.0,
+            checkpoint_every: 0,
+            val_interval: 1,
+            freeze_backbone: false,
+            backbone_lr_mult: 1.0,
+            log_interval: 10,
+        }
+    }
+}
+
+/// Learning-rate schedules (GluonCV's `lr_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrMode {
+    /// Multiply by `lr_decay` at each `lr_decay_epoch`.
+    Step,
+    /// Half a cosine from `lr` down to 0.
+    Cosine,
+    /// `lr` throughout (after the warm-up).
+    Constant,
+}
+
+fn one() -> usize {
+    1
+}
+fn s2() -> usize {
+    2
+}
+fn s16() -> usize {
+    16
+}
+fn w340() -> u32 {
+    340
+}
+fn h256() -> u32 {
+    256
+}
+fn s224() -> u32 {
+    224
+}
+fn yes() -> bool {
+    true
+}
+
+impl TrainConfig {
+    /// Reads and checks a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        TrainConfig::parse(&text, &base).map_err(|reason| TrainError::Config {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Parses config text; `base` is the folder relative paths start from.
+    pub fn parse(text: &str, base: &Path) -> std::result::Result<TrainConfig, String> {
+        let mut c: TrainConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.base = base.to_path_buf();
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let t = &self.train;
+        if t.epochs == 0 || t.batch_size == 0 {
+            return Err("train.epochs and train.batch_size must be at least 1".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(format!("train.lr {}: must be positive", t.lr));
+        }
+        if !(0.0..1.0).contains(&t.label_smoothing) {
+            return Err(format!(
+                "train.label_smoothing {}: must be in [0, 1)",
+                t.label_smoothing
+            ));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return Err(format!("train.momentum {}: must be in [0, 1)", t.momentum));
+        }
+        if t.wd < 0.0 || t.clip_grad < 0.0 || t.backbone_lr_mult < 0.0 {
+            return Err("train.wd, train.clip_grad and train.backbone_lr_mult must not be negative".into());
+        }
+        if self.nclass == Some(0) {
+            return Err("nclass must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// `p` resolved against the config's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// The dataset options of the training (`train`) or validation split.
+    pub fn dataset_options(&self, train: bool) -> DatasetOptions {
+        let d = &self.data;
+        let mut o = DatasetOptions {
+            train,
+            num_segments: d.num_segments,
+            new_length: d.new_length,
+            new_step: d.new_step,
+            new_width: d.new_width,
+            new_height: d.new_height,
+            target_width: d.input_size,
+            target_height: d.input_size,
+            temporal_jitter: d.temporal_jitter && train,
+            slowfast: d.slowfast,
+            slow_temporal_stride: d.slow_temporal_stride,
+            fast_temporal_stride: d.fast_temporal_stride,
+            seed: self.seed,
+            flip: d.flip,
+            resize: ResizeMode::Auto,
+            ..Default::default()
+        };
+        if let Some(m) = d.mean {
+            o.normalize.mean = m;
+        }
+        if let Some(s) = d.std {
+            o.normalize.std = s;
+        }
+        o
+    }
+
+    /// The optimizer settings.
+    pub fn optimizer_options(&self) -> OptimizerOptions {
+        let t = &self.train;
+        OptimizerOptions {
+            kind: t.optimizer,
+            momentum: t.momentum,
+            wd: t.wd,
+            no_wd_1d: t.no_wd,
+            clip_grad_norm: t.clip_grad,
+            ..Default::default()
+        }
+    }
+
+    /// Learning rate at fractional epoch `e` (GluonCV's `LRSequential`: linear warm-up, then
+    /// the schedule over the remaining epochs).
+    pub fn lr_at(&self, e: f64) -> f64 {
+        let t = &self.train;
+        let warm = t.warmup_epochs as f64;
+        if e < warm {
+            return t.warmup_lr + (t.lr - t.warmup_lr) * e / warm;
+        }
+        match t.lr_mode {
+            LrMode::Constant => t.lr,
+            LrMode::Step => {
+                let passed = t.lr_decay_epoch.iter().filter(|&&d| e >= d as f64).count();
+                t.lr * t.lr_decay.powi(passed as i32)
+            }
+            LrMode::Cosine => {
+                let span = (t.epochs as f64 - warm).max(1e-9);
+                let p = ((e - warm) / span).clamp(0.0, 1.0);
+                t.lr * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "model = \"r2plus1d_resnet18_custom\"\n[data]\nroot = \"d\"\ntrain = \"d/train.txt\"\n";
+
+    #[test]
+    fn parses_with_defaults_and_resolves_paths() {
+        let c = TrainConfig::parse(MIN, Path::new("/cfg")).unwrap();
+        assert_eq!(c.train.epochs, 10);
+        assert_eq!(c.resolve(&c.data.train), PathBuf::from("/cfg/d/train.txt"));
+        assert_eq!(c.dataset_options(true).target_width, 224);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors_with_their_line() {
+        let e = TrainConfig::parse(&format!("{MIN}[train]\nepochz = 3\n"), Path::new("")).unwrap_err();
+        assert!(e.contains("epochz") && e.contains("line 6"), "{e}");
+        let e = TrainConfig::parse(&format!("{MIN}[train]\nlr = -1.0\n"), Path::new("")).unwrap_err();
+        assert!(e.contains("train.lr"), "{e}");
+        let e = TrainConfig::parse("model = 3\n", Path::new("")).unwrap_err();
+        assert!(e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn schedules() {
+        let mut c = TrainConfig::parse(MIN, Path::new("")).unwrap();
+        c.train.lr = 0.1;
+        c.train.lr_decay_epoch = vec![4, 8];
+        assert!((c.lr_at(3.9) - 0.1).abs() < 1e-12);
+        assert!((c.lr_at(4.0) - 0.01).abs() < 1e-12);
+        assert!((c.lr_at(9.0) - 0.001).abs() < 1e-12);
+        c.train.lr_mode = LrMode::Cosine;
+        c.train.warmup_epochs = 2;
+        assert!((c.lr_at(1.0) - 0.05).abs() < 1e-12);
+        assert!((c.lr_at(2.0) - 0.1).abs() < 1e-12);
+        assert!((c.lr_at(6.0) - 0.05).abs() < 1e-12);
+        assert!(c.lr_at(10.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,45 @@
+//! Typed errors of training and evaluation.
+
+use std::path::PathBuf;
+
+/// Result alias of this crate.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// What can go wrong in a training or evaluation run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A config file that does not parse or holds a bad value.
+    #[error("{path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+    /// A checkpoint that cannot be used.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    /// A bad setting.
+    #[error("{0}")]
+    Invalid(String),
+    /// The data pipeline failed.
+    #[error(transparent)]
+    Data(#[from] kinema_data::DataError),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] kinema_models::ModelError),
+    /// Training diverged.
+    #[error("loss is {loss} at epoch {epoch}, step {step}: training diverged (lower the learning rate)")]
+    Diverged { loss: f64, epoch: usize, step: usize },
+    /// An I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> TrainError {
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

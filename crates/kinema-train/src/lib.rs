@@ -1,0 +1,24 @@
+//! kinema-train: training, evaluation and fine-tuning of kinema's video models.
+//!
+//! - [`TrainConfig`]: GluonCV's `train_recognizer.py` options as a TOML file.
+//! - [`train`]: the loop (SGD/AdamW, step/cosine schedules with warm-up, label smoothing,
+//!   gradient clipping), validation every epoch, atomic checkpoints with resume, CSV/JSONL logs
+//!   and a PNG of the curves.
+//! - [`evaluate`]: clip- and video-level top-1/top-5 with multi-view testing, per-class
+//!   accuracy and the confusion matrix.
+
+pub mod config;
+mod error;
+pub mod eval;
+pub mod finetune;
+pub mod optim;
+pub mod plot;
+pub mod trainer;
+
+pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
+pub use error::{Result, TrainError};
+pub use eval::{evaluate, EvalOptions, EvalReport};
+pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
+pub use trainer::{
+    load_checkpoint, save_checkpoint, train, EpochInfo, RunOptions, StepInfo, TrainState, TrainSummary,
+};

@@ -1,0 +1,509 @@
+//! The training loop: batches from the loader, forward on the autodiff device, label-smoothed
+//! cross-entropy, backward, one optimizer step; validation each epoch; checkpoints written
+//! atomically (every epoch, and every N steps when asked) so a killed run resumes to the same
+//! result; logs as CSV and JSONL.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::tensor::{Device, TensorData};
+use burn::Tensor;
+use kinema_data::{DataLoader, LoaderOptions, VideoClsCustom};
+use kinema_models::weights::{read_safetensors, NamedTensor};
+use kinema_models::{get_model, ClipSpec, GetModelOptions, ModelCard, Net};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::eval::{evaluate, EvalOptions};
+use crate::optim::Optimizer;
+
+/// Latest checkpoint (model + optimizer + position), in the output folder.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+/// Best model by validation top-1 (weights + card only).
+pub const BEST: &str = "best.safetensors";
+/// Model after the last epoch (weights + card only).
+pub const FINAL: &str = "model.safetensors";
+
+const STATE_KEY: &str = "kinema.train_state";
+
+/// How a run starts.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from `out/checkpoint.safetensors` when it exists.
+    pub resume: bool,
+    /// Start from these weights (fine-tuning): a kinema model file or GluonCV `.params`; the
+    /// classifier is left out when its class count differs.
+    pub init: Option<PathBuf>,
+    /// Stop (as if killed) after this many optimizer steps of this process.
+    pub max_steps: Option<usize>,
+    /// Device (default CPU); an autodiff device is made from it.
+    pub device: Option<Device>,
+}
+
+/// Where a run stands; stored in the checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// Epoch being trained (0-based).
+    pub epoch: usize,
+    /// Batches of that epoch already done.
+    pub batch: usize,
+    /// Optimizer steps in all.
+    pub global_step: u64,
+    /// Best validation top-1 so far.
+    pub best_top1: f64,
+    /// Epoch of the best.
+    pub best_epoch: Option<usize>,
+    /// Running sums of the current epoch: loss, correct, seen.
+    pub epoch_loss: f64,
+    /// Correct training predictions this epoch.
+    pub epoch_correct: usize,
+    /// Training clips seen this epoch.
+    pub epoch_seen: usize,
+}
+
+/// What the progress callback gets after each step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepInfo {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Batch within the epoch (1-based count done).
+    pub batch: usize,
+    /// Batches per epoch.
+    pub batches: usize,
+    /// Loss of this batch.
+    pub loss: f64,
+    /// Training top-1 of the epoch so far.
+    pub train_top1: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Clips per second of this step (load + compute).
+    pub clips_per_s: f64,
+}
+
+/// One epoch's numbers (a line of `epochs.csv`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochInfo {
+    /// Epoch (1-based in the logs, like GluonCV's).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training top-1.
+    pub train_top1: f64,
+    /// Validation clip top-1 (when validated).
+    pub val_top1: Option<f64>,
+    /// Validation top-5.
+    pub val_top5: Option<f64>,
+    /// Learning rate at the epoch's end.
+    pub lr: f64,
+    /// Seconds the epoch took.
+    pub seconds: f64,
+}
+
+/// The run's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Epochs finished.
+    pub epochs: Vec<EpochInfo>,
+    /// Best validation top-1 and its epoch.
+    pub best_top1: f64,
+    /// Epoch of the best (1-based).
+    pub best_epoch: Option<usize>,
+    /// False when stopped early by `max_steps`.
+    pub finished: bool,
+}
+
+fn class_names(c: &TrainConfig, nclass_hint: Option<usize>) -> Result<Vec<String>> {
+    if let Some(p) = &c.data.classes {
+        let p = c.resolve(p);
+        let text = std::fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
+        let names: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if names.is_empty() {
+            return Err(TrainError::Invalid(format!("{}: no class names", p.display())));
+        }
+        return Ok(names);
+    }
+    let n = c
+        .nclass
+        .or(nclass_hint)
+        .ok_or_else(|| TrainError::Invalid("give nclass or data.classes (a file of class names)".into()))?;
+    Ok((0..n).map(|k| format!("class_{k}")).collect())
+}
+
+/// Label-smoothed cross-entropy of `logits` `[B, K]` against `labels`, and the count of correct
+/// top-1 predictions.
+pub fn cross_entropy(
+    logits: Tensor<2>,
+    labels: &[usize],
+    smoothing: f64,
+    dev: &Device,
+) -> (Tensor<1>, usize) {
+    let [b, k] = logits.dims();
+    let pred: Vec<i64> = logits
+        .clone()
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .unwrap_or_default();
+    let correct = pred
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| **p as usize == **l)
+        .count();
+    let off = (smoothing / k as f64) as f32;
+    let on = (1.0 - smoothing) as f32 + off;
+    let mut t = vec![off; b * k];
+    for (i, &l) in labels.iter().enumerate() {
+        t[i * k + l] = on;
+    }
+    let target = Tensor::<2>::from_data(TensorData::new(t, [b, k]), dev);
+    let logp = burn::tensor::activation::log_softmax(logits, 1);
+    let loss = (logp * target).sum().neg().div_scalar(b as f64);
+    (loss, correct)
+}
+
+fn append(path: &Path, line: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TrainError::io(path, e))?;
+    writeln!(f, "{line}").map_err(|e| TrainError::io(path, e))
+}
+
+/// Trains as `config` says; `progress` is called after every step.
+pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo)) -> Result<TrainSummary> {
+    let base_dev = run.device.clone().unwrap_or_else(Device::flex);
+    let dev = base_dev.clone().autodiff();
+    let out = config.resolve(&config.out);
+    std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+
+    let spec = kinema_models::spec(&config.model)?;
+    let classes = class_names(config, (spec.nclass > 0).then_some(spec.nclass))?;
+    let nclass = config.nclass.unwrap_or(classes.len());
+    if nclass != classes.len() {
+        return Err(TrainError::Invalid(format!(
+            "nclass {nclass} but {} class names",
+            classes.len()
+        )));
+    }
+    let train_opts = config.dataset_options(true);
+    let root = config.resolve(&config.data.root);
+    let train_ds = Arc::new(VideoClsCustom::new(
+        &root,
+        config.resolve(&config.data.train),
+        train_opts.clone(),
+    )?);
+    if let Some(bad) = train_ds.list().samples.iter().find(|s| s.label >= nclass) {
+        return Err(TrainError::Invalid(format!(
+            "{}: label {} of {} is not below nclass {nclass}",
+            config.data.train.display(),
+            bad.label,
+            bad.path.display()
+        )));
+    }
+    let loader = DataLoader::new(
+        train_ds.clone(),
+        LoaderOptions {
+            batch_size: config.train.batch_size,
+            shuffle: true,
+            seed: config.seed,
+            drop_last: train_ds.len() > config.train.batch_size,
+            num_workers: config.data.num_workers,
+            ..Default::default()
+        },
+    )?;
+    let batches = loader.len();
+    let card = ModelCard {
+        model: config.model.clone(),
+        classes: classes.clone(),
+        input: ClipSpec::from_options(&train_opts),
+    };
+    let is_tsn = matches!(spec.family, kinema_models::registry::Family::TsnResNet(_));
+    let segments = if is_tsn { config.data.num_segments } else { 1 };
+
+    dev.seed(config.seed);
+    base_dev.seed(config.seed);
+    let gm = GetModelOptions {
+        nclass: Some(nclass),
+        num_segments: Some(segments),
+        ..Default::default()
+    };
+    let mut net = get_model(&config.model, &gm, &dev)?;
+    let mut opt = Optimizer::new(config.optimizer_options());
+    let mut state = TrainState::default();
+    let ckpt = out.join(CHECKPOINT);
+    if run.resume && ckpt.exists() {
+        let (n, o, s) = load_checkpoint(&ckpt, net, opt, &base_dev)?;
+        (net, opt, state) = (n, o, s);
+        tracing::info!(
+            "resuming from {} at epoch {}, batch {}",
+            ckpt.display(),
+            state.epoch + 1,
+            state.batch
+        );
+    } else {
+        if !run.resume {
+            for f in ["log.csv", "log.jsonl", "epochs.csv"] {
+                let _ = std::fs::remove_file(out.join(f));
+            }
+        }
+        if let Some(init) = &run.init {
+            net = crate::finetune::init_from(net, init)?;
+        }
+    }
+    let log_csv = out.join("log.csv");
+    if !log_csv.exists() {
+        append(&log_csv, "epoch,batch,global_step,loss,train_top1,lr,clips_per_s")?;
+    }
+    let epochs_csv = out.join("epochs.csv");
+    if !epochs_csv.exists() {
+        append(
+            &epochs_csv,
+            "epoch,train_loss,train_top1,val_top1,val_top5,lr,seconds",
+        )?;
+    }
+    let mut epochs: Vec<EpochInfo> = read_epochs(&out.join("epochs.jsonl"));
+    let factor = crate::finetune::lr_factor(&config.train);
+    let mut steps_here = 0usize;
+    let val_ds = match &config.data.val {
+        Some(v) => Some(Arc::new(VideoClsCustom::new(
+            &root,
+            config.resolve(v),
+            config.dataset_options(false),
+        )?)),
+        None => None,
+    };
+
+    while state.epoch < config.train.epochs {
+        let epoch = state.epoch;
+        let t_epoch = std::time::Instant::now();
+        let mut t_step = std::time::Instant::now();
+        for batch in loader.epoch_from(epoch as u64, state.batch) {
+            let batch = batch?;
+            let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
+            let mut shape = batch.shape.clone();
+            let (b, views) = (shape[0], shape[1]);
+            shape.splice(0..2, [b * views]);
+            let labels = batch.labels.clone();
+            let logits = net.forward_data(&shape, batch.data.clone(), false, &dev)?;
+            loader.recycle(batch);
+            let (loss, correct) = cross_entropy(logits, &labels, config.train.label_smoothing, &dev);
+            let loss_v = loss.clone().into_scalar::<f64>();
+            if !loss_v.is_finite() {
+                return Err(TrainError::Diverged {
+                    loss: loss_v,
+                    epoch: epoch + 1,
+                    step: state.batch + 1,
+                });
+            }
+            let grads = net.gradients(loss.backward());
+            let (n, _norm) = opt.step(net, grads, lr, &factor);
+            net = n;
+            state.batch += 1;
+            state.global_step += 1;
+            state.epoch_loss += loss_v * labels.len() as f64;
+            state.epoch_correct += correct;
+            state.epoch_seen += labels.len();
+            steps_here += 1;
+            let info = StepInfo {
+                epoch,
+                batch: state.batch,
+                batches,
+                loss: loss_v,
+                train_top1: state.epoch_correct as f64 / state.epoch_seen.max(1) as f64,
+                lr,
+                clips_per_s: labels.len() as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
+            };
+            t_step = std::time::Instant::now();
+            if state.batch % config.train.log_interval.max(1) == 0 || state.batch == batches {
+                append(
+                    &log_csv,
+                    &format!(
+                        "{},{},{},{:.6},{:.4},{:.6},{:.2}",
+                        epoch + 1,
+                        info.batch,
+                        state.global_step,
+                        info.loss,
+                        info.train_top1,
+                        lr,
+                        info.clips_per_s
+                    ),
+                )?;
+                append(
+                    &out.join("log.jsonl"),
+                    &serde_json::to_string(&info).unwrap_or_default(),
+                )?;
+            }
+            progress(&info);
+            let every = config.train.checkpoint_every;
+            if every > 0 && state.global_step % every as u64 == 0 && state.batch < batches {
+                save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
+            }
+            if run.max_steps.is_some_and(|m| steps_here >= m) {
+                save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
+                return Ok(TrainSummary {
+                    out,
+                    best_top1: state.best_top1,
+                    best_epoch: state.best_epoch.map(|e| e + 1),
+                    epochs,
+                    finished: false,
+                });
+            }
+        }
+        // End of epoch: validate, log, checkpoint.
+        let (mut val_top1, mut val_top5) = (None, None);
+        let interval = config.train.val_interval;
+        if let Some(v) = &val_ds {
+            if interval > 0 && ((epoch + 1) % interval == 0 || epoch + 1 == config.train.epochs) {
+                let r = evaluate(
+                    &net.valid(),
+                    v.clone(),
+                    &EvalOptions {
+                        batch_size: config.train.batch_size,
+                        num_workers: config.data.num_workers,
+                        segments_in_model: segments,
+                    },
+                    &base_dev,
+                    &|_, _| {},
+                )?;
+                val_top1 = Some(r.clip_top1);
+                val_top5 = Some(r.clip_top5);
+                if r.clip_top1 > state.best_top1 || state.best_epoch.is_none() {
+                    state.best_top1 = r.clip_top1;
+                    state.best_epoch = Some(epoch);
+                    net.save_safetensors(&out.join(BEST), &card.to_metadata())?;
+                }
+            }
+        }
+        let e = EpochInfo {
+            epoch: epoch + 1,
+            train_loss: state.epoch_loss / state.epoch_seen.max(1) as f64,
+            train_top1: state.epoch_correct as f64 / state.epoch_seen.max(1) as f64,
+            val_top1,
+            val_top5,
+            lr: config.lr_at((epoch + 1) as f64),
+            seconds: t_epoch.elapsed().as_secs_f64(),
+        };
+        let opt_s = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        append(
+            &epochs_csv,
+            &format!(
+                "{},{:.6},{:.4},{},{},{:.6},{:.1}",
+                e.epoch,
+                e.train_loss,
+                e.train_top1,
+                opt_s(e.val_top1),
+                opt_s(e.val_top5),
+                e.lr,
+                e.seconds
+            ),
+        )?;
+        append(
+            &out.join("epochs.jsonl"),
+            &serde_json::to_string(&e).unwrap_or_default(),
+        )?;
+        tracing::info!(
+            "epoch {}: loss {:.4}, train top-1 {:.3}, val top-1 {}",
+            e.epoch,
+            e.train_loss,
+            e.train_top1,
+            opt_s(e.val_top1)
+        );
+        epochs.push(e);
+        state.epoch += 1;
+        state.batch = 0;
+        state.epoch_loss = 0.0;
+        state.epoch_correct = 0;
+        state.epoch_seen = 0;
+        save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
+        crate::plot::write_curves(&out.join("curves.png"), &epochs)?;
+    }
+    net.save_safetensors(&out.join(FINAL), &card.to_metadata())?;
+    Ok(TrainSummary {
+        out,
+        best_top1: state.best_top1,
+        best_epoch: state.best_epoch.map(|e| e + 1),
+        epochs,
+        finished: true,
+    })
+}
+
+fn read_epochs(path: &Path) -> Vec<EpochInfo> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Writes model weights (`model.` prefix), optimizer state (`optim.`), the card and the run
+/// position into one safetensors file, atomically.
+pub fn save_checkpoint(
+    path: &Path,
+    net: &Net,
+    opt: &Optimizer,
+    state: &TrainState,
+    card: &ModelCard,
+) -> Result<()> {
+    let mut tensors: Vec<NamedTensor> = net
+        .tensors()?
+        .into_iter()
+        .map(|mut t| {
+            t.name = format!("model.{}", t.name);
+            t
+        })
+        .collect();
+    for mut t in opt.state_tensors()? {
+        t.name = format!("optim.{}", t.name);
+        tensors.push(t);
+    }
+    let mut meta = card.to_metadata();
+    let mut s = serde_json::to_value(state).unwrap_or_default();
+    s["optimizer_steps"] = opt.steps.into();
+    meta.insert(STATE_KEY.into(), s.to_string());
+    kinema_models::weights::write_safetensors(path, &tensors, &meta)?;
+    Ok(())
+}
+
+/// Reads a checkpoint back into a freshly built `net` and `opt`.
+pub fn load_checkpoint(
+    path: &Path,
+    net: Net,
+    mut opt: Optimizer,
+    dev: &Device,
+) -> Result<(Net, Optimizer, TrainState)> {
+    let bad = |reason: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (tensors, meta) = read_safetensors(path)?;
+    let s = meta
+        .get(STATE_KEY)
+        .ok_or_else(|| bad("no training state: not a checkpoint (use --init for weights)".into()))?;
+    let v: serde_json::Value = serde_json::from_str(s).map_err(|e| bad(e.to_string()))?;
+    let state: TrainState = serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
+    opt.steps = v["optimizer_steps"].as_u64().unwrap_or(state.global_step);
+    let (mut model, mut optim) = (Vec::new(), Vec::new());
+    for mut t in tensors {
+        if let Some(n) = t.name.strip_prefix("model.") {
+            t.name = n.to_string();
+            model.push(t);
+        } else if let Some(n) = t.name.strip_prefix("optim.") {
+            t.name = n.to_string();
+            optim.push(t);
+        } else {
+            return Err(bad(format!("entry {} is neither model. nor optim.", t.name)));
+        }
+    }
+    let net = net.load_tensors(model, path)?;
+    opt.load_state(optim, dev)?;
+    Ok((net, opt, state))
+}

@@ -1,0 +1,196 @@
+//! Training end to end on a tiny synthetic dataset: a run stopped mid-epoch and resumed ends
+//! with the weights of an uninterrupted run; logs, curves and checkpoints are written; a
+//! checkpoint and a config with mistakes give their errors.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use kinema_data::synth::{synth, SynthOptions};
+use kinema_models::load_model_file;
+use kinema_models::weights::read_safetensors;
+use kinema_train::{train, RunOptions, TrainConfig};
+
+fn dataset(dir: &Path) -> PathBuf {
+    let out = dir.join("syn");
+    synth(
+        &SynthOptions {
+            out: out.clone(),
+            classes: 2,
+            videos_per_class: 4,
+            val_per_class: 2,
+            seed: 5,
+            min_size: 40,
+            max_size: 48,
+            min_frames: 12,
+            max_frames: 16,
+            threads: 1,
+            ..Default::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    out
+}
+
+fn config(dir: &Path, out: &str) -> TrainConfig {
+    let text = format!(
+        r#"
+model = "kinema_motion_custom"
+out = "{out}"
+seed = 3
+[data]
+root = "syn"
+train = "syn/train.txt"
+val = "syn/val.txt"
+classes = "syn/classes.txt"
+new_length = 4
+new_step = 2
+new_width = 40
+new_height = 40
+input_size = 32
+flip = false
+num_workers = 1
+[train]
+epochs = 2
+batch_size = 2
+lr = 0.05
+lr_mode = "cosine"
+warmup_epochs = 1
+label_smoothing = 0.1
+clip_grad = 5.0
+checkpoint_every = 1
+log_interval = 1
+"#
+    );
+    TrainConfig::parse(&text, dir).unwrap()
+}
+
+fn weights(p: &Path) -> Vec<(String, Vec<f32>)> {
+    read_safetensors(p)
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|t| (t.name, t.data))
+        .collect()
+}
+
+#[test]
+fn stopped_and_resumed_run_matches_an_uninterrupted_one() {
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path());
+    let whole = config(d.path(), "whole");
+    let s = train(&whole, &RunOptions::default(), &|_| {}).unwrap();
+    assert!(s.finished && s.epochs.len() == 2);
+    let out = d.path().join("whole");
+    for f in [
+        "log.csv",
+        "log.jsonl",
+        "epochs.csv",
+        "curves.png",
+        "model.safetensors",
+        "best.safetensors",
+        "checkpoint.safetensors",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8, "{csv}"); // header + 4 steps x 2 epochs
+    let png = std::fs::read(out.join("curves.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+
+    // Stop after 3 steps (mid-epoch 2 of 4 batches each... epoch 1 has 4 batches), then resume.
+    let parts = config(d.path(), "parts");
+    let s1 = train(
+        &parts,
+        &RunOptions {
+            max_steps: Some(3),
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert!(!s1.finished);
+    let s2 = train(
+        &parts,
+        &RunOptions {
+            resume: true,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert!(s2.finished);
+    let (a, b) = (
+        weights(&out.join("model.safetensors")),
+        weights(&d.path().join("parts/model.safetensors")),
+    );
+    assert_eq!(a.len(), b.len());
+    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        let scale = va.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        let err = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale;
+        assert!(err < 1e-4, "{na}: rel err {err}");
+    }
+    // Same validation numbers too.
+    let ea = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    let eb = std::fs::read_to_string(d.path().join("parts/epochs.csv")).unwrap();
+    let col = |t: &str| {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(col(&ea), col(&eb));
+
+    // The saved model loads with its card and predicts the config's classes.
+    let (net, card) = load_model_file(&out.join("best.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(card.classes, vec!["move_left", "move_right"]);
+    assert_eq!(card.input.input_size, 32);
+    assert!(net.num_params() > 1000);
+}
+
+#[test]
+fn bad_checkpoints_and_configs_are_named_errors() {
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path());
+    let c = config(d.path(), "run");
+    std::fs::create_dir_all(d.path().join("run")).unwrap();
+    std::fs::write(d.path().join("run/checkpoint.safetensors"), b"garbage").unwrap();
+    let e = train(
+        &c,
+        &RunOptions {
+            resume: true,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("checkpoint.safetensors"), "{e}");
+
+    let mut c = config(d.path(), "run2");
+    c.model = "r2plus1d_resnet18_kinetic400".into();
+    let e = train(&c, &RunOptions::default(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown model") && e.contains("r2plus1d_resnet18_kinetics400"),
+        "{e}"
+    );
+
+    let mut c = config(d.path(), "run3");
+    c.data.train = "syn/nope.txt".into();
+    let e = train(&c, &RunOptions::default(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope.txt"), "{e}");
+
+    let p = d.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "model = \"kinema_motion_custom\"\n[data]\nroot = \".\"\ntrain = \"t.txt\"\n[train]\nlr = \"fast\"\n",
+    )
+    .unwrap();
+    let e = TrainConfig::load(&p).unwrap_err().to_string();
+    assert!(e.contains("bad.toml") && e.contains("lr"), "{e}");
+}
