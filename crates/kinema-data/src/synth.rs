@@ -232,8 +232,8 @@ fn write_video(path: &Path, label: usize, o: &SynthOptions, rng: &mut Rng) -> Re
     let n = o.min_frames + rng.below((o.max_frames - o.min_frames + 1) as u64) as usize;
     let scene = Scene::new(w, h, rng);
     // The action happens between t0 and t1 (fractions of the clip), still before and after.
-    let t0 = rng.range_f64(0.0, 0.25) as f32;
-    let t1 = rng.range_f64(0.75, 1.0) as f32;
+    let t0 = rng.range_f64(0.0, 0.1) as f32;
+    let t1 = rng.range_f64(0.9, 1.0) as f32;
     let (a, b) = poses(label, w as f32, h as f32, rng);
     let options = WriterOptions {
         fps: o.fps,
@@ -294,7 +294,7 @@ fn poses(label: usize, w: f32, h: f32, rng: &mut Rng) -> (Pose, Pose) {
     let travel = |lo: f32, hi: f32, rng: &mut Rng| rng.range_f64(lo as f64, hi as f64) as f32;
     match kind {
         0 | 1 | 5 => {
-            // along x (0), y (1) or the diagonal (5), the even label's way; travel 35-70% of
+            // along x (0), y (1) or the diagonal (5), the even label's way; travel 50-90% of
             // the room there is
             let (ux, uy) = match kind {
                 0 => (-1.0, 0.0),
@@ -307,7 +307,7 @@ fn poses(label: usize, w: f32, h: f32, rng: &mut Rng) -> (Pose, Pose) {
                 1 => room_y,
                 _ => room_x.min(room_y) * std::f32::consts::SQRT_2,
             };
-            let d = travel(0.35, 0.7, rng) * room;
+            let d = travel(0.5, 0.9, rng) * room;
             let (hx, hy) = (ux * d / 2.0, uy * d / 2.0);
             let cx = travel(1.2 * r + hx.abs(), w - 1.2 * r - hx.abs(), rng);
             let cy = travel(1.2 * r + hy.abs(), h - 1.2 * r - hy.abs(), rng);
@@ -364,7 +364,7 @@ impl Scene {
     fn new(w: u32, h: u32, rng: &mut Rng) -> Scene {
         // Background: two random gratings and a coarse noise field, in a random palette.
         let base: [f32; 3] = std::array::from_fn(|_| rng.range_f64(40.0, 200.0) as f32);
-        let tint: [f32; 3] = std::array::from_fn(|_| rng.range_f64(-50.0, 50.0) as f32);
+        let tint: [f32; 3] = std::array::from_fn(|_| rng.range_f64(-25.0, 25.0) as f32);
         let g: Vec<(f32, f32, f32)> = (0..2)
             .map(|_| {
                 let a = rng.range_f64(0.0, std::f64::consts::PI) as f32;
@@ -374,7 +374,7 @@ impl Scene {
             .collect();
         let cell = 4 + rng.below(8) as u32;
         let (cw, ch) = (w / cell + 2, h / cell + 2);
-        let coarse: Vec<f32> = (0..cw * ch).map(|_| rng.range_f64(-30.0, 30.0) as f32).collect();
+        let coarse: Vec<f32> = (0..cw * ch).map(|_| rng.range_f64(-15.0, 15.0) as f32).collect();
         let mut background = vec![0u8; (w * h * 3) as usize];
         for y in 0..h {
             for x in 0..w {
@@ -382,7 +382,7 @@ impl Scene {
                     + (g[1].0 * x as f32 + g[1].1 * y as f32 + g[1].2).sin() * 0.4;
                 let c = coarse[((y / cell) * cw + x / cell) as usize];
                 for k in 0..3 {
-                    let p = base[k] + tint[k] * v + c + rng.range_f64(-12.0, 12.0) as f32;
+                    let p = base[k] + tint[k] * v + c + rng.range_f64(-6.0, 6.0) as f32;
                     background[((y * w + x) * 3) as usize + k] = p.clamp(0.0, 255.0) as u8;
                 }
             }

@@ -1,6 +1,7 @@
-//! kinema's small motion network: four 3x3x3 convolutions (BatchNorm, ReLU), each halving the
-//! picture and the last two halving time too, global average pooling and a classifier. Every
-//! layer sees time from the first one on; small enough (about 0.3 M parameters, 60 M
+//! kinema's small motion network: each frame beside its difference to the previous frame (TSN's
+//! RGB-difference input, so that a static background cancels), then four 3x3x3 convolutions
+//! (BatchNorm, ReLU), each halving the picture and the last two halving time too, global average
+//! pooling and a classifier. Every layer sees time from the first one on; small enough (about 0.3 M parameters, 60 M
 //! multiply-adds per 8x64x64 clip) to train on two CPU cores.
 
 use burn::module::Module;
@@ -54,7 +55,7 @@ impl MotionNet {
         }
         let w = [width, width * 2, width * 4, width * 8];
         let layers = vec![
-            ConvBn::new(3, w[0], [1, 2, 2], dev),
+            ConvBn::new(6, w[0], [1, 2, 2], dev),
             ConvBn::new(w[0], w[1], [1, 2, 2], dev),
             ConvBn::new(w[1], w[2], [2, 2, 2], dev),
             ConvBn::new(w[2], w[3], [2, 2, 2], dev),
@@ -76,7 +77,18 @@ impl MotionNet {
                 self.num_segments
             )));
         }
-        let mut x = x;
+        let [n, c, t, h, w] = x.dims();
+        if t < 2 {
+            return Err(ModelError::InvalidOption(format!(
+                "the motion net needs at least 2 frames per clip, got {t}"
+            )));
+        }
+        // Each frame beside its difference to the previous one (TSN's RGB-difference input):
+        // what does not move cancels, so a static textured background does not drown the motion.
+        let prev = x.clone().slice([0..n, 0..c, 0..t - 1, 0..h, 0..w]);
+        let cur = x.slice([0..n, 0..c, 1..t, 0..h, 0..w]);
+        let diff = cur.clone() - prev;
+        let mut x = Tensor::cat(vec![cur, diff], 1);
         for l in &self.layers {
             x = l.forward(x);
         }
