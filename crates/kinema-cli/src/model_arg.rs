@@ -1,6 +1,6 @@
 //! `--model NAME|FILE` as predict, eval, tag and extract take it: a kinema model file
-//! (safetensors with its card) or a registry name (with `--weights`, or GluonCV's published file
-//! from the model store).
+//! (safetensors with its card), a registry name (with `--weights`, or GluonCV's published file
+//! from the model store), or nothing: the embedded default, `kinema_motion_default`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +12,10 @@ use kinema_models::{get_model, load_model_file, ClipSpec, GetModelOptions, Model
 /// The model options shared by the verbs that run a model.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model: a kinema .safetensors file (from `kinema train`) or a registry name.
+    /// Model: a kinema .safetensors file (from `kinema train`), a registry name, or omitted for
+    /// the embedded default (kinema_motion_default).
     #[arg(long)]
-    pub model: String,
+    pub model: Option<String>,
     /// Weights for a registry name (.params or .safetensors); without it, the model store's file.
     #[arg(long)]
     pub weights: Option<PathBuf>,
@@ -28,13 +29,18 @@ pub struct ModelArgs {
 
 /// The built model (eval mode) and how to feed it.
 pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
-    let m = a.model.as_str();
+    let Some(m) = a.model.as_deref() else {
+        return kinema_models::default_model(dev).context("loading the embedded default model");
+    };
     let as_path = Path::new(m);
     if as_path.exists() || m.ends_with(".safetensors") {
         if a.weights.is_some() {
             bail!("--weights goes with a registry name, not with the model file {m}");
         }
         return load_model_file(as_path, dev).with_context(|| format!("loading model file {m}"));
+    }
+    if m == kinema_models::DEFAULT_MODEL && a.weights.is_none() {
+        return kinema_models::default_model(dev).context("loading the embedded default model");
     }
     let spec = kinema_models::spec(m)?;
     let classes: Vec<String> = match &a.classes {

@@ -1,5 +1,5 @@
 //! `kinema train`, `eval` and `predict` end to end on tiny synthetic data, and a real kill of a
-//! training process and its resume.
+//! training process and its resume, and the embedded default on videos it never saw.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,7 +20,16 @@ fn ok(c: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn synth(dir: &Path, name: &str, classes: &str, per_class: &str, seed: &str, sizes: (&str, &str)) {
+/// `kinema synth` into `dir/name`: sizes and frame counts as (min, max).
+fn synth(
+    dir: &Path,
+    name: &str,
+    classes: &str,
+    per_class: &str,
+    seed: &str,
+    sizes: (&str, &str),
+    frames: (&str, &str),
+) {
     ok(kinema()
         .args(["synth", "--out"])
         .arg(dir.join(name))
@@ -33,7 +42,7 @@ fn synth(dir: &Path, name: &str, classes: &str, per_class: &str, seed: &str, siz
             "2",
         ])
         .args(["--seed", seed, "--min-size", sizes.0, "--max-size", sizes.1])
-        .args(["--min-frames", "12", "--max-frames", "16", "--threads", "1"]));
+        .args(["--min-frames", frames.0, "--max-frames", frames.1]));
 }
 
 const CONFIG: &str = r#"
@@ -63,7 +72,7 @@ log_interval = 1
 #[test]
 fn train_eval_predict_and_a_killed_run_resumes() {
     let d = tempfile::tempdir().unwrap();
-    synth(d.path(), "syn", "2", "4", "2", ("40", "48"));
+    synth(d.path(), "syn", "2", "4", "2", ("40", "48"), ("12", "16"));
     let cfg = d.path().join("train.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
 
@@ -173,4 +182,36 @@ fn train_eval_predict_and_a_killed_run_resumes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("i3d_resnet50_v1_kinetics400"));
+}
+
+#[test]
+fn embedded_default_labels_videos_it_never_saw() {
+    let d = tempfile::tempdir().unwrap();
+    // A seed the default was not trained on, every class, two videos each, the sizes and
+    // lengths `kinema synth` makes by default.
+    synth(d.path(), "new", "12", "1", "424242", ("112", "160"), ("40", "72"));
+    let s = ok(kinema()
+        .args(["eval", "--data"])
+        .arg(d.path().join("new/val.txt"))
+        .arg("--json"));
+    let j: serde_json::Value = serde_json::from_str(s.trim()).unwrap();
+    assert_eq!(j["num_videos"], 24);
+    assert_eq!(j["model"], "kinema_motion_custom");
+    assert!(
+        j["top1"].as_f64().unwrap() >= 0.8,
+        "default model top-1 {}",
+        j["top1"]
+    );
+    let s = ok(kinema()
+        .arg("predict")
+        .arg(d.path().join("new/val/move_left/00001.mp4"))
+        .args(["--topk", "12", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(s.trim()).unwrap();
+    assert_eq!(j["top"].as_array().unwrap().len(), 12);
+    // The registry name gives the same model.
+    let s2 = ok(kinema()
+        .arg("predict")
+        .arg(d.path().join("new/val/move_left/00001.mp4"))
+        .args(["--topk", "12", "--json", "--model", "kinema_motion_default"]));
+    assert_eq!(s, s2);
 }

@@ -1,6 +1,7 @@
 //! kinema-models: GluonCV's action-recognition models on burn.
 
 pub mod card;
+mod default;
 mod error;
 pub mod i3d;
 pub mod layers;
@@ -13,5 +14,6 @@ pub mod tsn;
 pub mod weights;
 
 pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};
+pub use default::{default_model, DEFAULT_MODEL, DEFAULT_WEIGHTS};
 pub use error::{ModelError, Result};
 pub use registry::{get_model, models, spec, GetModelOptions, ModelSpec, Net};

@@ -91,6 +91,7 @@ fn dataset_classes(dataset: &str) -> usize {
         "ucf101" => 101,
         "hmdb51" => 51,
         "sthsthv2" => 174,
+        "synthetic" => kinema_data::synth::CLASS_NAMES.len(),
         _ => 0,
     }
 }
@@ -273,6 +274,14 @@ pub fn models() -> Vec<ModelSpec> {
         Family::R2Plus1dNarrow(10, 16),
         "custom",
         motion,
+    );
+    // The motion net trained on the synthetic dataset's 12 classes, embedded in the binary
+    // (`configs/synthetic_default.toml`).
+    add(
+        crate::default::DEFAULT_MODEL.into(),
+        Family::Motion(16),
+        "synthetic",
+        InputSpec { stride: 5, ..motion },
     );
     out
 }
@@ -587,6 +596,11 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
     };
     if !o.pretrained {
         return Ok(net);
+    }
+    if name == crate::default::DEFAULT_MODEL {
+        let src = Path::new(crate::default::DEFAULT_SOURCE);
+        let (tensors, _) = crate::weights::decode_safetensors(crate::default::DEFAULT_WEIGHTS, src)?;
+        return net.load_tensors(tensors, src);
     }
     let root = o.root.clone().unwrap_or_else(default_root);
     let candidates: Vec<PathBuf> = s

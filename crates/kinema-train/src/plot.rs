@@ -226,7 +226,7 @@ pub fn panel(
         y1 = y0 + 1.0;
     }
     let (left, top) = (x + 50, y + 24);
-    let (pw, ph) = (w - 60, h - 44);
+    let (pw, ph) = (w - 76, h - 44);
     cv.text(left, y + 6, title, 2, black);
     for i in 0..=4 {
         let v = y0 + (y1 - y0) * i as f64 / 4.0;

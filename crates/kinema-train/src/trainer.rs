@@ -28,6 +28,8 @@ pub const FINAL: &str = "model.safetensors";
 
 const STATE_KEY: &str = "kinema.train_state";
 
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// How a run starts.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -231,14 +233,19 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let is_tsn = matches!(spec.family, kinema_models::registry::Family::TsnResNet(_));
     let segments = if is_tsn { config.data.num_segments } else { 1 };
 
-    dev.seed(config.seed);
-    base_dev.seed(config.seed);
     let gm = GetModelOptions {
         nclass: Some(nclass),
         num_segments: Some(segments),
         ..Default::default()
     };
-    let mut net = get_model(&config.model, &gm, &dev)?;
+    // burn's seed is global: seed and draw the initial weights under one lock, so that runs in
+    // other threads of the process cannot interleave their draws with this one's.
+    let mut net = {
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        dev.seed(config.seed);
+        base_dev.seed(config.seed);
+        get_model(&config.model, &gm, &dev)?
+    };
     let mut opt = Optimizer::new(config.optimizer_options());
     let mut state = TrainState::default();
     let ckpt = out.join(CHECKPOINT);
