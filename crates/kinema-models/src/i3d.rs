@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{max_pool3d, NonLocal, Pool3d};
+use crate::layers::{check_clips, max_pool3d, video_pool, NonLocal, Pool3d};
 
 /// How a 2-D bottleneck is inflated to 3-D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,12 +303,7 @@ impl I3dResNet {
                 self.min_frames()
             )));
         }
-        if clips % self.num_segments != 0 {
-            return Err(ModelError::InvalidOption(format!(
-                "{clips} clips do not split into videos of {} clips",
-                self.num_segments
-            )));
-        }
+        check_clips(clips, self.num_segments)?;
         let (conv, norm) = &self.first_stage;
         let x = relu(norm.forward(conv.forward(x)));
         let [k, s] = self.pool1;
@@ -321,11 +316,7 @@ impl I3dResNet {
                 x = max_pool3d(x, Pool3d::new([2, 1, 1], [2, 1, 1]));
             }
         }
-        let [_, c, _, _, _] = x.dims();
-        let pooled = x
-            .mean_dims(&[2, 3, 4])
-            .reshape([clips / self.num_segments, self.num_segments, c]);
-        Ok(pooled.mean_dim(1).reshape([clips / self.num_segments, c]))
+        Ok(video_pool(x, self.num_segments))
     }
 
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.

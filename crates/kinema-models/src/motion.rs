@@ -13,6 +13,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
+use crate::layers::{check_clips, video_pool};
 
 /// One 3x3x3 convolution, BatchNorm and ReLU.
 #[derive(Module, Debug)]
@@ -71,12 +72,7 @@ impl MotionNet {
     /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         let [clips, _, _, _, _] = x.dims();
-        if clips % self.num_segments != 0 {
-            return Err(ModelError::InvalidOption(format!(
-                "{clips} clips do not split into videos of {} clips",
-                self.num_segments
-            )));
-        }
+        check_clips(clips, self.num_segments)?;
         let [n, c, t, h, w] = x.dims();
         if t < 2 {
             return Err(ModelError::InvalidOption(format!(
@@ -92,11 +88,7 @@ impl MotionNet {
         for l in &self.layers {
             x = l.forward(x);
         }
-        let c = self.feat_dim;
-        let pooled = x
-            .mean_dims(&[2, 3, 4])
-            .reshape([clips / self.num_segments, self.num_segments, c]);
-        Ok(pooled.mean_dim(1).reshape([clips / self.num_segments, c]))
+        Ok(video_pool(x, self.num_segments))
     }
 
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.

@@ -13,6 +13,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
+use crate::layers::{check_clips, video_pool};
 
 /// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
 #[derive(Module, Debug)]
@@ -182,12 +183,7 @@ impl R2Plus1d {
     /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         let [clips, _, _, _, _] = x.dims();
-        if clips % self.num_segments != 0 {
-            return Err(ModelError::InvalidOption(format!(
-                "{clips} clips do not split into videos of {} clips",
-                self.num_segments
-            )));
-        }
+        check_clips(clips, self.num_segments)?;
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let mut x = relu(self.bn2.forward(self.conv2.forward(x)));
         for stage in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
@@ -195,11 +191,7 @@ impl R2Plus1d {
                 x = b.forward(x);
             }
         }
-        let c = self.feat_dim;
-        let pooled = x
-            .mean_dims(&[2, 3, 4])
-            .reshape([clips / self.num_segments, self.num_segments, c]);
-        Ok(pooled.mean_dim(1).reshape([clips / self.num_segments, c]))
+        Ok(video_pool(x, self.num_segments))
     }
 
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
