@@ -7,9 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use kinema_data::VideoClsCustom;
-use kinema_train::{evaluate, EvalOptions};
 
-use crate::model_arg::{resolve, segments_in_model, ModelArgs};
+use crate::model_arg::{clip_options, resolve, score, ModelArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -44,34 +43,16 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let dev = Device::flex();
     let (net, card) = resolve(&a.model, &dev)?;
-    let mut opts = card.input.dataset_options();
+    let mut opts = clip_options(&card, a.num_clips)?;
     opts.test_mode = a.num_crops > 1 || a.num_clips.is_some_and(|n| n > 1);
     opts.num_crop = a.num_crops;
-    if let Some(n) = a.num_clips {
-        anyhow::ensure!(n > 0, "--num-clips must be at least 1");
-        if segments_in_model(&card) == 1 {
-            opts.num_segments = n;
-        }
-    }
     let root = a
         .root
         .clone()
         .unwrap_or_else(|| a.data.parent().map(PathBuf::from).unwrap_or_default());
     let ds = Arc::new(VideoClsCustom::new(&root, &a.data, opts)?);
-    let pb = crate::progress::bar(ds.len() as u64, "eval", a.json);
-    let r = evaluate(
-        &net,
-        ds,
-        &EvalOptions {
-            batch_size: a.batch_size,
-            num_workers: a.workers,
-            segments_in_model: segments_in_model(&card),
-        },
-        &dev,
-        &|done, _| pb.set_position(done as u64),
-    )
-    .with_context(|| format!("evaluating on {}", a.data.display()))?;
-    pb.finish_and_clear();
+    let r = score(&net, &card, ds, (a.batch_size, a.workers), ("eval", a.json), &dev)
+        .with_context(|| format!("evaluating on {}", a.data.display()))?;
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let mut csv = String::from("true\\predicted");

@@ -3,11 +3,14 @@
 //! from the model store), or nothing: the embedded default, `kinema_motion_default`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
+use kinema_data::{DatasetOptions, VideoClsCustom};
 use kinema_models::registry::Family;
 use kinema_models::{get_model, load_model_file, ClipSpec, GetModelOptions, ModelCard, Net};
+use kinema_train::{evaluate, EvalOptions, EvalReport};
 
 /// The model options shared by the verbs that run a model.
 #[derive(clap::Args, Debug, Clone)]
@@ -59,10 +62,7 @@ pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
             (0..n).map(|k| format!("class_{k}")).collect()
         }
     };
-    let segments = match spec.family {
-        Family::TsnResNet(_) => spec.input.segments,
-        _ => 1,
-    };
+    let segments = spec.family.segments_in_model(spec.input.segments);
     let o = GetModelOptions {
         nclass: Some(classes.len()),
         num_segments: Some(segments),
@@ -102,8 +102,44 @@ pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
 
 /// Views the model itself averages (TSN segments).
 pub fn segments_in_model(card: &ModelCard) -> usize {
-    match kinema_models::spec(&card.model).map(|s| s.family) {
-        Ok(Family::TsnResNet(_)) => card.input.num_segments,
-        _ => 1,
+    kinema_models::spec(&card.model).map_or(1, |s| s.family.segments_in_model(card.input.num_segments))
+}
+
+/// The card's clip options with `--num-clips` applied (clips per video for 3-D models; a TSN
+/// model keeps its segments).
+pub fn clip_options(card: &ModelCard, num_clips: Option<usize>) -> Result<DatasetOptions> {
+    let mut opts = card.input.dataset_options();
+    if let Some(n) = num_clips {
+        anyhow::ensure!(n > 0, "--num-clips must be at least 1");
+        if segments_in_model(card) == 1 {
+            opts.num_segments = n;
+        }
     }
+    Ok(opts)
+}
+
+/// Runs `net` over every view of `ds` (`batch_size` videos a step on `workers` loader threads)
+/// behind a progress bar labelled `what` (hidden when `quiet`).
+pub fn score(
+    net: &Net,
+    card: &ModelCard,
+    ds: Arc<VideoClsCustom>,
+    (batch_size, workers): (usize, usize),
+    (what, quiet): (&str, bool),
+    dev: &Device,
+) -> Result<EvalReport> {
+    let pb = crate::progress::bar(ds.len() as u64, what, quiet);
+    let r = evaluate(
+        net,
+        ds,
+        &EvalOptions {
+            batch_size,
+            num_workers: workers,
+            segments_in_model: segments_in_model(card),
+        },
+        dev,
+        &|done, _| pb.set_position(done as u64),
+    )?;
+    pb.finish_and_clear();
+    Ok(r)
 }

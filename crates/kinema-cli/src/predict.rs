@@ -7,10 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use kinema_data::{Sample, SampleList, VideoClsCustom};
-use kinema_train::{evaluate, EvalOptions};
 use serde::Serialize;
 
-use crate::model_arg::{resolve, segments_in_model, ModelArgs};
+use crate::model_arg::{clip_options, resolve, score, ModelArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -52,13 +51,7 @@ struct Prediction {
 pub fn run(a: Args) -> Result<()> {
     let dev = Device::flex();
     let (net, card) = resolve(&a.model, &dev)?;
-    let mut opts = card.input.dataset_options();
-    if let Some(n) = a.num_clips {
-        anyhow::ensure!(n > 0, "--num-clips must be at least 1");
-        if segments_in_model(&card) == 1 {
-            opts.num_segments = n;
-        }
-    }
+    let opts = clip_options(&card, a.num_clips)?;
     let list = SampleList {
         samples: a
             .videos
@@ -79,20 +72,15 @@ pub fn run(a: Args) -> Result<()> {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
     }
     let ds = Arc::new(VideoClsCustom::from_list(list, opts)?);
-    let pb = crate::progress::bar(a.videos.len() as u64, "predict", a.json);
-    let report = evaluate(
+    let report = score(
         &net,
+        &card,
         ds,
-        &EvalOptions {
-            batch_size: a.batch_size,
-            num_workers: a.workers,
-            segments_in_model: segments_in_model(&card),
-        },
+        (a.batch_size, a.workers),
+        ("predict", a.json),
         &dev,
-        &|done, _| pb.set_position(done as u64),
     )
     .context("classifying")?;
-    pb.finish_and_clear();
     for v in &report.videos {
         let mut order: Vec<usize> = (0..v.probs.len()).collect();
         order.sort_by(|&x, &y| v.probs[y].total_cmp(&v.probs[x]));

@@ -10,7 +10,7 @@ use kinema_data::DatasetOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::registry::{get_model, spec, Family, GetModelOptions, Net};
+use crate::registry::{get_model, spec, GetModelOptions, Net};
 use crate::weights::{decode_safetensors, Metadata};
 
 /// Metadata key holding the card (JSON).
@@ -127,16 +127,14 @@ impl ModelCard {
     }
 }
 
-/// Builds the model a kinema safetensors file describes and loads its weights. With
-/// `num_segments`, a TSN model is built for that many segments (3-D models always take clips
-/// one by one: the caller averages views).
+/// Builds the model a kinema safetensors file describes and loads its weights (a TSN model for
+/// the card's segments; 3-D models take clips one by one and the caller averages views).
 pub fn load_model_bytes(bytes: &[u8], path: &Path, dev: &Device) -> Result<(Net, ModelCard)> {
     let (tensors, meta) = decode_safetensors(bytes, path)?;
     let card = ModelCard::from_metadata(&meta, path)?;
-    let segments = match spec(&card.model)?.family {
-        Family::TsnResNet(_) => card.input.num_segments,
-        _ => 1,
-    };
+    let segments = spec(&card.model)?
+        .family
+        .segments_in_model(card.input.num_segments);
     let o = GetModelOptions {
         nclass: Some(card.nclass()),
         num_segments: Some(segments),

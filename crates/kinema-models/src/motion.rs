@@ -1,8 +1,8 @@
 //! kinema's small motion network: each frame beside its difference to the previous frame (TSN's
 //! RGB-difference input, so that a static background cancels), then four 3x3x3 convolutions
 //! (BatchNorm, ReLU), each halving the picture and the last two halving time too, global average
-//! pooling and a classifier. Every layer sees time from the first one on; small enough (about 0.3 M parameters, 60 M
-//! multiply-adds per 8x64x64 clip) to train on two CPU cores.
+//! pooling and a classifier. Every layer sees time from the first one on; small enough (about
+//! 0.3 M parameters, 60 M multiply-adds per 8x64x64 clip) to train on two CPU cores.
 
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
@@ -71,9 +71,8 @@ impl MotionNet {
 
     /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
-        let [clips, _, _, _, _] = x.dims();
-        check_clips(clips, self.num_segments)?;
         let [n, c, t, h, w] = x.dims();
+        check_clips(n, self.num_segments)?;
         if t < 2 {
             return Err(ModelError::InvalidOption(format!(
                 "the motion net needs at least 2 frames per clip, got {t}"

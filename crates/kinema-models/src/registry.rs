@@ -39,6 +39,17 @@ pub enum Family {
     Motion(usize),
 }
 
+impl Family {
+    /// Views per video the model averages itself: a TSN model's segments are its consensus;
+    /// 3-D models take clips one by one (1), and whoever runs them averages the clips.
+    pub fn segments_in_model(self, num_segments: usize) -> usize {
+        match self {
+            Family::TsnResNet(_) => num_segments,
+            _ => 1,
+        }
+    }
+}
+
 /// What a model eats: `frames` per clip (1 for 2-D models) at `stride`, `segments` per video,
 /// `size` x `size` crops, normalized with `mean`/`std`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -531,19 +542,14 @@ impl Net {
     /// mismatch an error).
     pub fn load_params(self, path: &Path) -> Result<Net> {
         let tensors = read_params(path)?;
-        Ok(match self {
-            Net::Tsn(m) => Net::Tsn(Box::new(load_named(*m, tensors, path, &|p| {
-                p.strip_prefix("backbone.").unwrap_or(p).to_string()
-            })?)),
-            Net::I3d(m) => Net::I3d(Box::new(load_named(*m, tensors, path, &|p| {
-                p.replace(".nonlocal_block.w.", ".nonlocal_block.W.")
-            })?)),
-            Net::SlowFast(m) => Net::SlowFast(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
-            Net::R2Plus1d(m) => Net::R2Plus1d(Box::new(load_named(*m, tensors, path, &|p| {
-                p.replace(".conv1x1.", ".conv1.")
-            })?)),
-            Net::Motion(m) => Net::Motion(Box::new(load_named(*m, tensors, path, &|p| p.to_string())?)),
-        })
+        // GluonCV's parameter paths where they differ from kinema's.
+        let rename: fn(&str) -> String = match &self {
+            Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
+            Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
+            Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
+            Net::SlowFast(_) | Net::Motion(_) => |p| p.to_string(),
+        };
+        Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
     }
 }
 

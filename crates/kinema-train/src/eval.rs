@@ -118,11 +118,12 @@ pub fn evaluate(
     let (mut clip1, mut clip5, mut clips) = (0usize, 0usize, 0usize);
     let mut nclass = 0;
     for batch in loader.epoch(0) {
-        let batch = batch?;
+        let mut batch = batch?;
         let mut shape = batch.shape.clone();
         let b = shape[0];
         shape.splice(0..2, [b * views]);
-        let (dims, mut y) = net.run(&shape, batch.data.clone(), false, dev)?;
+        // The clip buffer moves into the input tensor: no copy, nothing to recycle.
+        let (dims, mut y) = net.run(&shape, std::mem::take(&mut batch.data), false, dev)?;
         let k = dims[1];
         nclass = k;
         softmax_rows(&mut y, k);
@@ -148,7 +149,6 @@ pub fn evaluate(
             });
         }
         progress(videos.len(), total);
-        loader.recycle(batch);
     }
     let nclass = nclass.max(videos.iter().map(|v| v.label + 1).max().unwrap_or(0));
     let mut confusion = vec![vec![0usize; nclass]; nclass];

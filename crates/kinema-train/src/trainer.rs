@@ -230,8 +230,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
         classes: classes.clone(),
         input: ClipSpec::from_options(&train_opts),
     };
-    let is_tsn = matches!(spec.family, kinema_models::registry::Family::TsnResNet(_));
-    let segments = if is_tsn { config.data.num_segments } else { 1 };
+    let segments = spec.family.segments_in_model(config.data.num_segments);
 
     let gm = GetModelOptions {
         nclass: Some(nclass),
@@ -296,14 +295,17 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
         let t_epoch = std::time::Instant::now();
         let mut t_step = std::time::Instant::now();
         for batch in loader.epoch_from(epoch as u64, state.batch) {
-            let batch = batch?;
+            // The clip buffer moves into the input tensor: no copy, nothing to recycle.
+            let kinema_data::Batch {
+                data,
+                mut shape,
+                labels,
+                ..
+            } = batch?;
             let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
-            let mut shape = batch.shape.clone();
             let (b, views) = (shape[0], shape[1]);
             shape.splice(0..2, [b * views]);
-            let labels = batch.labels.clone();
-            let logits = net.forward_data(&shape, batch.data.clone(), false, &dev)?;
-            loader.recycle(batch);
+            let logits = net.forward_data(&shape, data, false, &dev)?;
             let (loss, correct) = cross_entropy(logits, &labels, config.train.label_smoothing, &dev);
             let loss_v = loss.clone().into_scalar::<f64>();
             if !loss_v.is_finite() {
