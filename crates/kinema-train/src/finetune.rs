@@ -32,31 +32,29 @@ pub fn lr_factor(t: &TrainSection) -> impl Fn(&str) -> f64 {
 /// classifier has another class count, the classifier keeps its fresh initialisation and
 /// everything else must match.
 pub fn init_from(net: Net, init: &Path) -> Result<Net> {
-    let is_st = init.extension().is_some_and(|e| e == "safetensors");
-    let tensors: Vec<NamedTensor> = if is_st {
-        read_safetensors(init)?
-            .0
-            .into_iter()
-            .filter_map(|mut t| {
-                // A training checkpoint holds `model.` and `optim.` entries: take the model.
-                if let Some(n) = t.name.strip_prefix("model.") {
-                    t.name = n.to_string();
-                } else if t.name.starts_with("optim.") {
-                    return None;
-                }
-                Some(t)
-            })
-            .collect()
-    } else {
+    if init.extension().is_none_or(|e| e != "safetensors") {
         // GluonCV's `.params` use GluonCV's paths: the registry's loader maps them. Its class
         // count must match (a shape error names the classifier otherwise).
         return Ok(net.load_params(init)?);
-    };
-    let own: std::collections::HashMap<String, Vec<usize>> =
-        net.tensors()?.into_iter().map(|t| (t.name, t.shape)).collect();
+    }
+    let tensors: Vec<NamedTensor> = read_safetensors(init)?
+        .0
+        .into_iter()
+        .filter_map(|mut t| {
+            // A training checkpoint holds `model.` and `optim.` entries: take the model.
+            if let Some(n) = t.name.strip_prefix("model.") {
+                t.name = n.to_string();
+            } else if t.name.starts_with("optim.") {
+                return None;
+            }
+            Some(t)
+        })
+        .collect();
+    let (head, _): (Vec<NamedTensor>, Vec<NamedTensor>) =
+        net.tensors()?.into_iter().partition(|t| is_classifier(&t.name));
     let head_differs = tensors
         .iter()
-        .any(|t| is_classifier(&t.name) && own.get(&t.name).is_some_and(|s| *s != t.shape));
+        .any(|t| head.iter().any(|own| own.name == t.name && own.shape != t.shape));
     if !head_differs {
         return Ok(net.load_tensors(tensors, init)?);
     }
@@ -64,12 +62,7 @@ pub fn init_from(net: Net, init: &Path) -> Result<Net> {
         "{}: classifier has another class count: it starts fresh",
         init.display()
     );
-    let fresh: Vec<NamedTensor> = net
-        .tensors()?
-        .into_iter()
-        .filter(|t| is_classifier(&t.name))
-        .collect();
     let mut body: Vec<NamedTensor> = tensors.into_iter().filter(|t| !is_classifier(&t.name)).collect();
-    body.extend(fresh);
+    body.extend(head);
     Ok(net.load_tensors(body, init)?)
 }

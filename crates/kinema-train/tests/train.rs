@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use kinema_data::synth::{synth, SynthOptions};
-use kinema_models::load_model_file;
 use kinema_models::weights::read_safetensors;
+use kinema_models::{get_model, load_model_file, GetModelOptions};
+use kinema_train::finetune::init_from;
 use kinema_train::{train, RunOptions, TrainConfig};
 
 fn dataset(dir: &Path) -> PathBuf {
@@ -147,6 +148,24 @@ fn stopped_and_resumed_run_matches_an_uninterrupted_one() {
     assert_eq!(card.classes, vec!["move_left", "move_right"]);
     assert_eq!(card.input.input_size, 32);
     assert!(net.num_params() > 1000);
+
+    // Fine-tuning to 3 classes from it: the body comes from the file, the classifier starts fresh.
+    let dev = Device::flex();
+    let o = GetModelOptions {
+        nclass: Some(3),
+        ..Default::default()
+    };
+    let fresh = get_model("kinema_motion_custom", &o, &dev).unwrap();
+    let tuned = init_from(fresh, &out.join("best.safetensors")).unwrap();
+    let file: std::collections::HashMap<String, Vec<f32>> =
+        weights(&out.join("best.safetensors")).into_iter().collect();
+    for t in tuned.tensors().unwrap() {
+        if t.name.starts_with("fc.") {
+            assert_eq!(t.shape[0], 3, "{}", t.name);
+        } else {
+            assert_eq!(&t.data, &file[&t.name], "{}", t.name);
+        }
+    }
 }
 
 #[test]
