@@ -553,6 +553,15 @@ impl Net {
     }
 }
 
+/// Reads every parameter once, which makes burn draw lazily initialised values now.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+        let _ = p.val();
+    }
+}
+
 /// Default model store folder.
 pub fn default_root() -> PathBuf {
     std::env::var_os("KINEMA_MODELS")
@@ -601,6 +610,9 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         )?)),
     };
     if !o.pretrained {
+        // burn draws a parameter's initial values lazily, on first read: draw them all here, so
+        // the seed the caller set just before decides them whatever runs in between.
+        net.visit(&mut Materialize);
         return Ok(net);
     }
     if name == crate::default::DEFAULT_MODEL {
@@ -672,5 +684,31 @@ mod tests {
             e.contains("resnet18_v1b_kinetics400-46d5a985.params") && e.contains("models pull"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    /// burn draws a parameter's initial values when it is first read; `get_model` reads them all
+    /// at once, so a seed set just before it decides the weights even if the RNG is reseeded
+    /// (by another thread, say) before the first forward pass.
+    #[test]
+    fn weights_are_drawn_inside_get_model() {
+        let dev = Device::flex();
+        let o = GetModelOptions {
+            nclass: Some(3),
+            ..Default::default()
+        };
+        dev.seed(11);
+        let a = get_model("kinema_motion_custom", &o, &dev).unwrap();
+        dev.seed(11);
+        let b = get_model("kinema_motion_custom", &o, &dev).unwrap();
+        dev.seed(12);
+        let (ta, tb) = (a.tensors().unwrap(), b.tensors().unwrap());
+        for (x, y) in ta.iter().zip(&tb) {
+            assert_eq!(x.data, y.data, "{}", x.name);
+        }
     }
 }
