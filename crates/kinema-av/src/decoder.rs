@@ -102,11 +102,12 @@ impl Cursor {
     }
 
     /// True when decoding forward from where this cursor is reaches frame `t` and costs no
-    /// more than starting afresh at `t`'s key frame.
-    pub fn reaches(&self, t: usize, f: &FrameEntry) -> bool {
+    /// more than starting afresh at `start`, the packet `t` is decoded from (its key frame or
+    /// an earlier one).
+    pub fn reaches(&self, t: usize, f: &FrameEntry, start: usize) -> bool {
         self.started
             && !self.finished
-            && self.key_pkt <= f.pkt
+            && self.key_pkt <= start
             && f.pts >= self.min_pts
             && self.last_out.is_none_or(|l| l < t)
             && self.next_pkt >= f.start_pkt

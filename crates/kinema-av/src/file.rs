@@ -13,7 +13,7 @@ use crate::cache::FrameCache;
 use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
 use crate::decoder::{open_decoder, Cursor};
 use crate::error::{AvError, Result};
-use crate::index::{FrameIndex, PacketMeta};
+use crate::index::{FrameEntry, FrameIndex, PacketMeta};
 use crate::nal::{framing, Framing, NalCodec};
 use crate::packets::PacketStore;
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
@@ -37,6 +37,11 @@ pub(crate) struct FileReader {
     /// Per GOP (by key packet), how often a single-frame read wanted a frame that had been
     /// skipped; from `DENSE_AFTER_MISSES` on, single-frame reads decode the GOP whole.
     misses: std::collections::HashMap<usize, u32>,
+    /// Per GOP (by key packet), the earlier key packet decoding starts from instead: FFmpeg's
+    /// H.264 decoder started at a non-IDR I frame (an open GOP) can decode the GOP's last
+    /// pictures and never show them (the ffmpeg CLI's `-ss` loses them too); from the GOP
+    /// before, they come out as in a full decode.
+    earlier_start: std::collections::HashMap<usize, usize>,
     clock: u64,
 }
 
@@ -163,6 +168,7 @@ impl FileReader {
             layout_known: false,
             retired: (0, 0),
             misses: Default::default(),
+            earlier_start: Default::default(),
             clock: 0,
         };
         r.init_output_size(pix, probed)?;
@@ -303,16 +309,26 @@ impl FileReader {
         Ok(Cursor::new(dec))
     }
 
+    /// The packet decoding for frame `t` starts from: its key frame, or an earlier one where
+    /// starting at its own lost pictures.
+    fn start_of(&self, f: &FrameEntry) -> usize {
+        self.earlier_start
+            .get(&f.start_pkt)
+            .copied()
+            .unwrap_or(f.start_pkt)
+    }
+
     /// Picks the cursor that reaches frame `t` cheapest, or repositions the least recently
     /// used one at `t`'s key frame. Returns its slot.
     fn cursor_for(&mut self, t: usize) -> Result<usize> {
         let f = self.index.frames[t];
+        let start = self.start_of(&f);
         self.clock += 1;
         let best = self
             .cursors
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.reaches(t, &f))
+            .filter(|(_, c)| c.reaches(t, &f, start))
             .max_by_key(|(_, c)| c.stamp)
             .map(|(i, _)| i);
         let slot = match best {
@@ -327,14 +343,24 @@ impl FileReader {
                         .min_by_key(|&i| self.cursors[i].stamp)
                         .unwrap_or(0)
                 };
-                let key_pts = self.index.pkt_frame[f.start_pkt].map(|k| self.index.frames[k].pts);
+                let key_pts = self.index.pkt_frame[start].map(|k| self.index.frames[k].pts);
                 let min_pts = key_pts.unwrap_or(i64::MIN);
-                self.cursors[slot].seek(f.start_pkt, min_pts);
+                self.cursors[slot].seek(start, min_pts);
                 slot
             }
         };
         self.cursors[slot].stamp = self.clock;
         Ok(slot)
+    }
+
+    /// The key packet before `pkt`, if any.
+    fn key_before(&self, pkt: usize) -> Option<usize> {
+        self.index
+            .key_indices
+            .iter()
+            .map(|&k| self.index.frames[k].pkt)
+            .filter(|&p| p < pkt)
+            .max()
     }
 
     /// Decodes up to frame `t`; on success `self.cursors[slot].frame()` is frame `t`.
@@ -360,25 +386,41 @@ impl FileReader {
         } else {
             batch
         };
-        let slot = self.cursor_for(t)?;
+        let mut earlier = 0;
         loop {
-            let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want);
-            match got {
-                Some(i) if i <= t => {
-                    if cache && self.cache_enabled() && !self.cache.contains(i) {
-                        let f = self.cursors[slot].frame().clone();
-                        let n = frame_bytes(&f);
-                        self.cache.insert(i, f, n);
+            let slot = self.cursor_for(t)?;
+            let why = loop {
+                let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want);
+                match got {
+                    Some(i) if i <= t => {
+                        if cache && self.cache_enabled() && !self.cache.contains(i) {
+                            let f = self.cursors[slot].frame().clone();
+                            let n = frame_bytes(&f);
+                            self.cache.insert(i, f, n);
+                        }
+                        if i == t {
+                            return Ok(slot);
+                        }
                     }
-                    if i == t {
-                        return Ok(slot);
+                    _ => {
+                        break self.cursors[slot]
+                            .last_error
+                            .clone()
+                            .unwrap_or_else(|| "the decoder produced no picture for it".into());
                     }
                 }
+            };
+            // No picture for `t`: decode again from the key frame before, a few GOPs back at
+            // most (a frame that is truly damaged must not cost a decode of the whole file).
+            let gop = self.index.frames[t].start_pkt;
+            let prev = self.key_before(self.start_of(&self.index.frames[t]));
+            match prev {
+                Some(p) if earlier < MAX_EARLIER_GOPS => {
+                    earlier += 1;
+                    self.earlier_start.insert(gop, p);
+                    self.cursors[slot].stamp = 0;
+                }
                 _ => {
-                    let why = self.cursors[slot]
-                        .last_error
-                        .clone()
-                        .unwrap_or_else(|| "the decoder produced no picture for it".into());
                     return Err(AvError::Decode {
                         path: self.path.clone(),
                         index: t,
@@ -659,6 +701,9 @@ impl FileReader {
         self.cursors.clear();
     }
 }
+
+/// Earlier key frames tried, one after the other, for a frame its own GOP does not show.
+const MAX_EARLIER_GOPS: usize = 2;
 
 /// Skipped frames asked for in one GOP before single-frame reads stop skipping there.
 const DENSE_AFTER_MISSES: u32 = 1;

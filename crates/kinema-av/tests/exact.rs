@@ -49,6 +49,23 @@ fn check_exact(name: &str) {
         assert!(b.frame(k) == tf(i), "{name}: batch slot {k} (frame {i}) differs");
     }
 
+    // Each frame of the last two GOPs on a fresh reader (decoding starts at its key frame,
+    // and the stream ends soon after), batch and single-frame paths.
+    let keys = vr.key_indices();
+    let from = keys.len().checked_sub(2).map_or(0, |k| keys[k]);
+    for i in from..n {
+        let mut fresh = VideoReader::open(&path).unwrap();
+        let b = fresh
+            .get_batch(&[i])
+            .unwrap_or_else(|e| panic!("{name}: fresh get_batch([{i}]): {e}"));
+        assert!(b.frame(0) == tf(i), "{name}: fresh get_batch([{i}]) differs");
+        let mut fresh = VideoReader::open(&path).unwrap();
+        let f = fresh
+            .get(i)
+            .unwrap_or_else(|e| panic!("{name}: fresh get({i}): {e}"));
+        assert!(f.data == tf(i), "{name}: fresh get({i}) differs");
+    }
+
     // Single frames in random order on a fresh reader, then again on a reader without cache.
     for cache in [512usize << 20, 0] {
         let opts = ReaderOptions {
@@ -75,6 +92,7 @@ macro_rules! exact {
 exact! {
     h264_bframes_mp4 => "h264_bframes.mp4",
     h264_long_gop_mkv => "h264_longgop.mkv",
+    h264_open_gop => "h264_opengop.mp4",
     h264_row_padding_mov => "h264_pad98x66.mov",
     h264_yuv422 => "h264_422.mp4",
     h264_yuv444_odd_size => "h264_444_odd99x71.mkv",
@@ -210,6 +228,7 @@ fn approximate_mode_matches_exact_on_cfr() {
     for name in [
         "h264_bframes.mp4",
         "h264_longgop.mkv",
+        "h264_opengop.mp4",
         "vp9.webm",
         "hevc.mp4",
         "mpeg4.avi",
@@ -239,6 +258,16 @@ fn approximate_mode_matches_exact_on_cfr() {
             assert!(
                 approx.get(i).unwrap() == exact.get(i).unwrap(),
                 "{name}: approximate get({i})"
+            );
+        }
+        // The last GOP's frames, each on a fresh reader (the decoder starts at a key frame and
+        // shows the end of the stream in its flush).
+        let last_key = *exact.key_indices().last().unwrap();
+        for i in last_key..n {
+            let mut fresh = VideoReader::open_with(&path, &opts).unwrap();
+            assert!(
+                fresh.get(i).unwrap_or_else(|e| panic!("{name}: {e}")) == exact.get(i).unwrap(),
+                "{name}: approximate get({i}) on a fresh reader"
             );
         }
         let all: Vec<_> = approx.frames().unwrap().map(|f| f.unwrap()).collect();

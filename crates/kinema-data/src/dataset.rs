@@ -333,9 +333,9 @@ impl VideoClsCustom {
                 ResizeMode::Auto => o.mode() == Mode::Train,
             };
         }
-        let video = |source| DataError::Video {
+        let video = |error| DataError::Video {
             path: s.path.clone(),
-            source,
+            error,
         };
         let reader = VideoReader::open_with(&s.path, &ro).map_err(video)?;
         if reader.is_empty() {
@@ -410,9 +410,9 @@ impl VideoClsCustom {
         let plan = self.plan(index, epoch, &reader)?;
         let mut frames = reader
             .get_batch(&plan.frame_indices)
-            .map_err(|source| DataError::Video {
+            .map_err(|error| DataError::Video {
                 path: reader.path().to_path_buf(),
-                source,
+                error,
             })?;
         self.fill(&plan, &mut frames.data, out);
         Ok(plan)

@@ -25,12 +25,11 @@ pub enum DataError {
         listed_in: PathBuf,
         line: usize,
     },
-    /// Decoding a sample failed.
-    #[error("{path}: {source}")]
+    /// Decoding a sample failed (the reader's message, which names the video).
+    #[error("{}", video_message(path, error))]
     Video {
         path: PathBuf,
-        #[source]
-        source: kinema_av::AvError,
+        error: kinema_av::AvError,
     },
     /// A bad dataset, sampler or loader option.
     #[error("invalid option: {0}")]
@@ -65,5 +64,16 @@ impl DataError {
             path: path.to_path_buf(),
             reason: reason.into(),
         }
+    }
+}
+
+/// The reader's error, prefixed with the video's path only where it does not name it already
+/// (so a chain printed with `{:#}` names the file once).
+fn video_message(path: &std::path::Path, error: &kinema_av::AvError) -> String {
+    let m = error.to_string();
+    if m.contains(&path.display().to_string()) {
+        m
+    } else {
+        format!("{}: {m}", path.display())
     }
 }

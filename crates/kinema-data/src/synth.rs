@@ -239,9 +239,9 @@ fn write_video(path: &Path, label: usize, o: &SynthOptions, rng: &mut Rng) -> Re
         fps: o.fps,
         ..Default::default()
     };
-    let mut writer = VideoWriter::create(path, w, h, &options).map_err(|source| DataError::Video {
+    let mut writer = VideoWriter::create(path, w, h, &options).map_err(|error| DataError::Video {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut frame = vec![0u8; (w * h * 3) as usize];
     for i in 0..n {
@@ -257,14 +257,14 @@ fn write_video(path: &Path, label: usize, o: &SynthOptions, rng: &mut Rng) -> Re
             alpha: lerp(a.alpha, b.alpha),
         };
         scene.draw(i as u64, pose, &mut frame);
-        writer.write_rgb(&frame).map_err(|source| DataError::Video {
+        writer.write_rgb(&frame).map_err(|error| DataError::Video {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     }
-    writer.finish().map_err(|source| DataError::Video {
+    writer.finish().map_err(|error| DataError::Video {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     Ok(n)
 }

@@ -84,9 +84,9 @@ impl VideoLoader {
         }
         let mut lens = Vec::with_capacity(uris.len());
         for u in uris {
-            let r = VideoReader::open(u.as_ref()).map_err(|source| DataError::Video {
+            let r = VideoReader::open(u.as_ref()).map_err(|error| DataError::Video {
                 path: u.as_ref().to_path_buf(),
-                source,
+                error,
             })?;
             lens.push(r.len());
         }
@@ -186,9 +186,9 @@ impl VideoLoader {
 
     fn read(&self, open: &mut Option<(usize, VideoReader)>, file: usize, start: usize) -> Result<VideoBatch> {
         let path = &self.uris[file];
-        let video = |source| DataError::Video {
+        let video = |error| DataError::Video {
             path: path.clone(),
-            source,
+            error,
         };
         if open.as_ref().is_none_or(|(f, _)| *f != file) {
             let o = ReaderOptions {

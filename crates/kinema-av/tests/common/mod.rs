@@ -32,6 +32,22 @@ pub fn specs() -> Vec<(&'static str, Vec<String>)> {
             ),
         ),
         (
+            // Open GOPs (non-IDR key frames with leading B pictures) and a short last GOP:
+            // FFmpeg's decoder started at the last key frame does not show its last pictures.
+            "h264_opengop.mp4",
+            cat(
+                src("96x64", "25", "2.76"),
+                v(&[
+                    "-c:v",
+                    "libx264",
+                    "-x264-params",
+                    "keyint=32:open-gop=1:scenecut=0",
+                    "-pix_fmt",
+                    "yuv420p",
+                ]),
+            ),
+        ),
+        (
             "h264_longgop.mkv",
             cat(
                 src("96x64", "30", "1.5"),
