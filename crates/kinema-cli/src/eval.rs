@@ -6,32 +6,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use kinema_data::VideoClsCustom;
 
-use crate::model_arg::{clip_options, resolve, score, ModelArgs};
+use crate::model_arg::{resolve, score, DataArgs, ModelArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Setting file (`path num_frames label` per line).
-    #[arg(long)]
-    data: PathBuf,
-    /// Folder the setting file's paths are relative to (default: the setting file's folder).
-    #[arg(long)]
-    root: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
     #[command(flatten)]
     model: ModelArgs,
-    /// Temporal clips per video (3-D models; TSN uses its segments).
-    #[arg(long)]
-    num_clips: Option<usize>,
-    /// Crops per clip: 1, 3 or 10.
-    #[arg(long, default_value_t = 1)]
-    num_crops: usize,
-    /// Videos per batch.
-    #[arg(long, default_value_t = 4)]
-    batch_size: usize,
-    /// Loader workers.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
     /// Write confusion.csv, confusion.png and per_class.csv here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -43,16 +26,10 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let dev = Device::flex();
     let (net, card) = resolve(&a.model, &dev)?;
-    let mut opts = clip_options(&card, a.num_clips)?;
-    opts.test_mode = a.num_crops > 1 || a.num_clips.is_some_and(|n| n > 1);
-    opts.num_crop = a.num_crops;
-    let root = a
-        .root
-        .clone()
-        .unwrap_or_else(|| a.data.parent().map(PathBuf::from).unwrap_or_default());
-    let ds = Arc::new(VideoClsCustom::new(&root, &a.data, opts)?);
-    let r = score(&net, &card, ds, (a.batch_size, a.workers), ("eval", a.json), &dev)
-        .with_context(|| format!("evaluating on {}", a.data.display()))?;
+    let ds = Arc::new(a.data.dataset(&card)?);
+    let d = &a.data;
+    let r = score(&net, &card, ds, (d.batch_size, d.workers), ("eval", a.json), &dev)
+        .with_context(|| format!("evaluating on {}", d.data.display()))?;
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let mut csv = String::from("true\\predicted");

@@ -4,6 +4,7 @@ mod bench_decode;
 mod charts;
 mod data;
 mod eval;
+mod extract;
 mod frames;
 mod model_arg;
 mod models;
@@ -11,6 +12,7 @@ mod predict;
 mod probe;
 mod progress;
 mod synth;
+mod tag;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,10 @@ enum Cmd {
     Eval(Box<eval::Args>),
     /// Label videos: top-k classes with scores.
     Predict(predict::Args),
+    /// Label a folder of videos, or a long video over sliding windows into a timeline.
+    Tag(Box<tag::Args>),
+    /// Pooled features (the classifier's input) of every video to .npy, resumable.
+    Extract(Box<extract::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +70,8 @@ fn main() -> std::process::ExitCode {
         Cmd::Train(a) => train::run(a),
         Cmd::Eval(a) => eval::run(*a),
         Cmd::Predict(a) => predict::run(a),
+        Cmd::Tag(a) => tag::run(*a),
+        Cmd::Extract(a) => extract::run(*a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -118,6 +118,47 @@ pub fn clip_options(card: &ModelCard, num_clips: Option<usize>) -> Result<Datase
     Ok(opts)
 }
 
+/// A setting file and the views to read from each of its videos (eval and extract).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Setting file (`path num_frames label` per line).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Folder the setting file's paths are relative to (default: the setting file's folder).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Temporal clips per video (3-D models; TSN uses its segments).
+    #[arg(long)]
+    pub num_clips: Option<usize>,
+    /// Crops per clip: 1, 3 or 10.
+    #[arg(long, default_value_t = 1)]
+    pub num_crops: usize,
+    /// Videos per batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch_size: usize,
+    /// Loader workers.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+impl DataArgs {
+    /// The root the setting file's paths start from.
+    pub fn root(&self) -> PathBuf {
+        self.root
+            .clone()
+            .unwrap_or_else(|| self.data.parent().map(PathBuf::from).unwrap_or_default())
+    }
+
+    /// The dataset as `card`'s model reads it, with the views asked for (GluonCV's test mode
+    /// when more than one).
+    pub fn dataset(&self, card: &ModelCard) -> Result<VideoClsCustom> {
+        let mut opts = clip_options(card, self.num_clips)?;
+        opts.test_mode = self.num_crops > 1 || self.num_clips.is_some_and(|n| n > 1);
+        opts.num_crop = self.num_crops;
+        Ok(VideoClsCustom::new(self.root(), &self.data, opts)?)
+    }
+}
+
 /// Runs `net` over every view of `ds` (`batch_size` videos a step on `workers` loader threads)
 /// behind a progress bar labelled `what` (hidden when `quiet`).
 pub fn score(

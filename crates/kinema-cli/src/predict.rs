@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use kinema_data::{Sample, SampleList, VideoClsCustom};
+use kinema_models::{ModelCard, Net};
 use serde::Serialize;
 
 use crate::model_arg::{clip_options, resolve, score, ModelArgs};
@@ -36,25 +37,34 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
-struct Label {
-    label: String,
-    index: usize,
-    score: f32,
+pub struct Label {
+    pub label: String,
+    pub index: usize,
+    pub score: f32,
 }
 
 #[derive(Serialize)]
-struct Prediction {
-    video: PathBuf,
-    top: Vec<Label>,
+pub struct Prediction {
+    pub video: PathBuf,
+    pub top: Vec<Label>,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let dev = Device::flex();
-    let (net, card) = resolve(&a.model, &dev)?;
-    let opts = clip_options(&card, a.num_clips)?;
+/// The `topk` labels of each video (views averaged), in the order given.
+pub fn predictions(
+    (net, card): (&Net, &ModelCard),
+    videos: &[PathBuf],
+    num_clips: Option<usize>,
+    (batch_size, workers): (usize, usize),
+    topk: usize,
+    (what, quiet): (&str, bool),
+    dev: &Device,
+) -> Result<Vec<Prediction>> {
+    let opts = clip_options(card, num_clips)?;
+    for p in videos {
+        anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
+    }
     let list = SampleList {
-        samples: a
-            .videos
+        samples: videos
             .iter()
             .enumerate()
             .map(|(i, p)| Sample {
@@ -68,48 +78,61 @@ pub fn run(a: Args) -> Result<()> {
         classes: card.classes.clone(),
         missing: vec![],
     };
-    for p in &a.videos {
-        anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
-    }
     let ds = Arc::new(VideoClsCustom::from_list(list, opts)?);
-    let report = score(
-        &net,
-        &card,
-        ds,
+    let report = score(net, card, ds, (batch_size, workers), (what, quiet), dev).context("classifying")?;
+    Ok(report
+        .videos
+        .iter()
+        .map(|v| {
+            let mut order: Vec<usize> = (0..v.probs.len()).collect();
+            order.sort_by(|&x, &y| v.probs[y].total_cmp(&v.probs[x]));
+            let top = order
+                .into_iter()
+                .take(topk.max(1))
+                .map(|k| Label {
+                    label: class_name(card, k),
+                    index: k,
+                    score: v.probs[k],
+                })
+                .collect();
+            Prediction {
+                video: videos[v.index].clone(),
+                top,
+            }
+        })
+        .collect())
+}
+
+/// Class `k`'s name from the card.
+pub fn class_name(card: &ModelCard, k: usize) -> String {
+    card.classes.get(k).cloned().unwrap_or_else(|| format!("class_{k}"))
+}
+
+/// `label score, label score, ...`
+pub fn labels_line(top: &[Label]) -> String {
+    top.iter()
+        .map(|l| format!("{} {:.3}", l.label, l.score))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let dev = Device::flex();
+    let (net, card) = resolve(&a.model, &dev)?;
+    let preds = predictions(
+        (&net, &card),
+        &a.videos,
+        a.num_clips,
         (a.batch_size, a.workers),
+        a.topk,
         ("predict", a.json),
         &dev,
-    )
-    .context("classifying")?;
-    for v in &report.videos {
-        let mut order: Vec<usize> = (0..v.probs.len()).collect();
-        order.sort_by(|&x, &y| v.probs[y].total_cmp(&v.probs[x]));
-        let top: Vec<Label> = order
-            .into_iter()
-            .take(a.topk.max(1))
-            .map(|k| Label {
-                label: card
-                    .classes
-                    .get(k)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class_{k}")),
-                index: k,
-                score: v.probs[k],
-            })
-            .collect();
-        let p = Prediction {
-            video: a.videos[v.index].clone(),
-            top,
-        };
+    )?;
+    for p in preds {
         if a.json {
             println!("{}", serde_json::to_string(&p)?);
         } else {
-            let labels: Vec<String> = p
-                .top
-                .iter()
-                .map(|l| format!("{} {:.3}", l.label, l.score))
-                .collect();
-            println!("{}: {}", p.video.display(), labels.join(", "));
+            println!("{}: {}", p.video.display(), labels_line(&p.top));
         }
     }
     Ok(())

@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-fn kinema() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kinema"))
-}
+mod common;
+use common::kinema;
 
 fn sample(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("sample.mp4");

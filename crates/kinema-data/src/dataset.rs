@@ -364,19 +364,30 @@ impl VideoClsCustom {
     pub fn plan(&self, index: usize, epoch: u64, reader: &VideoReader) -> Result<ClipPlan> {
         let o = &self.options;
         let mut rng = Rng::for_sample(o.seed, epoch, index as u64);
-        let n = reader.len();
-        let frame_indices = o.sampler().frame_indices(n, o.mode(), &mut rng);
+        let frame_indices = o.sampler().frame_indices(reader.len(), o.mode(), &mut rng);
+        self.plan_frames(index, frame_indices, reader, &mut rng)
+    }
+
+    /// The crops for `frame_indices` of `reader`'s video.
+    fn plan_frames(
+        &self,
+        index: usize,
+        frame_indices: Vec<usize>,
+        reader: &VideoReader,
+        rng: &mut Rng,
+    ) -> Result<ClipPlan> {
+        let o = &self.options;
         let (w, h) = (reader.width(), reader.height());
         let crops = o
             .crop()?
-            .boxes(w, h, o.target_width, o.target_height, &mut rng)
+            .boxes(w, h, o.target_width, o.target_height, rng)
             .map_err(|e| DataError::File {
                 path: reader.path().to_path_buf(),
                 reason: e.to_string(),
             })?;
         Ok(ClipPlan {
             index,
-            num_frames: n,
+            num_frames: reader.len(),
             frame_indices,
             crops,
             frame_size: (w, h),
@@ -399,6 +410,38 @@ impl VideoClsCustom {
     /// Like [`get`](Self::get), writing the tensor into `out` (`clip_shape` elements), e.g. a
     /// slot of a batch.
     pub fn get_into(&self, index: usize, epoch: u64, out: &mut [f32]) -> Result<ClipPlan> {
+        self.check_out(out)?;
+        let mut reader = self.open(index)?;
+        let plan = self.plan(index, epoch, &reader)?;
+        self.read(&mut reader, plan, out)
+    }
+
+    /// The clip of frames `start .. start + len` of sample `index`, read through an open
+    /// `reader` of it (from [`open`](Self::open)) into `out` (`clip_shape` elements): the
+    /// window is sampled as a video of its own (segments centred, held at the last frame near
+    /// the end), with this dataset's crops. What a sliding-window tagger reads.
+    pub fn get_window_into(
+        &self,
+        index: usize,
+        reader: &mut VideoReader,
+        (start, len): (usize, usize),
+        out: &mut [f32],
+    ) -> Result<ClipPlan> {
+        self.check_out(out)?;
+        if start >= reader.len() {
+            return Err(DataError::InvalidOption(format!(
+                "window start {start} is past the end of {} ({} frames)",
+                reader.path().display(),
+                reader.len()
+            )));
+        }
+        let ids = self.options.sampler().window_indices(reader.len(), start, len);
+        let mut rng = Rng::for_sample(self.options.seed, 0, index as u64);
+        let plan = self.plan_frames(index, ids, reader, &mut rng)?;
+        self.read(reader, plan, out)
+    }
+
+    fn check_out(&self, out: &[f32]) -> Result<()> {
         let want: usize = self.options.clip_shape().iter().product();
         if out.len() != want {
             return Err(DataError::InvalidOption(format!(
@@ -406,8 +449,11 @@ impl VideoClsCustom {
                 out.len()
             )));
         }
-        let mut reader = self.open(index)?;
-        let plan = self.plan(index, epoch, &reader)?;
+        Ok(())
+    }
+
+    /// Decodes `plan`'s frames and writes its views into `out`.
+    fn read(&self, reader: &mut VideoReader, plan: ClipPlan, out: &mut [f32]) -> Result<ClipPlan> {
         let mut frames = reader
             .get_batch(&plan.frame_indices)
             .map_err(|error| DataError::Video {

@@ -158,12 +158,27 @@ impl ClipSampler {
     /// each segment's fast frames followed by its slow frames.
     pub fn frame_indices(&self, num_frames: usize, mode: Mode, rng: &mut Rng) -> Vec<usize> {
         let (offsets, skips) = self.offsets(num_frames, mode, rng);
+        self.frame_ids(num_frames, &offsets, &skips)
+    }
+
+    /// The frame ids of a window: frames `start .. start + len` read as if they were a video
+    /// of their own in val mode (segments centred in it), shifted back into a video of
+    /// `num_frames` frames (what a sliding-window tagger reads).
+    pub fn window_indices(&self, num_frames: usize, start: usize, len: usize) -> Vec<usize> {
+        let len = len.clamp(1, num_frames.saturating_sub(start).max(1));
+        let (mut offsets, skips) = self.offsets(len, Mode::Val, &mut Rng::new(0));
+        offsets.iter_mut().for_each(|o| *o += start);
+        self.frame_ids(num_frames, &offsets, &skips)
+    }
+
+    /// Frame ids from 1-based segment offsets and per-frame skips (GluonCV's `_get_frame_id_list`).
+    fn frame_ids(&self, num_frames: usize, offsets: &[usize], skips: &[usize]) -> Vec<usize> {
         let n = num_frames;
         let steps = self.skip_length().div_ceil(self.new_step);
         let mut ids = Vec::with_capacity(offsets.len() * self.frames_per_view());
         let mut fast = Vec::new();
         let mut slow = Vec::new();
-        for &start in &offsets {
+        for &start in offsets {
             let mut offset = start;
             fast.clear();
             slow.clear();
@@ -199,6 +214,26 @@ mod tests {
 
     fn val(s: &ClipSampler, n: usize) -> Vec<usize> {
         s.frame_indices(n, Mode::Val, &mut Rng::new(0))
+    }
+
+    #[test]
+    fn windows_read_their_own_frames() {
+        let s = ClipSampler {
+            new_length: 4,
+            new_step: 2,
+            ..Default::default()
+        };
+        // A window as long as the clip starts at its first frame.
+        assert_eq!(s.window_indices(100, 40, 8), vec![40, 42, 44, 46]);
+        // A longer window centres the clip: offset (16 - 8 + 1) / 2 = 4.
+        assert_eq!(s.window_indices(100, 40, 16), vec![44, 46, 48, 50]);
+        // At the end of the video the frames hold at the last one.
+        assert_eq!(s.window_indices(45, 40, 8), vec![40, 42, 42, 42]);
+        let t = ClipSampler {
+            num_segments: 3,
+            ..Default::default()
+        };
+        assert_eq!(t.window_indices(100, 30, 30), vec![35, 45, 55]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use burn::tensor::Device;
-use kinema_data::{DataLoader, LoaderOptions, VideoClsCustom};
+use kinema_data::{ClipPlan, DataLoader, LoaderOptions, VideoClsCustom};
 use kinema_models::Net;
 use serde::Serialize;
 
@@ -94,14 +94,19 @@ fn rank(scores: &[f32], label: usize) -> usize {
     scores.iter().filter(|&&s| s > scores[label]).count()
 }
 
-/// Runs `net` (eval mode) over `dataset` and scores it; `progress(done, total)` per batch.
-pub fn evaluate(
+/// Runs `net` (eval mode) over every sample of `dataset` in order, `o.batch_size` videos a step
+/// on the loader's workers. `each(plan, label, rows, k)` gets one video's outputs: a row of `k`
+/// values per view the model does not average itself (logits, or the pooled features the
+/// classifier takes when `features`). `progress(done, total)` after every batch.
+pub fn run_videos(
     net: &Net,
     dataset: Arc<VideoClsCustom>,
     o: &EvalOptions,
+    features: bool,
     dev: &Device,
+    each: &mut dyn FnMut(&ClipPlan, usize, &[f32], usize) -> Result<()>,
     progress: &dyn Fn(usize, usize),
-) -> Result<EvalReport> {
+) -> Result<()> {
     let loader = DataLoader::new(
         dataset.clone(),
         LoaderOptions {
@@ -112,44 +117,63 @@ pub fn evaluate(
     )?;
     let total = dataset.len();
     let views = dataset.options().clip_shape()[0];
-    let group = o.segments_in_model.max(1);
-    let outputs = views / group;
-    let mut videos = Vec::with_capacity(total);
-    let (mut clip1, mut clip5, mut clips) = (0usize, 0usize, 0usize);
-    let mut nclass = 0;
+    let outputs = views / o.segments_in_model.max(1);
+    let mut done = 0;
     for batch in loader.epoch(0) {
         let mut batch = batch?;
         let mut shape = batch.shape.clone();
         let b = shape[0];
         shape.splice(0..2, [b * views]);
         // The clip buffer moves into the input tensor: no copy, nothing to recycle.
-        let (dims, mut y) = net.run(&shape, std::mem::take(&mut batch.data), false, dev)?;
+        let (dims, y) = net.run(&shape, std::mem::take(&mut batch.data), features, dev)?;
         let k = dims[1];
-        nclass = k;
-        softmax_rows(&mut y, k);
         for (i, (&label, plan)) in batch.labels.iter().zip(&batch.plans).enumerate() {
-            let rows = &y[i * outputs * k..(i + 1) * outputs * k];
-            let mut mean = vec![0f32; k];
-            for r in rows.chunks(k) {
-                let rk = rank(r, label);
-                clip1 += (rk < 1) as usize;
-                clip5 += (rk < 5) as usize;
-                clips += 1;
-                for (m, v) in mean.iter_mut().zip(r) {
-                    *m += v / outputs as f32;
-                }
-            }
-            let predicted = (0..k).max_by(|&a, &b| mean[a].total_cmp(&mean[b])).unwrap_or(0);
-            videos.push(VideoResult {
-                index: plan.index,
-                label,
-                predicted,
-                score: mean[predicted],
-                probs: mean,
-            });
+            each(plan, label, &y[i * outputs * k..(i + 1) * outputs * k], k)?;
         }
-        progress(videos.len(), total);
+        done += b;
+        progress(done, total);
     }
+    Ok(())
+}
+
+/// Runs `net` (eval mode) over `dataset` and scores it; `progress(done, total)` per batch.
+pub fn evaluate(
+    net: &Net,
+    dataset: Arc<VideoClsCustom>,
+    o: &EvalOptions,
+    dev: &Device,
+    progress: &dyn Fn(usize, usize),
+) -> Result<EvalReport> {
+    let mut videos = Vec::with_capacity(dataset.len());
+    let (mut clip1, mut clip5, mut clips) = (0usize, 0usize, 0usize);
+    let mut nclass = 0;
+    let mut score = |plan: &ClipPlan, label: usize, rows: &[f32], k: usize| -> Result<()> {
+        nclass = k;
+        let mut rows = rows.to_vec();
+        softmax_rows(&mut rows, k);
+        let outputs = rows.len() / k;
+        let mut mean = vec![0f32; k];
+        for r in rows.chunks(k) {
+            let rk = rank(r, label);
+            clip1 += (rk < 1) as usize;
+            clip5 += (rk < 5) as usize;
+            clips += 1;
+            for (m, v) in mean.iter_mut().zip(r) {
+                *m += v / outputs as f32;
+            }
+        }
+        let predicted = (0..k).max_by(|&a, &b| mean[a].total_cmp(&mean[b])).unwrap_or(0);
+        videos.push(VideoResult {
+            index: plan.index,
+            label,
+            predicted,
+            score: mean[predicted],
+            probs: mean,
+        });
+        Ok(())
+    };
+    run_videos(net, dataset, o, false, dev, &mut score, progress)?;
+    let outputs = if videos.is_empty() { 0 } else { clips / videos.len() };
     let nclass = nclass.max(videos.iter().map(|v| v.label + 1).max().unwrap_or(0));
     let mut confusion = vec![vec![0usize; nclass]; nclass];
     let (mut top1, mut top5) = (0usize, 0usize);

@@ -6,18 +6,24 @@
 //!   and a PNG of the curves.
 //! - [`evaluate`]: clip- and video-level top-1/top-5 with multi-view testing, per-class
 //!   accuracy and the confusion matrix.
+//! - [`extract_features`]: pooled features per video to `.npy`, resumable.
+//! - [`tag_video`]: a long video scored over sliding windows into a timeline.
 
 pub mod config;
 mod error;
 pub mod eval;
+pub mod extract;
 pub mod finetune;
 pub mod optim;
 pub mod plot;
+pub mod tag;
 pub mod trainer;
 
 pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
 pub use error::{Result, TrainError};
-pub use eval::{evaluate, EvalOptions, EvalReport};
+pub use eval::{evaluate, run_videos, EvalOptions, EvalReport};
+pub use extract::{extract_features, feature_file, ExtractReport, FeatureFile};
+pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
 pub use trainer::{
     load_checkpoint, save_checkpoint, train, EpochInfo, RunOptions, StepInfo, TrainState, TrainSummary,

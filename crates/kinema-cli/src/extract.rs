@@ -1,0 +1,67 @@
+//! `kinema extract --data SETTING --out DIR`: the pooled features (the classifier's input) of
+//! every video to `.npy`, views averaged; finished files are skipped, so a stopped run resumes.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use kinema_train::{extract_features, EvalOptions};
+
+use crate::model_arg::{resolve, segments_in_model, DataArgs, ModelArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output folder: one `.npy` per video (the setting file's folders mirrored) and
+    /// `features.csv` (video, label, file).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let dev = Device::flex();
+    let (net, card) = resolve(&a.model, &dev)?;
+    let ds = a.data.dataset(&card)?;
+    let root = a.data.root();
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let pb = crate::progress::bar(ds.len() as u64, "extract", a.json);
+    let o = EvalOptions {
+        batch_size: a.data.batch_size,
+        num_workers: a.data.workers,
+        segments_in_model: segments_in_model(&card),
+    };
+    let r = extract_features(&net, &ds, (&root, &a.out), &o, &dev, &|done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64)
+    })
+    .with_context(|| format!("extracting features of {}", a.data.data.display()))?;
+    pb.finish_and_clear();
+    let mut csv = String::from("video,label,file\n");
+    for (f, s) in r.files.iter().zip(&ds.list().samples) {
+        let rel = f.file.strip_prefix(&a.out).unwrap_or(&f.file);
+        csv.push_str(&format!("{},{},{}\n", f.video.display(), s.label, rel.display()));
+    }
+    kinema_data::write_atomic(&a.out.join("features.csv"), csv.as_bytes())?;
+    if a.json {
+        let mut v = serde_json::to_value(&r)?;
+        v["model"] = card.model.clone().into();
+        v["out"] = a.out.display().to_string().into();
+        println!("{v}");
+    } else {
+        println!(
+            "{} videos: {} feature files written, {} already there ({} values each) in {}",
+            r.files.len(),
+            r.written,
+            r.skipped,
+            r.feat_dim,
+            a.out.display()
+        );
+    }
+    Ok(())
+}
