@@ -1,5 +1,5 @@
-//! `kinema data check|sample|bench`: look at a setting file, the frames a sample reads, and the
-//! loader's speed.
+//! `kinema data check|sample|bench|split`: look at a setting file, the frames a sample reads,
+//! the loader's speed; make setting files from a folder of class folders.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +23,52 @@ enum Cmd {
     Sample(SampleArgs),
     /// Clips per second of the loader on a setting file.
     Bench(BenchArgs),
+    /// Setting files from a folder of class folders (`DIR/<class>/<video>`): train.txt,
+    /// val.txt and classes.txt, split per class.
+    Split(SplitArgs),
+}
+
+#[derive(clap::Args)]
+struct SplitArgs {
+    /// The folder of class folders.
+    dir: PathBuf,
+    /// Fraction of each class's videos that goes to val.
+    #[arg(long, default_value_t = 0.2)]
+    val: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where the files go (default: DIR; paths in them are relative to DIR).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Counts each video's frames (the setting files carry them), then writes the split.
+fn split(a: SplitArgs) -> anyhow::Result<()> {
+    let mut all = kinema_data::datasets::kinetics_folders(&a.dir)?;
+    let pb = crate::progress::bar(all.samples.len() as u64, "count", false);
+    for s in &mut all.samples {
+        let r = VideoReader::open(&s.path).with_context(|| format!("reading {}", s.path.display()))?;
+        s.num_frames = r.len();
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let (train, val) = kinema_data::datasets::split_by_class(&all, a.val, a.seed)?;
+    let out = a.out.clone().unwrap_or_else(|| a.dir.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    kinema_data::write_setting(&train.samples, &a.dir, &out.join("train.txt"))?;
+    kinema_data::write_setting(&val.samples, &a.dir, &out.join("val.txt"))?;
+    let mut classes = all.classes.join("\n");
+    classes.push('\n');
+    kinema_data::write_atomic(&out.join("classes.txt"), classes.as_bytes())?;
+    println!(
+        "{} classes: {} train + {} val videos -> {}",
+        all.classes.len(),
+        train.samples.len(),
+        val.samples.len(),
+        out.join("{train,val,classes}.txt").display()
+    );
+    Ok(())
 }
 
 /// GluonCV's `VideoClsCustom` parameters as flags (kebab-case); unset ones keep the defaults.
@@ -209,6 +255,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Cmd::Check(c) => check(c),
         Cmd::Sample(s) => sample(s),
         Cmd::Bench(b) => bench(b),
+        Cmd::Split(s) => split(s),
     }
 }
 

@@ -53,6 +53,8 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
+    // Output piped into `head` and closed early ends the process like any Unix tool.
+    sigpipe::reset();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KINEMA_LOG").unwrap_or_else(|_| "warn".into()),

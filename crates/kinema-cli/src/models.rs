@@ -1,4 +1,4 @@
-//! `kinema models list|forward`.
+//! `kinema models list|forward|pull`.
 
 use std::path::PathBuf;
 
@@ -26,6 +26,18 @@ enum Cmd {
     },
     /// One eval-mode forward pass of a model on an `.npy` input, output to `.npy`.
     Forward(ForwardArgs),
+    /// Download GluonCV's published weights of models into the model store (SHA-1 checked).
+    Pull {
+        /// Registered names with published weights.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Store folder (default: $KINEMA_MODELS, else ~/.cache/kinema/models).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Repository URL (default: $KINEMA_MODEL_REPO, $MXNET_GLUON_REPO, else GluonCV's).
+        #[arg(long)]
+        repo: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -128,6 +140,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Forward(f) => forward(f),
+        Cmd::Pull { names, root, repo } => {
+            let root = root.unwrap_or_else(kinema_models::registry::default_root);
+            let mut repo = repo.unwrap_or_else(kinema_models::store::repo_url);
+            if !repo.ends_with('/') {
+                repo.push('/');
+            }
+            for n in &names {
+                let p = kinema_models::store::pull(n, &root, &repo).with_context(|| format!("pulling {n}"))?;
+                println!("{n}: {}", p.display());
+            }
+            Ok(())
+        }
     }
 }
 

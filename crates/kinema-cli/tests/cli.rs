@@ -406,3 +406,26 @@ fn models_list_and_forward() {
         assert!(!o.status.success() && err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn models_pull_without_a_server_names_the_url() {
+    let d = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = kinema()
+        .args(["models", "pull", "i3d_resnet50_v1_kinetics400", "--root"])
+        .arg(d.path())
+        .args(["--repo", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains(&format!("http://127.0.0.1:{port}/gluon/models/i3d_resnet50_v1_kinetics400-568a722e.zip")),
+        "{e}"
+    );
+    assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
+}

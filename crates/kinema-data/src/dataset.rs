@@ -99,6 +99,9 @@ pub struct DatasetOptions {
     /// Random horizontal flips in training (GluonCV always flips; a dataset whose labels
     /// have a left and a right, like kinema's synthetic one, must not).
     pub flip: bool,
+    /// Scales of the training crop relative to the shorter side (GluonCV's `--scale-ratios`,
+    /// default `1,0.875,0.75,0.66`).
+    pub scale_ratios: Vec<f64>,
 }
 
 impl Default for DatasetOptions {
@@ -132,6 +135,7 @@ impl Default for DatasetOptions {
             normalize: Normalize::IMAGENET,
             resize: ResizeMode::Auto,
             flip: true,
+            scale_ratios: vec![1.0, 0.875, 0.75, 0.66],
         }
     }
 }
@@ -164,10 +168,22 @@ impl DatasetOptions {
         match (self.mode(), self.num_crop) {
             (Mode::Train, 1) => {
                 let mut c = Crop::gluoncv_train();
-                if let Crop::MultiScale { flip_prob, .. } = &mut c {
+                if let Crop::MultiScale {
+                    flip_prob,
+                    scale_ratios,
+                    ..
+                } = &mut c
+                {
                     if !self.flip {
                         *flip_prob = 0.0;
                     }
+                    if self.scale_ratios.is_empty() || self.scale_ratios.iter().any(|r| !(*r > 0.0 && *r <= 1.0)) {
+                        return Err(DataError::InvalidOption(format!(
+                            "scale_ratios {:?}: expected ratios in (0, 1]",
+                            self.scale_ratios
+                        )));
+                    }
+                    scale_ratios.clone_from(&self.scale_ratios);
                 }
                 Ok(c)
             }

@@ -1,6 +1,7 @@
 //! The embedded default model, `kinema_motion_default`: kinema's motion net trained by kinema's
-//! own pipeline on its synthetic action dataset (`configs/synthetic_default.toml` reproduces
-//! it). It ships inside the binary, so classifying works with no network and no download.
+//! own pipeline on its synthetic action dataset (`configs/synthetic_default.toml`, then
+//! `configs/synthetic_default_stride3.toml`, reproduce it). It ships inside the binary, so
+//! classifying works with no network and no download.
 
 use std::path::Path;
 

@@ -10,6 +10,7 @@ pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;
 pub mod slowfast;
+pub mod store;
 pub mod tsn;
 pub mod weights;
 

@@ -287,12 +287,12 @@ pub fn models() -> Vec<ModelSpec> {
         motion,
     );
     // The motion net trained on the synthetic dataset's 12 classes, embedded in the binary
-    // (`configs/synthetic_default.toml`).
+    // (`configs/synthetic_default.toml`, then `configs/synthetic_default_stride3.toml`).
     add(
         crate::default::DEFAULT_MODEL.into(),
         Family::Motion(16),
         "synthetic",
-        InputSpec { stride: 5, ..motion },
+        InputSpec { stride: 3, ..motion },
     );
     out
 }

@@ -25,6 +25,10 @@ pub struct TrainConfig {
     /// Seed of the weight init, the shuffle and every augmentation.
     #[serde(default)]
     pub seed: u64,
+    /// Weights to start from (fine-tuning): a file (relative to the config's folder) or the
+    /// registry name of a model with weights; `--init` overrides it.
+    #[serde(default)]
+    pub init: Option<String>,
     /// Data.
     pub data: DataConfig,
     /// Optimisation.
@@ -50,6 +54,10 @@ pub struct DataConfig {
     /// Validation setting file (optional).
     #[serde(default)]
     pub val: Option<PathBuf>,
+    /// Folder the validation setting file's paths are relative to (GluonCV's
+    /// `--val-data-dir`; default `root`).
+    #[serde(default)]
+    pub val_root: Option<PathBuf>,
     /// Class names, one per line (label k = line k).
     #[serde(default)]
     pub classes: Option<PathBuf>,
@@ -86,6 +94,9 @@ pub struct DataConfig {
     /// Random horizontal flips in training.
     #[serde(default = "yes")]
     pub flip: bool,
+    /// Scales of the training crop (GluonCV's `--scale-ratios`; default 1, .875, .75, .66).
+    #[serde(default)]
+    pub scale_ratios: Option<Vec<f64>>,
     /// Loader worker threads.
     #[serde(default = "s2")]
     pub num_workers: usize,
@@ -255,6 +266,19 @@ impl TrainConfig {
         }
     }
 
+    /// Where `init` points: a file next to the config if there is one, else the name as given
+    /// (a registry name, or a path that the loader reports missing).
+    pub fn init_source(&self) -> Option<PathBuf> {
+        self.init.as_ref().map(|i| {
+            let p = self.resolve(Path::new(i));
+            if p.exists() {
+                p
+            } else {
+                PathBuf::from(i)
+            }
+        })
+    }
+
     /// The dataset options of the training (`train`) or validation split.
     pub fn dataset_options(&self, train: bool) -> DatasetOptions {
         let d = &self.data;
@@ -276,6 +300,9 @@ impl TrainConfig {
             resize: ResizeMode::Auto,
             ..Default::default()
         };
+        if let Some(r) = &d.scale_ratios {
+            o.scale_ratios.clone_from(r);
+        }
         if let Some(m) = d.mean {
             o.normalize.mean = m;
         }
@@ -359,5 +386,27 @@ mod tests {
         assert!((c.lr_at(2.0) - 0.1).abs() < 1e-12);
         assert!((c.lr_at(6.0) - 0.05).abs() < 1e-12);
         assert!(c.lr_at(10.0).abs() < 1e-12);
+    }
+
+    /// Every config the repository ships parses, names a registered model, and its `init`
+    /// (when it has one) is a registered model too.
+    #[test]
+    fn shipped_configs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let c = TrainConfig::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            kinema_models::spec(&c.model).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            if let Some(i) = &c.init {
+                kinema_models::spec(i).unwrap_or_else(|e| panic!("{}: init: {e}", p.display()));
+            }
+            c.dataset_options(true).crop().unwrap();
+            n += 1;
+        }
+        assert!(n >= 7, "{n} configs");
     }
 }

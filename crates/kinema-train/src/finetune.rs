@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use kinema_models::weights::{read_safetensors, NamedTensor};
-use kinema_models::Net;
+use burn::tensor::Device;
+use kinema_models::{get_model, GetModelOptions, Net};
 
 use crate::config::TrainSection;
 use crate::error::Result;
@@ -28,10 +29,22 @@ pub fn lr_factor(t: &TrainSection) -> impl Fn(&str) -> f64 {
     }
 }
 
-/// Loads `init` (a kinema safetensors file or GluonCV `.params`) into `net`. When the file's
-/// classifier has another class count, the classifier keeps its fresh initialisation and
-/// everything else must match.
+/// Loads `init` (a kinema safetensors file, a GluonCV `.params`, or the registry name of a
+/// model with weights: the embedded default, or a published model in the store) into `net`.
+/// When the source's classifier has another class count, the classifier keeps its fresh
+/// initialisation and everything else must match.
 pub fn init_from(net: Net, init: &Path) -> Result<Net> {
+    let name = init
+        .to_str()
+        .filter(|n| !init.exists() && kinema_models::spec(n).is_ok());
+    if let Some(name) = name {
+        let o = GetModelOptions {
+            pretrained: true,
+            ..Default::default()
+        };
+        let source = get_model(name, &o, &Device::flex())?.tensors()?;
+        return load_body(net, source, init);
+    }
     if init.extension().is_none_or(|e| e != "safetensors") {
         // GluonCV's `.params` use GluonCV's paths: the registry's loader maps them. Its class
         // count must match (a shape error names the classifier otherwise).
@@ -50,6 +63,11 @@ pub fn init_from(net: Net, init: &Path) -> Result<Net> {
             Some(t)
         })
         .collect();
+    load_body(net, tensors, init)
+}
+
+/// Loads `tensors` into `net`, the classifier only where its shape matches.
+fn load_body(net: Net, tensors: Vec<NamedTensor>, init: &Path) -> Result<Net> {
     let (head, _): (Vec<NamedTensor>, Vec<NamedTensor>) =
         net.tensors()?.into_iter().partition(|t| is_classifier(&t.name));
     let head_differs = tensors

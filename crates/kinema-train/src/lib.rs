@@ -26,5 +26,5 @@ pub use extract::{extract_features, feature_file, ExtractReport, FeatureFile};
 pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
 pub use trainer::{
-    load_checkpoint, save_checkpoint, train, EpochInfo, RunOptions, StepInfo, TrainState, TrainSummary,
+    load_checkpoint, save_checkpoint, train, train_step, EpochInfo, Step, RunOptions, StepInfo, TrainState, TrainSummary,
 };

@@ -140,6 +140,39 @@ fn class_names(c: &TrainConfig, nclass_hint: Option<usize>) -> Result<Vec<String
     Ok((0..n).map(|k| format!("class_{k}")).collect())
 }
 
+/// What one training step gives back.
+pub struct Step {
+    /// The updated model.
+    pub net: Net,
+    /// The batch's mean loss before the update.
+    pub loss: f64,
+    /// Clips of the batch the model got right before the update.
+    pub correct: usize,
+}
+
+/// One training step: forward on the autodiff device `dev`, label-smoothed cross-entropy,
+/// backward, one optimizer update at `lr` (times `factor(path)`). `shape` is the model's input
+/// (`[N * views, 3, ...]`) for `labels.len()` clips. What the loop runs, and what the
+/// training-step benchmark times.
+pub fn train_step(
+    net: Net,
+    opt: &mut Optimizer,
+    (shape, data, labels): (&[usize], Vec<f32>, &[usize]),
+    (lr, smoothing, factor): (f64, f64, crate::optim::LrFactor),
+    dev: &Device,
+) -> Result<Step> {
+    let logits = net.forward_data(shape, data, false, dev)?;
+    let (loss, correct) = cross_entropy(logits, labels, smoothing, dev);
+    let loss_v = loss.clone().into_scalar::<f64>();
+    let grads = net.gradients(loss.backward());
+    let (net, _norm) = opt.step(net, grads, lr, factor);
+    Ok(Step {
+        net,
+        loss: loss_v,
+        correct,
+    })
+}
+
 /// Label-smoothed cross-entropy of `logits` `[B, K]` against `labels`, and the count of correct
 /// top-1 predictions.
 pub fn cross_entropy(
@@ -263,8 +296,8 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 let _ = std::fs::remove_file(out.join(f));
             }
         }
-        if let Some(init) = &run.init {
-            net = crate::finetune::init_from(net, init)?;
+        if let Some(init) = run.init.clone().or_else(|| config.init_source()) {
+            net = crate::finetune::init_from(net, &init)?;
         }
     }
     let log_csv = out.join("log.csv");
@@ -283,7 +316,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let mut steps_here = 0usize;
     let val_ds = match &config.data.val {
         Some(v) => Some(Arc::new(VideoClsCustom::new(
-            &root,
+            config.data.val_root.as_ref().map_or(root.clone(), |r| config.resolve(r)),
             config.resolve(v),
             config.dataset_options(false),
         )?)),
@@ -305,9 +338,14 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
             let (b, views) = (shape[0], shape[1]);
             shape.splice(0..2, [b * views]);
-            let logits = net.forward_data(&shape, data, false, &dev)?;
-            let (loss, correct) = cross_entropy(logits, &labels, config.train.label_smoothing, &dev);
-            let loss_v = loss.clone().into_scalar::<f64>();
+            let step = train_step(
+                net,
+                &mut opt,
+                (&shape, data, &labels),
+                (lr, config.train.label_smoothing, &factor),
+                &dev,
+            )?;
+            let loss_v = step.loss;
             if !loss_v.is_finite() {
                 return Err(TrainError::Diverged {
                     loss: loss_v,
@@ -315,9 +353,8 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                     step: state.batch + 1,
                 });
             }
-            let grads = net.gradients(loss.backward());
-            let (n, _norm) = opt.step(net, grads, lr, &factor);
-            net = n;
+            let correct = step.correct;
+            net = step.net;
             state.batch += 1;
             state.global_step += 1;
             state.epoch_loss += loss_v * labels.len() as f64;

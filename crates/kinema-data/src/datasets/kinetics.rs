@@ -45,6 +45,45 @@ pub fn kinetics_folders(dir: &Path) -> Result<SampleList> {
     Ok(list)
 }
 
+/// Splits `list` per class into (train, val): in every class, `val_fraction` of its samples
+/// (rounded, at least one when the class has two or more) go to val, picked by `seed`; both
+/// keep the list's order.
+pub fn split_by_class(list: &SampleList, val_fraction: f64, seed: u64) -> Result<(SampleList, SampleList)> {
+    if !(0.0..1.0).contains(&val_fraction) {
+        return Err(DataError::InvalidOption(format!(
+            "validation fraction {val_fraction}: expected a number in [0, 1)"
+        )));
+    }
+    let mut rng = crate::Rng::new(seed);
+    let mut is_val = vec![false; list.samples.len()];
+    for label in 0..list.classes.len() {
+        let mut idx: Vec<usize> = (0..list.samples.len())
+            .filter(|&i| list.samples[i].label == label)
+            .collect();
+        let n = idx.len();
+        let mut k = (n as f64 * val_fraction).round() as usize;
+        if val_fraction > 0.0 && n >= 2 {
+            k = k.clamp(1, n - 1);
+        }
+        rng.shuffle(&mut idx);
+        for &i in &idx[..k.min(n)] {
+            is_val[i] = true;
+        }
+    }
+    let part = |val: bool| SampleList {
+        samples: list
+            .samples
+            .iter()
+            .zip(&is_val)
+            .filter(|(_, &v)| v == val)
+            .map(|(s, _)| s.clone())
+            .collect(),
+        classes: list.classes.clone(),
+        missing: vec![],
+    };
+    Ok((part(false), part(true)))
+}
+
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| DataError::io(dir, e))?

@@ -8,7 +8,7 @@ mod sthsthv2;
 mod ucf101;
 
 pub use hmdb51::hmdb51;
-pub use kinetics::{kinetics_csv, kinetics_folders};
+pub use kinetics::{kinetics_csv, kinetics_folders, split_by_class};
 pub use sthsthv2::sthsthv2;
 pub use ucf101::ucf101;
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One training step (forward + backward + SGD with momentum and weight decay) of I3D ResNet-50
+# and R(2+1)D-18 at the same shapes: kinema (burn Flex, release build) and PyTorch CPU eager,
+# one after the other in one run, on the same machine and thread count; prints the table and
+# writes bench/train_step/RESULTS.md.
+#
+# env: BENCH_VENV (default ~/.cache/kinema/bench-venv: torch + torchvision, shared with the
+#      decode benchmark), SHAPES ("batch:frames:size" list, default "2:8:112 1:16:112"),
+#      STEPS (default 3), WARMUP (default 1)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=${BENCH_VENV:-$HOME/.cache/kinema/bench-venv}
+SHAPES=${SHAPES:-"2:8:112 1:16:112"}
+STEPS=${STEPS:-3}
+WARMUP=${WARMUP:-1}
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null; then
+  echo "[bench] building the anchor venv in $VENV (torch, torchvision)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q torch==2.15.0 torchvision==0.29.2 numpy
+fi
+PY=$VENV/bin/python
+cargo build --release --locked -p kinema-train --example train_step
+KSTEP=target/release/examples/train_step
+OUT=bench/train_step/results
+mkdir -p "$OUT"
+: > "$OUT/raw.jsonl"
+for shape in $SHAPES; do
+  IFS=: read -r B T S <<< "$shape"
+  for pair in "i3d_resnet50_v1_custom i3d_resnet50_v1" "r2plus1d_resnet18_custom r2plus1d_resnet18"; do
+    read -r KM TM <<< "$pair"
+    echo "[bench] $TM batch $B, $T frames, ${S}px" >&2
+    "$KSTEP" --model "$KM" --batch "$B" --frames "$T" --size "$S" --steps "$STEPS" --warmup "$WARMUP" 2>/dev/null | sed "s/\"impl\"/\"anchor_model\":\"$TM\",\"impl\"/" >> "$OUT/raw.jsonl"
+    "$PY" bench/train_step/torch_step.py --model "$TM" --batch "$B" --frames "$T" --size "$S" --steps "$STEPS" --warmup "$WARMUP" >> "$OUT/raw.jsonl"
+  done
+done
+"$PY" - "$OUT/raw.jsonl" <<'PY' | tee bench/train_step/RESULTS.md
+import json, platform, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+k = [r for r in rows if r["impl"] == "kinema"]
+t = [r for r in rows if r["impl"] == "pytorch"]
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+print("# One training step: kinema vs PyTorch CPU eager\n")
+print(f"`bash bench/train_step/run.sh` on {cpu} ({t[0]['cpus']} CPUs, PyTorch {t[0]['version']}, "
+      f"{t[0]['threads']} threads; kinema on burn Flex, release). A step: forward, cross-entropy, backward, SGD "
+      "(momentum 0.9, weight decay 1e-4), on one random clip batch; median of the timed steps after warm-up.\n")
+print("| model | input [N, 3, T, H, W] | kinema s/step | PyTorch s/step | PyTorch / kinema |")
+print("|---|---|---|---|---|")
+for a, b in zip(k, t):
+    print(f"| {b['model']} | {b['shape']} | {a['median_s']:.3f} | {b['median_s']:.3f} | {b['median_s'] / a['median_s']:.2f}x |")
+print("\nAbove 1.0x kinema is faster. Raw numbers: `bench/train_step/results/raw.jsonl`.")
+PY
