@@ -86,7 +86,12 @@ fn class_color(k: usize) -> [u8; 3] {
 /// A tagged video's timeline: the segments as a coloured band (named where the name fits),
 /// below it each window's top score as a bar at its centre, a time axis in seconds and a
 /// legend of the labels that occur.
-pub fn timeline_png(path: &Path, windows: &[WindowScore], segs: &[Segment], classes: &[String]) -> Result<()> {
+pub fn timeline_png(
+    path: &Path,
+    windows: &[WindowScore],
+    segs: &[Segment],
+    classes: &[String],
+) -> Result<()> {
     let (w, left, right) = (960i64, 20i64, 20i64);
     let t0 = segs.first().map_or(0.0, |s| s.start);
     let t1 = segs.last().map_or(1.0, |s| s.end).max(t0 + 1e-3);
@@ -133,8 +138,18 @@ pub fn timeline_png(path: &Path, windows: &[WindowScore], segs: &[Segment], clas
     while t <= t1 + 1e-9 {
         let x = x_of(t);
         cv.rect(x, bar1, x, bar1 + 5, [80, 80, 80]);
-        let label = if step >= 1.0 { format!("{t:.0}s") } else { format!("{t:.1}s") };
-        cv.text(x - Canvas::text_width(&label, 2) / 2, bar1 + 9, &label, 2, [60, 60, 60]);
+        let label = if step >= 1.0 {
+            format!("{t:.0}s")
+        } else {
+            format!("{t:.1}s")
+        };
+        cv.text(
+            x - Canvas::text_width(&label, 2) / 2,
+            bar1 + 9,
+            &label,
+            2,
+            [60, 60, 60],
+        );
         t += step;
     }
     for (i, &k) in used.iter().enumerate() {

@@ -147,7 +147,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 repo.push('/');
             }
             for n in &names {
-                let p = kinema_models::store::pull(n, &root, &repo).with_context(|| format!("pulling {n}"))?;
+                let p =
+                    kinema_models::store::pull(n, &root, &repo).with_context(|| format!("pulling {n}"))?;
                 println!("{n}: {}", p.display());
             }
             Ok(())

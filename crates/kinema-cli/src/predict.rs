@@ -105,7 +105,10 @@ pub fn predictions(
 
 /// Class `k`'s name from the card.
 pub fn class_name(card: &ModelCard, k: usize) -> String {
-    card.classes.get(k).cloned().unwrap_or_else(|| format!("class_{k}"))
+    card.classes
+        .get(k)
+        .cloned()
+        .unwrap_or_else(|| format!("class_{k}"))
 }
 
 /// `label score, label score, ...`

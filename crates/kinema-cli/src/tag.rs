@@ -59,7 +59,9 @@ fn videos_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).with_context(|| format!("reading folder {}", d.display()))? {
-            let p = e.with_context(|| format!("reading folder {}", d.display()))?.path();
+            let p = e
+                .with_context(|| format!("reading folder {}", d.display()))?
+                .path();
             if p.is_dir() {
                 stack.push(p);
             } else if is_video(&p) {
@@ -87,7 +89,12 @@ pub fn run(a: Args) -> Result<()> {
     tag_long(&a, (&net, &card), &dev)
 }
 
-fn tag_folder(a: &Args, model: (&kinema_models::Net, &kinema_models::ModelCard), videos: &[PathBuf], dev: &Device) -> Result<()> {
+fn tag_folder(
+    a: &Args,
+    model: (&kinema_models::Net, &kinema_models::ModelCard),
+    videos: &[PathBuf],
+    dev: &Device,
+) -> Result<()> {
     let preds = predictions(
         model,
         videos,
@@ -111,19 +118,30 @@ fn tag_folder(a: &Args, model: (&kinema_models::Net, &kinema_models::ModelCard),
     }
     kinema_data::write_atomic(&a.out.join("tags.csv"), csv.as_bytes())?;
     let v = json!({ "model": model.1.model, "videos": preds });
-    kinema_data::write_atomic(&a.out.join("tags.json"), serde_json::to_string_pretty(&v)?.as_bytes())?;
+    kinema_data::write_atomic(
+        &a.out.join("tags.json"),
+        serde_json::to_string_pretty(&v)?.as_bytes(),
+    )?;
     if a.json {
         println!("{v}");
     } else {
         for p in &preds {
             println!("{}: {}", p.video.display(), labels_line(&p.top));
         }
-        println!("{} videos tagged: {}", preds.len(), a.out.join("tags.csv").display());
+        println!(
+            "{} videos tagged: {}",
+            preds.len(),
+            a.out.join("tags.csv").display()
+        );
     }
     Ok(())
 }
 
-fn tag_long(a: &Args, (net, card): (&kinema_models::Net, &kinema_models::ModelCard), dev: &Device) -> Result<()> {
+fn tag_long(
+    a: &Args,
+    (net, card): (&kinema_models::Net, &kinema_models::ModelCard),
+    dev: &Device,
+) -> Result<()> {
     let opts = clip_options(card, None)?;
     let sampler = opts.sampler();
     let list = SampleList {
@@ -142,9 +160,16 @@ fn tag_long(a: &Args, (net, card): (&kinema_models::Net, &kinema_models::ModelCa
         let r = ds.open(0)?;
         r.fps()
     };
-    anyhow::ensure!(fps > 0.0, "{}: the video reports no frame rate", a.input.display());
+    anyhow::ensure!(
+        fps > 0.0,
+        "{}: the video reports no frame rate",
+        a.input.display()
+    );
     let frames = |secs: f64, what: &str| -> Result<usize> {
-        anyhow::ensure!(secs.is_finite() && secs > 0.0, "--{what} must be a positive number of seconds, got {secs}");
+        anyhow::ensure!(
+            secs.is_finite() && secs > 0.0,
+            "--{what} must be a positive number of seconds, got {secs}"
+        );
         Ok(((secs * fps).round() as usize).max(1))
     };
     let window = match a.window {
@@ -212,7 +237,10 @@ fn tag_long(a: &Args, (net, card): (&kinema_models::Net, &kinema_models::ModelCa
             "score": s.score, "windows": s.windows,
         })).collect::<Vec<_>>(),
     });
-    kinema_data::write_atomic(&a.out.join("timeline.json"), serde_json::to_string_pretty(&v)?.as_bytes())?;
+    kinema_data::write_atomic(
+        &a.out.join("timeline.json"),
+        serde_json::to_string_pretty(&v)?.as_bytes(),
+    )?;
     crate::charts::timeline_png(&a.out.join("timeline.png"), &windows, &segs, &card.classes)?;
     if a.json {
         println!("{v}");

@@ -424,7 +424,9 @@ fn models_pull_without_a_server_names_the_url() {
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        e.contains(&format!("http://127.0.0.1:{port}/gluon/models/i3d_resnet50_v1_kinetics400-568a722e.zip")),
+        e.contains(&format!(
+            "http://127.0.0.1:{port}/gluon/models/i3d_resnet50_v1_kinetics400-568a722e.zip"
+        )),
         "{e}"
     );
     assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());

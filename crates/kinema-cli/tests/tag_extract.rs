@@ -97,11 +97,31 @@ fn concat(parts: &[&Path], out: &Path) {
     }
     graph.push_str(&format!("concat=n={}:v=1[v]", parts.len()));
     let st = c
-        .args(["-filter_complex", &graph, "-map", "[v]", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .args([
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .arg(out)
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// `kinema tag INPUT --out OUT --json EXTRA...`, its JSON.
+fn tag(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    json(&ok(kinema()
+        .arg("tag")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--json")
+        .args(extra)))
 }
 
 #[test]
@@ -117,12 +137,7 @@ fn tag_labels_a_folder_and_a_long_video() {
     std::fs::copy(v("zoom_in"), folder.join("sub/b.mp4")).unwrap();
     std::fs::write(folder.join("notes.txt"), "not a video").unwrap();
     let out = d.path().join("tags");
-    let j = json(&ok(kinema()
-        .arg("tag")
-        .arg(&folder)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")));
+    let j = tag(&folder, &out, &[]);
     let vids = j["videos"].as_array().unwrap();
     assert_eq!(vids.len(), 2);
     assert_eq!(vids[0]["top"][0]["label"], "move_left");
@@ -136,12 +151,7 @@ fn tag_labels_a_folder_and_a_long_video() {
     concat(&[&v("move_left"), &v("zoom_in"), &v("move_up")], &long);
     let frames = kinema_av::VideoReader::open(&long).unwrap().len();
     let out = d.path().join("timeline");
-    let j = json(&ok(kinema()
-        .arg("tag")
-        .arg(&long)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")));
+    let j = tag(&long, &out, &[]);
     let windows = j["windows"].as_array().unwrap();
     assert!(windows.len() >= 5, "{j}");
     assert_eq!(windows[0]["start_frame"], 0);
@@ -161,11 +171,7 @@ fn tag_labels_a_folder_and_a_long_video() {
     assert_eq!(&std::fs::read(out.join("timeline.png")).unwrap()[1..4], b"PNG");
 
     // Window and stride in seconds; nonsense is refused with the option's name.
-    let j = json(&ok(kinema()
-        .arg("tag")
-        .arg(&long)
-        .args(["--window", "2", "--stride", "1", "--json", "--out"])
-        .arg(&out)));
+    let j = tag(&long, &out, &["--window", "2", "--stride", "1"]);
     assert_eq!(j["window_frames"], 50);
     assert_eq!(j["stride_frames"], 25);
     let bad = kinema()

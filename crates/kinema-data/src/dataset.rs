@@ -177,7 +177,9 @@ impl DatasetOptions {
                     if !self.flip {
                         *flip_prob = 0.0;
                     }
-                    if self.scale_ratios.is_empty() || self.scale_ratios.iter().any(|r| !(*r > 0.0 && *r <= 1.0)) {
+                    if self.scale_ratios.is_empty()
+                        || self.scale_ratios.iter().any(|r| !(*r > 0.0 && *r <= 1.0))
+                    {
                         return Err(DataError::InvalidOption(format!(
                             "scale_ratios {:?}: expected ratios in (0, 1]",
                             self.scale_ratios

@@ -58,7 +58,10 @@ pub fn pull_file(file: &str, sha1: &str, root: &Path, repo: &str) -> Result<Path
         if sha1_hex(&b).starts_with(sha1) {
             return Ok(dest);
         }
-        tracing::warn!("{}: hash differs from the published one: downloading again", dest.display());
+        tracing::warn!(
+            "{}: hash differs from the published one: downloading again",
+            dest.display()
+        );
     }
     let stem = file.strip_suffix(".params").unwrap_or(file);
     let url = format!("{repo}gluon/models/{stem}.zip");
@@ -96,7 +99,8 @@ fn download(url: &str) -> Result<Vec<u8>> {
 
 /// The entry named `file` of a zip archive (GluonCV's zips hold the one `.params`).
 fn unzip_one(zipped: &[u8], file: &str) -> std::result::Result<Vec<u8>, String> {
-    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zipped)).map_err(|e| format!("not a zip archive: {e}"))?;
+    let mut z =
+        zip::ZipArchive::new(std::io::Cursor::new(zipped)).map_err(|e| format!("not a zip archive: {e}"))?;
     let names: Vec<String> = z.file_names().map(String::from).collect();
     let name = names
         .iter()
@@ -138,11 +142,18 @@ mod tests {
                 let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
                 match routes.iter().find(|(p, _)| *p == path) {
                     Some((_, body)) => {
-                        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = s.write_all(body);
                     }
                     None => {
-                        let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
                     }
                 }
             }
@@ -161,8 +172,14 @@ mod tests {
         let file_bad = format!("toy_bad-{}.params", &h[..8]);
         let routes = vec![
             (format!("/gluon/models/toy_model-{}.zip", &h[..8]), zip),
-            (format!("/gluon/models/toy_bad-{}.zip", &h[..8]), zip_of(&file_bad, &bad)),
-            ("/gluon/models/toy_junk.zip".to_string(), b"<html>no</html>".to_vec()),
+            (
+                format!("/gluon/models/toy_bad-{}.zip", &h[..8]),
+                zip_of(&file_bad, &bad),
+            ),
+            (
+                "/gluon/models/toy_junk.zip".to_string(),
+                b"<html>no</html>".to_vec(),
+            ),
         ];
         let repo = serve(routes, 5);
         let d = tempfile::tempdir().unwrap();
@@ -174,26 +191,41 @@ mod tests {
         let e = pull_file(&file_bad, &h, d.path(), &repo).unwrap_err().to_string();
         assert!(e.contains("SHA-1") && e.contains("toy_bad"), "{e}");
         assert!(!d.path().join(&file_bad).exists());
-        let e = pull_file("toy_junk.params", &h, d.path(), &repo).unwrap_err().to_string();
+        let e = pull_file("toy_junk.params", &h, d.path(), &repo)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a zip") && e.contains("toy_junk.zip"), "{e}");
         let e = pull_file("toy_missing-00000000.params", "0", d.path(), &repo)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("HTTP 404") && e.contains("toy_missing-00000000.zip"), "{e}");
+        assert!(
+            e.contains("HTTP 404") && e.contains("toy_missing-00000000.zip"),
+            "{e}"
+        );
     }
 
     #[test]
     fn no_server_is_an_error_naming_the_url() {
         // A port nothing listens on (bound, then released).
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let repo = format!("http://127.0.0.1:{port}/");
         let d = tempfile::tempdir().unwrap();
-        let e = pull("i3d_resnet50_v1_kinetics400", d.path(), &repo).unwrap_err().to_string();
+        let e = pull("i3d_resnet50_v1_kinetics400", d.path(), &repo)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains(&format!("{repo}gluon/models/i3d_resnet50_v1_kinetics400-568a722e.zip")),
+            e.contains(&format!(
+                "{repo}gluon/models/i3d_resnet50_v1_kinetics400-568a722e.zip"
+            )),
             "{e}"
         );
-        let e = pull("i3d_resnet50_v1_custom", d.path(), &repo).unwrap_err().to_string();
+        let e = pull("i3d_resnet50_v1_custom", d.path(), &repo)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no published weight file"), "{e}");
     }
 }

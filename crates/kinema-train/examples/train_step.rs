@@ -40,18 +40,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shape = [batch, 3, frames, size, size];
     let n: usize = shape.iter().product();
     // A fixed pseudo-random clip: the values do not change the work.
-    let data: Vec<f32> = (0..n).map(|i| ((i * 2654435761) % 1000) as f32 / 500.0 - 1.0).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|i| ((i * 2654435761) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
     let labels: Vec<usize> = (0..batch).map(|i| i % nclass).collect();
     let factor = |_: &str| 1.0;
     let mut times = Vec::new();
     for k in 0..warmup + steps {
         let t = Instant::now();
-        let s = train_step(net, &mut opt, (&shape, data.clone(), &labels), (0.01, 0.0, &factor), &dev)?;
+        let s = train_step(
+            net,
+            &mut opt,
+            (&shape, data.clone(), &labels),
+            (0.01, 0.0, &factor),
+            &dev,
+        )?;
         net = s.net;
         if k >= warmup {
             times.push(t.elapsed().as_secs_f64());
         }
-        eprintln!("step {k}: loss {:.4} ({:.2} s)", s.loss, t.elapsed().as_secs_f64());
+        eprintln!(
+            "step {k}: loss {:.4} ({:.2} s)",
+            s.loss,
+            t.elapsed().as_secs_f64()
+        );
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];

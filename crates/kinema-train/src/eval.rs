@@ -173,7 +173,11 @@ pub fn evaluate(
         Ok(())
     };
     run_videos(net, dataset, o, false, dev, &mut score, progress)?;
-    let outputs = if videos.is_empty() { 0 } else { clips / videos.len() };
+    let outputs = if videos.is_empty() {
+        0
+    } else {
+        clips / videos.len()
+    };
     let nclass = nclass.max(videos.iter().map(|v| v.label + 1).max().unwrap_or(0));
     let mut confusion = vec![vec![0usize; nclass]; nclass];
     let (mut top1, mut top5) = (0usize, 0usize);

@@ -124,7 +124,9 @@ pub fn extract_features(
     if feat_dim == 0 {
         // Nothing new: the size of what is there.
         if let Some(f) = files.first() {
-            feat_dim = read_npy_f32(&f.file).map(|(shape, _)| shape.iter().product()).unwrap_or(0);
+            feat_dim = read_npy_f32(&f.file)
+                .map(|(shape, _)| shape.iter().product())
+                .unwrap_or(0);
         }
     }
     Ok(ExtractReport {

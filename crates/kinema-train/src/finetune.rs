@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use kinema_models::weights::{read_safetensors, NamedTensor};
 use burn::tensor::Device;
+use kinema_models::weights::{read_safetensors, NamedTensor};
 use kinema_models::{get_model, GetModelOptions, Net};
 
 use crate::config::TrainSection;

@@ -23,8 +23,9 @@ pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
 pub use error::{Result, TrainError};
 pub use eval::{evaluate, run_videos, EvalOptions, EvalReport};
 pub use extract::{extract_features, feature_file, ExtractReport, FeatureFile};
-pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
+pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};
 pub use trainer::{
-    load_checkpoint, save_checkpoint, train, train_step, EpochInfo, Step, RunOptions, StepInfo, TrainState, TrainSummary,
+    load_checkpoint, save_checkpoint, train, train_step, EpochInfo, RunOptions, Step, StepInfo, TrainState,
+    TrainSummary,
 };

@@ -220,14 +220,10 @@ mod tests {
 
     #[test]
     fn runs_merge_and_tile() {
-        let ws = [
-            w(0.0, 2.0, 1),
-            w(1.0, 3.0, 1),
-            w(2.0, 4.0, 2),
-            w(3.0, 5.0, 1),
-        ];
+        let ws = [w(0.0, 2.0, 1), w(1.0, 3.0, 1), w(2.0, 4.0, 2), w(3.0, 5.0, 1)];
         let s = segments(&ws);
-        let spans: Vec<(f64, f64, usize, usize)> = s.iter().map(|s| (s.start, s.end, s.label, s.windows)).collect();
+        let spans: Vec<(f64, f64, usize, usize)> =
+            s.iter().map(|s| (s.start, s.end, s.label, s.windows)).collect();
         // Boundaries halfway between a window's end and the next run's start: (3 + 2) / 2.
         assert_eq!(spans, vec![(0.0, 2.5, 1, 2), (2.5, 3.5, 2, 1), (3.5, 5.0, 1, 1)]);
         assert!(segments(&[]).is_empty());

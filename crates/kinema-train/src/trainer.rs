@@ -316,7 +316,11 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let mut steps_here = 0usize;
     let val_ds = match &config.data.val {
         Some(v) => Some(Arc::new(VideoClsCustom::new(
-            config.data.val_root.as_ref().map_or(root.clone(), |r| config.resolve(r)),
+            config
+                .data
+                .val_root
+                .as_ref()
+                .map_or(root.clone(), |r| config.resolve(r)),
             config.resolve(v),
             config.dataset_options(false),
         )?)),

@@ -43,4 +43,3 @@ pub fn synth(
         .args(["--seed", seed, "--min-size", sizes.0, "--max-size", sizes.1])
         .args(["--min-frames", frames.0, "--max-frames", frames.1]));
 }
-
