@@ -41,7 +41,8 @@ k = [r for r in rows if r["impl"] == "kinema"]
 t = [r for r in rows if r["impl"] == "pytorch"]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 print("# One training step: kinema vs PyTorch CPU eager\n")
-print(f"`bash bench/train_step/run.sh` on {cpu} ({t[0]['cpus']} CPUs, PyTorch {t[0]['version']}, "
+import datetime
+print(f"`bash bench/train_step/run.sh`, {datetime.date.today()}, on {cpu} ({t[0]['cpus']} CPUs, PyTorch {t[0]['version']}, "
       f"{t[0]['threads']} threads; kinema on burn Flex, release). A step: forward, cross-entropy, backward, SGD "
       "(momentum 0.9, weight decay 1e-4), on one random clip batch; median of the timed steps after warm-up.\n")
 print("| model | input [N, 3, T, H, W] | kinema s/step | PyTorch s/step | PyTorch / kinema |")

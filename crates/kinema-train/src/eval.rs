@@ -94,6 +94,9 @@ fn rank(scores: &[f32], label: usize) -> usize {
     scores.iter().filter(|&&s| s > scores[label]).count()
 }
 
+/// What [`run_videos`] hands each video to: its plan, label, output rows and row length.
+pub type VideoSink<'a> = dyn FnMut(&ClipPlan, usize, &[f32], usize) -> Result<()> + 'a;
+
 /// Runs `net` (eval mode) over every sample of `dataset` in order, `o.batch_size` videos a step
 /// on the loader's workers. `each(plan, label, rows, k)` gets one video's outputs: a row of `k`
 /// values per view the model does not average itself (logits, or the pooled features the
@@ -104,7 +107,7 @@ pub fn run_videos(
     o: &EvalOptions,
     features: bool,
     dev: &Device,
-    each: &mut dyn FnMut(&ClipPlan, usize, &[f32], usize) -> Result<()>,
+    each: &mut VideoSink,
     progress: &dyn Fn(usize, usize),
 ) -> Result<()> {
     let loader = DataLoader::new(
