@@ -63,22 +63,7 @@ pub fn predictions(
     for p in videos {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
     }
-    let list = SampleList {
-        samples: videos
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Sample {
-                path: p.clone(),
-                num_frames: 0,
-                label: 0,
-                listed_in: PathBuf::from("<command line>"),
-                line: i + 1,
-            })
-            .collect(),
-        classes: card.classes.clone(),
-        missing: vec![],
-    };
-    let ds = Arc::new(VideoClsCustom::from_list(list, opts)?);
+    let ds = Arc::new(VideoClsCustom::from_list(command_line_list(videos, card), opts)?);
     let report = score(net, card, ds, (batch_size, workers), (what, quiet), dev).context("classifying")?;
     Ok(report
         .videos
@@ -101,6 +86,26 @@ pub fn predictions(
             }
         })
         .collect())
+}
+
+/// Videos named on the command line as a sample list (unlabelled; the card's class names),
+/// so errors name them as argument N.
+pub fn command_line_list(videos: &[PathBuf], card: &ModelCard) -> SampleList {
+    SampleList {
+        samples: videos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Sample {
+                path: p.clone(),
+                num_frames: 0,
+                label: 0,
+                listed_in: PathBuf::from("<command line>"),
+                line: i + 1,
+            })
+            .collect(),
+        classes: card.classes.clone(),
+        missing: vec![],
+    }
 }
 
 /// Class `k`'s name from the card.

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use kinema_data::{Sample, SampleList, VideoClsCustom};
+use kinema_data::VideoClsCustom;
 use kinema_train::{segments, tag_video, TagOptions};
 use serde_json::json;
 
 use crate::model_arg::{clip_options, resolve, segments_in_model, ModelArgs};
-use crate::predict::{class_name, labels_line, predictions};
+use crate::predict::{class_name, command_line_list, labels_line, predictions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -144,22 +144,9 @@ fn tag_long(
 ) -> Result<()> {
     let opts = clip_options(card, None)?;
     let sampler = opts.sampler();
-    let list = SampleList {
-        samples: vec![Sample {
-            path: a.input.clone(),
-            num_frames: 0,
-            label: 0,
-            listed_in: PathBuf::from("<command line>"),
-            line: 1,
-        }],
-        classes: card.classes.clone(),
-        missing: vec![],
-    };
-    let ds = VideoClsCustom::from_list(list, opts)?;
-    let fps = {
-        let r = ds.open(0)?;
-        r.fps()
-    };
+    let ds = VideoClsCustom::from_list(command_line_list(std::slice::from_ref(&a.input), card), opts)?;
+    let reader = ds.open(0)?;
+    let fps = reader.fps();
     anyhow::ensure!(
         fps > 0.0,
         "{}: the video reports no frame rate",
@@ -187,7 +174,7 @@ fn tag_long(
         segments_in_model: segments_in_model(card),
     };
     let pb = crate::progress::bar(0, "tag", a.json);
-    let windows = tag_video(net, &ds, &o, dev, &|done, total| {
+    let windows = tag_video(net, (&ds, reader), &o, dev, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)
     })

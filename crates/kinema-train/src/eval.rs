@@ -74,6 +74,23 @@ pub struct VideoResult {
     pub probs: Vec<f32>,
 }
 
+/// The mean of the rows of `rows` (`k` values each): a video's score or feature from its views.
+pub fn mean_rows(rows: &[f32], k: usize) -> Vec<f32> {
+    let n = (rows.len() / k.max(1)).max(1) as f32;
+    let mut mean = vec![0f32; k];
+    for r in rows.chunks(k.max(1)) {
+        for (m, v) in mean.iter_mut().zip(r) {
+            *m += v / n;
+        }
+    }
+    mean
+}
+
+/// Index of the largest value (the first of equals; 0 for an empty slice).
+pub fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0)
+}
+
 /// Softmax of each row of `logits` (`k` columns), in place.
 pub fn softmax_rows(logits: &mut [f32], k: usize) {
     for row in logits.chunks_mut(k) {
@@ -154,18 +171,14 @@ pub fn evaluate(
         nclass = k;
         let mut rows = rows.to_vec();
         softmax_rows(&mut rows, k);
-        let outputs = rows.len() / k;
-        let mut mean = vec![0f32; k];
         for r in rows.chunks(k) {
             let rk = rank(r, label);
             clip1 += (rk < 1) as usize;
             clip5 += (rk < 5) as usize;
             clips += 1;
-            for (m, v) in mean.iter_mut().zip(r) {
-                *m += v / outputs as f32;
-            }
         }
-        let predicted = (0..k).max_by(|&a, &b| mean[a].total_cmp(&mean[b])).unwrap_or(0);
+        let mean = mean_rows(&rows, k);
+        let predicted = argmax(&mean);
         videos.push(VideoResult {
             index: plan.index,
             label,

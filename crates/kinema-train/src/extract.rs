@@ -12,7 +12,7 @@ use kinema_models::Net;
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
-use crate::eval::{run_videos, EvalOptions};
+use crate::eval::{mean_rows, run_videos, EvalOptions};
 
 /// What an extraction did.
 #[derive(Debug, Clone, Serialize)]
@@ -103,13 +103,7 @@ pub fn extract_features(
     if !pending.samples.is_empty() {
         let sub = Arc::new(VideoClsCustom::from_list(pending, dataset.options().clone())?);
         let mut save = |plan: &kinema_data::ClipPlan, _label: usize, rows: &[f32], k: usize| -> Result<()> {
-            let mut mean = vec![0f32; k];
-            let views = (rows.len() / k).max(1);
-            for r in rows.chunks(k) {
-                for (m, v) in mean.iter_mut().zip(r) {
-                    *m += v / views as f32;
-                }
-            }
+            let mean = mean_rows(rows, k);
             let file = &files[todo[plan.index]].file;
             if let Some(dir) = file.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;

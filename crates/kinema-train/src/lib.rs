@@ -21,7 +21,7 @@ pub mod trainer;
 
 pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
 pub use error::{Result, TrainError};
-pub use eval::{evaluate, run_videos, EvalOptions, EvalReport};
+pub use eval::{argmax, evaluate, mean_rows, run_videos, EvalOptions, EvalReport};
 pub use extract::{extract_features, feature_file, ExtractReport, FeatureFile};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
 pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};

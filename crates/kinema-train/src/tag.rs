@@ -3,12 +3,13 @@
 //! the windows' labels merged into a timeline of segments.
 
 use burn::tensor::Device;
+use kinema_av::VideoReader;
 use kinema_data::VideoClsCustom;
 use kinema_models::Net;
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
-use crate::eval::softmax_rows;
+use crate::eval::{argmax, mean_rows, softmax_rows};
 
 /// How to cut the video into windows.
 #[derive(Debug, Clone)]
@@ -73,15 +74,16 @@ pub fn window_starts(n: usize, window: usize, stride: usize) -> Vec<usize> {
 }
 
 /// Scores every window of sample 0 of `dataset` (a list with the one long video; its options
-/// say the clip each window is read as). `progress(done, total)` counts windows.
+/// say the clip each window is read as), read through `reader`, that sample's reader from
+/// [`VideoClsCustom::open`] (the caller has it open already to turn seconds into frames).
+/// `progress(done, total)` counts windows.
 pub fn tag_video(
     net: &Net,
-    dataset: &VideoClsCustom,
+    (dataset, mut reader): (&VideoClsCustom, VideoReader),
     o: &TagOptions,
     dev: &Device,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Vec<WindowScore>> {
-    let mut reader = dataset.open(0)?;
     let n = reader.len();
     let starts = window_starts(n, o.window, o.stride);
     let times: Vec<(f64, f64)> = starts
@@ -136,13 +138,8 @@ pub fn tag_video(
             let k = dims[1];
             softmax_rows(&mut y, k);
             for (w, rows) in y.chunks(outputs * k).enumerate() {
-                let mut probs = vec![0f32; k];
-                for r in rows.chunks(k) {
-                    for (p, v) in probs.iter_mut().zip(r) {
-                        *p += v / outputs as f32;
-                    }
-                }
-                let label = (0..k).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap_or(0);
+                let probs = mean_rows(rows, k);
+                let label = argmax(&probs);
                 let i = first + w;
                 out.push(WindowScore {
                     start_frame: starts[i],
