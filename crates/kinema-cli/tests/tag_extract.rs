@@ -13,17 +13,22 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
+/// `kinema extract --data DATA --out OUT --json`, its JSON.
+fn extract(data: &Path, out: &Path) -> serde_json::Value {
+    json(&ok(kinema()
+        .args(["extract", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .arg("--json")))
+}
+
 #[test]
 fn extract_writes_the_models_features_and_resumes() {
     let d = tempfile::tempdir().unwrap();
     synth(d.path(), "syn", "2", "1", "99", ("64", "96"), ("30", "40"));
     let (data, out) = (d.path().join("syn/val.txt"), d.path().join("feats"));
-    let j = json(&ok(kinema()
-        .args(["extract", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")));
+    let j = extract(&data, &out);
     assert_eq!((j["written"].as_u64(), j["skipped"].as_u64()), (Some(4), Some(0)));
     assert_eq!(j["feat_dim"], 128);
     let csv = std::fs::read_to_string(out.join("features.csv")).unwrap();
@@ -52,12 +57,7 @@ fn extract_writes_the_models_features_and_resumes() {
     // A run that lost a file writes only that one again, with the same values.
     let before = std::fs::read(&files[2]).unwrap();
     std::fs::remove_file(&files[2]).unwrap();
-    let j = json(&ok(kinema()
-        .args(["extract", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")));
+    let j = extract(&data, &out);
     assert_eq!((j["written"].as_u64(), j["skipped"].as_u64()), (Some(1), Some(3)));
     assert_eq!(std::fs::read(&files[2]).unwrap(), before);
 
