@@ -111,8 +111,7 @@ impl VideoWriter {
         let mut opts = Dictionary::new();
         opts.set("preset", &options.preset);
         opts.set("crf", &options.crf.to_string());
-        // Fixed GOPs: scene-cut key frames would make the layout depend on the content.
-        opts.set("x264-params", "scenecut=0");
+        opts.set("x264-params", &x264_params());
         let encoder = enc
             .open_with(opts)
             .map_err(|e| fferr("cannot open the H.264 encoder", e))?;
@@ -216,6 +215,30 @@ impl VideoWriter {
             reason,
         }
     }
+}
+
+/// x264's private options. Fixed GOPs: scene-cut key frames would make the layout depend on the
+/// content. On CPUs with AVX-512, x264 (r3095, Debian 12) is capped at its AVX2 code: its AVX-512
+/// path reads memory it has not written, so the same frames encoded after other videos in the
+/// same process came out different (5-7 of 16 synthetic videos with four encoder threads;
+/// byte-identical again with `asm=AVX2` or with `MALLOC_PERTURB_` set).
+fn x264_params() -> String {
+    let mut params = String::from("scenecut=0");
+    #[cfg(target_arch = "x86_64")]
+    {
+        // "AVX2" names x264's whole AVX2 level (FMA3, BMI1/2, LZCNT included); every CPU with
+        // AVX-512 has them, checked anyway so that the cap never asks for a missing feature.
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+        {
+            params.push_str(":asm=AVX2");
+        }
+    }
+    params
 }
 
 impl Drop for VideoWriter {
