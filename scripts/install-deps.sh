@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages kinema builds and tests with, only those that are missing:
 # FFmpeg's development libraries (the reader links the system FFmpeg), clang/libclang (bindgen),
-# pkg-config, and the ffmpeg CLI (the tests' ground truth and sample videos).
+# pkg-config, the ffmpeg CLI (the tests' ground truth and sample videos) and Python's venv/pip
+# (the Python package).
 set -euo pipefail
 
 need=()
@@ -12,6 +13,9 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v clang >/dev/null || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v cc >/dev/null || need+=(build-essential)
+# The Python package (python/) builds in a virtual environment with pip.
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv python3-pip)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "[deps] system packages present"

@@ -262,6 +262,9 @@ enum Inner {
 pub struct VideoReader {
     inner: Inner,
     pos: usize,
+    /// The decode-ahead pass `next_frame` uses while calls go forward one frame at a time from
+    /// frame 0, and the index it returns next; dropped on the first jump.
+    seq: Option<(SeqState, usize)>,
 }
 
 impl VideoReader {
@@ -289,7 +292,11 @@ impl VideoReader {
                 SeekMode::Approximate => Inner::Approx(Box::new(ApproxReader::open(path, options)?)),
             }
         };
-        Ok(VideoReader { inner, pos: 0 })
+        Ok(VideoReader {
+            inner,
+            pos: 0,
+            seq: None,
+        })
     }
 
     /// Stream description.
@@ -435,9 +442,36 @@ impl VideoReader {
 
     /// The frame at the current position, then moves on (decord's `next`); `Ok(None)` at the
     /// end.
+    ///
+    /// Calls that go forward one frame at a time from frame 0 (decord's `while True:
+    /// vr.next()`) run on the sequential pass of [`VideoReader::frames`]: one forward decode
+    /// with a decode-ahead thread, no cache.
     pub fn next_frame(&mut self) -> Result<Option<FrameBatch>> {
         if self.pos >= self.len() {
             return Ok(None);
+        }
+        let (h, w) = (self.height() as usize, self.width() as usize);
+        if let Inner::File(f) = &mut self.inner {
+            if self.pos == 0 && self.seq.as_ref().is_none_or(|(_, next)| *next != 0) {
+                self.seq = Some((f.sequential()?, 0));
+            }
+            match &mut self.seq {
+                Some((st, next)) if *next == self.pos => {
+                    let mut out = FrameBatch::zeros(1, h, w);
+                    let got = f.seq_next_into(st, &mut out.data);
+                    *next += 1;
+                    match got {
+                        Ok(Some(i)) if i == self.pos => {
+                            self.pos += 1;
+                            return Ok(Some(out));
+                        }
+                        // Anything else (an undecodable frame, a pass out of step): this frame
+                        // by random access, which reports the frame's own error.
+                        _ => self.seq = None,
+                    }
+                }
+                _ => self.seq = None,
+            }
         }
         let f = self.get(self.pos)?;
         self.pos += 1;

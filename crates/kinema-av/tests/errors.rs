@@ -240,6 +240,33 @@ fn decord_style_position() {
     vr.seek(n).unwrap();
     assert!(vr.next_frame().unwrap().is_none());
     assert!(vr.seek(n + 1).is_err());
+    // A forward pass of next_frame from frame 0 (the sequential decoder), broken by a jump
+    // back and restarted, gives every frame of the batch reader.
+    for path in ["vp9.webm", "h264_bframes.mp4", "mpeg4.avi"] {
+        let mut vr = VideoReader::open(common::dir().join(path)).unwrap();
+        let n = vr.len();
+        let all = vr.get_batch(&(0..n).collect::<Vec<_>>()).unwrap();
+        let mut got = Vec::new();
+        vr.seek(0).unwrap();
+        for i in 0..n {
+            if i == n / 2 {
+                vr.seek(2).unwrap();
+                assert_eq!(vr.next_frame().unwrap().unwrap().frame(0), all.frame(2), "{path}");
+                vr.seek(i).unwrap();
+            }
+            got.push(vr.next_frame().unwrap().unwrap());
+        }
+        assert!(vr.next_frame().unwrap().is_none());
+        for (i, f) in got.iter().enumerate() {
+            assert_eq!(f.frame(0), all.frame(i), "{path} frame {i}");
+        }
+        vr.seek(0).unwrap();
+        assert_eq!(
+            vr.next_frame().unwrap().unwrap().frame(0),
+            all.frame(0),
+            "{path} again"
+        );
+    }
 }
 
 #[test]

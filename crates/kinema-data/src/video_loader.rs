@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kinema_av::{FrameBatch, ReaderOptions, VideoReader};
+use kinema_av::{FrameBatch, Interpolation, ReaderOptions, VideoReader};
 
 use crate::error::{DataError, Result};
 use crate::pool::{ordered, Ordered};
@@ -26,6 +26,9 @@ pub struct VideoLoaderOptions {
     pub seed: u64,
     /// Decoder threads per reader.
     pub reader_threads: usize,
+    /// Scaler of the resize to `shape`: decord's bilinear by default, so batches hold the
+    /// pixels decord's loader gives.
+    pub interpolation: Interpolation,
 }
 
 impl Default for VideoLoaderOptions {
@@ -35,6 +38,7 @@ impl Default for VideoLoaderOptions {
             prefetch: 2,
             seed: 0,
             reader_threads: 1,
+            interpolation: Interpolation::Bilinear,
         }
     }
 }
@@ -194,6 +198,7 @@ impl VideoLoader {
             let o = ReaderOptions {
                 num_threads: self.options.reader_threads,
                 cache_bytes: 64 << 20,
+                interpolation: self.options.interpolation,
                 ..ReaderOptions::default().size(self.shape[2] as u32, self.shape[1] as u32)
             };
             *open = Some((file, VideoReader::open_with(path, &o).map_err(video)?));

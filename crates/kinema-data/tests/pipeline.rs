@@ -427,6 +427,8 @@ fn video_loader_follows_decord() {
         &files[1],
         &ReaderOptions {
             num_threads: 1,
+            // decord's scaler, the loader's default
+            interpolation: kinema_av::Interpolation::Bilinear,
             ..ReaderOptions::default().size(40, 32)
         },
     )

@@ -1,0 +1,159 @@
+//! GluonCV's `VideoClsCustom` on kinema-data: `(clip, label)` samples as numpy arrays.
+
+use std::path::PathBuf;
+
+use kinema_data::DatasetOptions;
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::IntoPyArray;
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::err;
+
+/// GluonCV's `VideoClsCustom(root, setting, train=True, test_mode=False, ...)`, same
+/// parameters and defaults, kinema's frame choices (the ones GluonCV picks in val/test mode).
+///
+/// `ds[i]` is `(clip, label)`: clip float32, normalized with ImageNet's mean and std, shaped
+/// `[views, 3, T, H, W]` (`[views, 3, H, W]` when `new_length == 1`), views =
+/// `num_segments * num_crop`. Training augmentation is drawn from `seed` and the epoch set with
+/// `set_epoch`, so a run is reproducible. kinema extras: `seed`, `skip_missing` (count and skip
+/// missing videos instead of failing), `reader_threads`.
+#[pyclass(module = "kinema.data")]
+pub struct VideoClsCustom {
+    inner: kinema_data::VideoClsCustom,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+#[pymethods]
+impl VideoClsCustom {
+    #[new]
+    #[pyo3(signature = (
+        root, setting, train = true, test_mode = false, name_pattern = "img_%05d.jpg",
+        video_ext = "mp4", is_color = true, modality = "rgb", num_segments = 1, num_crop = 1,
+        new_length = 1, new_step = 1, new_width = 340, new_height = 256, target_width = 224,
+        target_height = 224, temporal_jitter = false, video_loader = false, use_decord = false,
+        slowfast = false, slow_temporal_stride = 16, fast_temporal_stride = 2, data_aug = "v1",
+        lazy_init = false, transform = None, seed = 0, skip_missing = false, reader_threads = 1
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        root: PathBuf,
+        setting: PathBuf,
+        train: bool,
+        test_mode: bool,
+        name_pattern: &str,
+        video_ext: &str,
+        is_color: bool,
+        modality: &str,
+        num_segments: usize,
+        num_crop: usize,
+        new_length: usize,
+        new_step: usize,
+        new_width: u32,
+        new_height: u32,
+        target_width: u32,
+        target_height: u32,
+        temporal_jitter: bool,
+        video_loader: bool,
+        use_decord: bool,
+        slowfast: bool,
+        slow_temporal_stride: usize,
+        fast_temporal_stride: usize,
+        data_aug: &str,
+        lazy_init: bool,
+        transform: Option<&Bound<'_, PyAny>>,
+        seed: u64,
+        skip_missing: bool,
+        reader_threads: usize,
+    ) -> PyResult<Self> {
+        if transform.is_some_and(|t| !t.is_none()) {
+            return Err(PyValueError::new_err(
+                "transform: kinema applies GluonCV's video transforms itself (resize, crop, flip, \
+                 normalize, from the size parameters); pass transform=None",
+            ));
+        }
+        let options = DatasetOptions {
+            train,
+            test_mode,
+            name_pattern: name_pattern.to_string(),
+            video_ext: video_ext.to_string(),
+            is_color,
+            modality: modality.to_string(),
+            num_segments,
+            num_crop,
+            new_length,
+            new_step,
+            new_width,
+            new_height,
+            target_width,
+            target_height,
+            temporal_jitter,
+            video_loader,
+            use_decord,
+            slowfast,
+            slow_temporal_stride,
+            fast_temporal_stride,
+            data_aug: data_aug.to_string(),
+            lazy_init,
+            skip_missing,
+            seed,
+            reader_threads,
+            ..DatasetOptions::default()
+        };
+        let inner = py
+            .detach(|| kinema_data::VideoClsCustom::new(&root, &setting, options))
+            .map_err(err)?;
+        Ok(VideoClsCustom {
+            inner,
+            epoch: 0.into(),
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// `(clip, label)` of sample `index` (negative counts from the end).
+    fn __getitem__(&self, py: Python<'_>, index: i64) -> PyResult<(Py<PyAny>, usize)> {
+        let n = self.inner.len() as i64;
+        let i = if index < 0 { index + n } else { index };
+        if !(0..n).contains(&i) {
+            return Err(PyIndexError::new_err(format!(
+                "sample {index} out of range (the dataset has {n})"
+            )));
+        }
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Relaxed);
+        let clip = py.detach(|| self.inner.get(i as usize, epoch)).map_err(err)?;
+        let array = ArrayD::from_shape_vec(IxDyn(&clip.shape), clip.data).map_err(err)?;
+        Ok((array.into_pyarray(py).into_any().unbind(), clip.label))
+    }
+
+    /// The epoch the training augmentation is drawn for (PyTorch samplers' `set_epoch`).
+    fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Shape of one clip.
+    #[getter]
+    fn clip_shape(&self) -> Vec<usize> {
+        self.inner.options().clip_shape()
+    }
+
+    /// Class names (from the setting file's folder names or `classes.txt`, else numbers).
+    #[getter]
+    fn classes(&self) -> Vec<String> {
+        self.inner.list().classes.clone()
+    }
+
+    /// `(path, num_frames, label)` of every sample, as in the setting file.
+    #[getter]
+    fn clips(&self) -> Vec<(PathBuf, usize, usize)> {
+        self.inner
+            .list()
+            .samples
+            .iter()
+            .map(|s| (s.path.clone(), s.num_frames, s.label))
+            .collect()
+    }
+}
