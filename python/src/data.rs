@@ -157,3 +157,47 @@ impl VideoClsCustom {
             .collect()
     }
 }
+
+/// kinema's synthetic action dataset (`kinema synth`): real H.264 videos of a moving shape,
+/// one action class per motion, plus `train.txt`, `val.txt` and `classes.txt` under `out`.
+/// The same seed writes byte-identical files. Returns the summary as a dict.
+#[pyfunction]
+#[pyo3(signature = (out, classes = 10, videos_per_class = 60, val_per_class = None, seed = 0, min_size = 112, max_size = 160, min_frames = 40, max_frames = 72, threads = 0))]
+#[allow(clippy::too_many_arguments)]
+pub fn synth<'py>(
+    py: Python<'py>,
+    out: PathBuf,
+    classes: usize,
+    videos_per_class: usize,
+    val_per_class: Option<usize>,
+    seed: u64,
+    min_size: u32,
+    max_size: u32,
+    min_frames: usize,
+    max_frames: usize,
+    threads: usize,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let o = kinema_data::synth::SynthOptions {
+        out,
+        classes,
+        videos_per_class,
+        val_per_class: val_per_class.unwrap_or((videos_per_class / 3).max(1)),
+        seed,
+        min_size,
+        max_size,
+        min_frames,
+        max_frames,
+        threads,
+        ..Default::default()
+    };
+    let s = py
+        .detach(|| kinema_data::synth::synth(&o, &|_, _| {}))
+        .map_err(err)?;
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("out", s.out)?;
+    d.set_item("train", s.train)?;
+    d.set_item("val", s.val)?;
+    d.set_item("classes", s.classes)?;
+    d.set_item("frames", s.frames)?;
+    Ok(d)
+}

@@ -1,12 +1,13 @@
 //! `kinema._kinema`: the Rust half of the `kinema` Python package.
 //!
-//! decord's `VideoReader` and `VideoLoader` and GluonCV's `VideoClsCustom` on kinema's reader
-//! and loaders. Frames come back as numpy arrays that own the Rust buffer (no copy); decoding
+//! decord's `VideoReader` and `VideoLoader`, GluonCV's `VideoClsCustom` and `get_model` on
+//! kinema's reader, loaders and model zoo. Frames come back as numpy arrays that own the Rust buffer (no copy); decoding
 //! runs with the interpreter released, so Python threads decode in parallel. The Python half
 //! (`pysrc/kinema`) adds the bridges (`native`, `numpy`, `torch`) and decord's module layout.
 
 mod data;
 mod loader;
+mod models;
 mod reader;
 
 use numpy::ndarray::Array;
@@ -130,5 +131,9 @@ fn _kinema(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::FrameIter>()?;
     m.add_class::<loader::VideoLoader>()?;
     m.add_class::<data::VideoClsCustom>()?;
+    m.add_function(wrap_pyfunction!(data::synth, m)?)?;
+    m.add_class::<models::Model>()?;
+    m.add_function(wrap_pyfunction!(models::get_model, m)?)?;
+    m.add_function(wrap_pyfunction!(models::get_model_list, m)?)?;
     Ok(())
 }

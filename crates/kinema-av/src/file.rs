@@ -15,7 +15,7 @@ use crate::decoder::{open_decoder, Cursor};
 use crate::error::{AvError, Result};
 use crate::index::{FrameEntry, FrameIndex, PacketMeta};
 use crate::nal::{framing, Framing, NalCodec};
-use crate::packets::PacketStore;
+use crate::packets::{PacketStore, PictureCodec};
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
 pub(crate) struct FileReader {
@@ -43,6 +43,12 @@ pub(crate) struct FileReader {
     /// before, they come out as in a full decode.
     earlier_start: std::collections::HashMap<usize, usize>,
     clock: u64,
+    /// Appended to "no picture" errors where the frame order may be unknown.
+    order_hint: Option<&'static str>,
+}
+
+fn no_picture(hint: Option<&str>) -> String {
+    format!("the decoder produced no picture for it{}", hint.unwrap_or(""))
 }
 
 fn rational_f64(r: Rational) -> f64 {
@@ -71,7 +77,12 @@ impl FileReader {
         discard_other_streams(&mut ictx, sidx);
         let sampled = crate::input::HEADER_FORMATS.contains(&container.as_str());
         let nal = nal_framing(&vs.params);
-        let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled, nal);
+        let pictures = match vs.params.id() {
+            codec::Id::MPEG4 => Some(PictureCodec::Mpeg4),
+            codec::Id::MPEG1VIDEO | codec::Id::MPEG2VIDEO => Some(PictureCodec::Mpeg12),
+            _ => None,
+        };
+        let (mut packets, mut truncated) = scan_packets(&mut ictx, path, sidx, sampled, nal, pictures);
         if packets.suspect || (sampled && packets.overlapping()) {
             tracing::debug!(path = %p.display(), "packets are not all verbatim in the file: full re-scan");
             ictx = crate::input::open_input(path, true)
@@ -81,9 +92,18 @@ impl FileReader {
                 })?
                 .0;
             discard_other_streams(&mut ictx, sidx);
-            (packets, truncated) = scan_packets(&mut ictx, path, sidx, false, nal);
+            (packets, truncated) = scan_packets(&mut ictx, path, sidx, false, nal, pictures);
         }
         drop(ictx);
+        if packets.reorder_by_picture_type() {
+            tracing::debug!(path = %p.display(), "B-frames without pts: display order from the picture types");
+        }
+        // H.264/HEVC without presentation times (in AVI): if the stream reorders, frames
+        // cannot be told apart; decoding errors then say why.
+        let order_hint = (nal.is_some() && packets.pts_missing()).then_some(
+            " (the container gives no presentation times, and kinema cannot put H.264/HEVC \
+             B-frames in order without them: convert the video, e.g. `ffmpeg -i in.avi out.mp4`)",
+        );
         if let Some(why) = &truncated {
             tracing::warn!(path = %p.display(), "stopped reading packets early: {why}");
         }
@@ -170,6 +190,7 @@ impl FileReader {
             misses: Default::default(),
             earlier_start: Default::default(),
             clock: 0,
+            order_hint,
         };
         r.init_output_size(pix, probed)?;
         Ok(r)
@@ -406,7 +427,7 @@ impl FileReader {
                         break self.cursors[slot]
                             .last_error
                             .clone()
-                            .unwrap_or_else(|| "the decoder produced no picture for it".into());
+                            .unwrap_or_else(|| no_picture(self.order_hint));
                     }
                 }
             };
@@ -670,7 +691,7 @@ impl FileReader {
                 let why = st
                     .last_error
                     .clone()
-                    .unwrap_or_else(|| "the decoder produced no picture for it".into());
+                    .unwrap_or_else(|| no_picture(self.order_hint));
                 Err(AvError::Decode {
                     path: self.path.clone(),
                     index: want,
@@ -761,9 +782,10 @@ fn scan_packets(
     sidx: usize,
     sampled: bool,
     nal: Option<(NalCodec, Framing)>,
+    pictures: Option<PictureCodec>,
 ) -> (PacketStore, Option<String>) {
     // Positioned reads need the file; without it every packet stays in memory.
-    let mut packets = PacketStore::new(std::fs::File::open(path).ok(), sampled, nal);
+    let mut packets = PacketStore::new(std::fs::File::open(path).ok(), sampled, nal, pictures);
     let mut truncated = None;
     loop {
         let mut pkt = Packet::empty();

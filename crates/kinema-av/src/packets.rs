@@ -29,6 +29,9 @@ struct Entry {
     dts: Option<i64>,
     flags: i32,
     duration: i64,
+    /// MPEG-1/2/4 part 2 only: the coding type of the packet's one picture (see
+    /// `picture_type`).
+    vop: Option<u8>,
 }
 
 pub(crate) struct PacketStore {
@@ -40,6 +43,8 @@ pub(crate) struct PacketStore {
     /// How to tell non-reference pictures, for the codecs where kinema can.
     nal: Option<(NalCodec, Framing)>,
     max_tid: u8,
+    /// Read MPEG-1/2/4 part 2 picture types while scanning (see `reorder_by_picture_type`).
+    pictures: Option<PictureCodec>,
     /// A sampled check failed after unchecked packets were stored by position: the scan must
     /// be redone checking every packet.
     pub suspect: bool,
@@ -59,7 +64,12 @@ impl PacketStore {
     /// memory). `sampled`: the container stores packets verbatim by construction (MP4/MOV,
     /// AVI, Matroska), so after the first packets only every few are checked, plus a check that
     /// no two packets share bytes (Matroska lacing); any failure asks for a full re-scan.
-    pub fn new(file: Option<File>, sampled: bool, nal: Option<(NalCodec, Framing)>) -> PacketStore {
+    pub fn new(
+        file: Option<File>,
+        sampled: bool,
+        nal: Option<(NalCodec, Framing)>,
+        pictures: Option<PictureCodec>,
+    ) -> PacketStore {
         PacketStore {
             file,
             entries: Vec::new(),
@@ -68,6 +78,7 @@ impl PacketStore {
             suspect: false,
             nal,
             max_tid: 0,
+            pictures,
         }
     }
 
@@ -102,6 +113,10 @@ impl PacketStore {
             _ => (false, 0),
         };
         self.max_tid = self.max_tid.max(tid);
+        let vop = match (self.pictures, pkt.data()) {
+            (Some(codec), Some(bytes)) => picture_type(codec, bytes),
+            _ => None,
+        };
         let check = !self.sampled || n < CHECK_FIRST || n % CHECK_EVERY == 0;
         let verbatim = match (&self.file, pkt.position(), pkt.data()) {
             (Some(f), pos, Some(bytes)) if pos >= 0 && side == 0 && size > 0 => {
@@ -138,7 +153,53 @@ impl PacketStore {
             dts,
             flags,
             duration,
+            vop,
         });
+    }
+
+    /// True when some packet came without a presentation time (AVI gives decode times only).
+    pub fn pts_missing(&self) -> bool {
+        self.entries.iter().any(|e| e.pts.is_none())
+    }
+
+    /// MPEG-1/2/4 part 2 with B-frames from a container without presentation times (AVI): the
+    /// packets carry decode times only, so the display order is rebuilt from the picture types
+    /// as the decoder outputs them (an I/P/S picture is shown after the B pictures that follow
+    /// it in decode order) and every packet gets the pts of its display slot (the decode
+    /// times, sorted). Nothing changes when every packet has a pts, when there is no B
+    /// picture, or when a packet holds other than one picture (DivX packed B-frames, field
+    /// pictures).
+    pub fn reorder_by_picture_type(&mut self) -> bool {
+        let es = &self.entries;
+        if self.pictures.is_none() || !self.pts_missing() || !es.iter().any(|e| e.vop == Some(2)) {
+            return false;
+        }
+        if es.iter().any(|e| e.vop.is_none() || e.dts.is_none()) {
+            return false;
+        }
+        let mut dts: Vec<i64> = es.iter().filter_map(|e| e.dts).collect();
+        if dts.windows(2).any(|w| w[1] <= w[0]) {
+            return false;
+        }
+        dts.sort_unstable();
+        let mut display = Vec::with_capacity(es.len());
+        let mut anchor = None;
+        for (i, e) in es.iter().enumerate() {
+            if e.vop == Some(2) {
+                display.push(i);
+            } else {
+                display.extend(anchor.replace(i));
+            }
+        }
+        display.extend(anchor);
+        for (slot, &i) in display.iter().enumerate() {
+            let e = &mut self.entries[i];
+            e.pts = Some(dts[slot]);
+            if let Data::Mem(p) = &mut e.data {
+                p.set_pts(e.pts);
+            }
+        }
+        true
     }
 
     /// In sampled mode: true when two packets stored by position share bytes.
@@ -185,5 +246,62 @@ impl PacketStore {
                 Ok(Cow::Owned(p))
             }
         }
+    }
+}
+
+/// The codecs whose picture types `picture_type` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PictureCodec {
+    /// MPEG-4 part 2 (VOP start code 0xB6, `vop_coding_type` in the next two bits).
+    Mpeg4,
+    /// MPEG-1 and MPEG-2 video (picture start code 0x00, `picture_coding_type` after the
+    /// 10-bit temporal reference).
+    Mpeg12,
+}
+
+/// The coding type of the one picture in `data`: 0 I (or D), 1 P, 2 B, 3 S (MPEG-4 sprite);
+/// `None` when there is none or more than one.
+fn picture_type(codec: PictureCodec, data: &[u8]) -> Option<u8> {
+    let code = match codec {
+        PictureCodec::Mpeg4 => [0, 0, 1, 0xB6],
+        PictureCodec::Mpeg12 => [0, 0, 1, 0x00],
+    };
+    let at = data.windows(4).position(|w| w == code)?;
+    if data[at + 4..].windows(4).any(|w| w == code) {
+        return None;
+    }
+    match codec {
+        PictureCodec::Mpeg4 => Some(data.get(at + 4)? >> 6),
+        PictureCodec::Mpeg12 => match (data.get(at + 5)? >> 3) & 7 {
+            1 | 4 => Some(0),
+            2 => Some(1),
+            3 => Some(2),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{picture_type, PictureCodec::*};
+
+    #[test]
+    fn picture_types() {
+        assert_eq!(
+            picture_type(Mpeg4, &[0, 0, 1, 0xB0, 1, 0, 0, 1, 0xB6, 0x10, 0xff]),
+            Some(0)
+        );
+        assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x80, 0]), Some(2));
+        assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x40]), Some(1));
+        let packed = [0, 0, 1, 0xB6, 0x40, 0, 0, 1, 0xB6, 0x80];
+        assert_eq!(picture_type(Mpeg4, &packed), None, "packed B-frame");
+        assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB3, 0x40]), None);
+        // sequence header, then a picture: temporal reference 5, coding type 3 (B)
+        let b = [0, 0, 1, 0xB3, 9, 9, 0, 0, 1, 0x00, 0x01, 0x40 | (3 << 3), 0xff];
+        assert_eq!(picture_type(Mpeg12, &b), Some(2));
+        assert_eq!(picture_type(Mpeg12, &[0, 0, 1, 0x00, 0x00, 1 << 3]), Some(0));
+        assert_eq!(picture_type(Mpeg12, &[0, 0, 1, 0x00, 0x00, 2 << 3]), Some(1));
+        let fields = [0, 0, 1, 0x00, 0x00, 1 << 3, 0, 0, 1, 0x00, 0x00, 1 << 3];
+        assert_eq!(picture_type(Mpeg12, &fields), None, "field pictures");
     }
 }

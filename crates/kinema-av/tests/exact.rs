@@ -107,6 +107,8 @@ exact! {
     mpeg2_ts_offset => "mpeg2_offset.ts",
     mpeg4_avi => "mpeg4.avi",
     mpeg4_bframes_mp4 => "mpeg4_bframes.mp4",
+    mpeg4_bframes_avi => "mpeg4_bframes.avi",
+    mpeg2_bframes_avi => "mpeg2_bframes.avi",
     mjpeg_avi => "mjpeg.avi",
     vfr_mp4 => "vfr.mp4",
     jpeg_folder => "frames_jpg",

@@ -2,15 +2,15 @@
 //! card), views averaged, batched on the loader's workers.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use kinema_data::{Sample, SampleList, VideoClsCustom};
+use kinema_data::SampleList;
 use kinema_models::{ModelCard, Net};
-use serde::Serialize;
+pub use kinema_train::predict::class_name;
+use kinema_train::predict::{predict_videos, video_list, Label, PredictOptions, Prediction};
 
-use crate::model_arg::{clip_options, resolve, score, ModelArgs};
+use crate::model_arg::{resolve, ModelArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,20 +36,8 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Serialize)]
-pub struct Label {
-    pub label: String,
-    pub index: usize,
-    pub score: f32,
-}
-
-#[derive(Serialize)]
-pub struct Prediction {
-    pub video: PathBuf,
-    pub top: Vec<Label>,
-}
-
-/// The `topk` labels of each video (views averaged), in the order given.
+/// The `topk` labels of each video (views averaged), in the order given, behind a progress
+/// bar labelled `what` (hidden when `quiet`).
 pub fn predictions(
     (net, card): (&Net, &ModelCard),
     videos: &[PathBuf],
@@ -59,61 +47,24 @@ pub fn predictions(
     (what, quiet): (&str, bool),
     dev: &Device,
 ) -> Result<Vec<Prediction>> {
-    let opts = clip_options(card, num_clips)?;
-    for p in videos {
-        anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
-    }
-    let ds = Arc::new(VideoClsCustom::from_list(command_line_list(videos, card), opts)?);
-    let report = score(net, card, ds, (batch_size, workers), (what, quiet), dev).context("classifying")?;
-    Ok(report
-        .videos
-        .iter()
-        .map(|v| {
-            let mut order: Vec<usize> = (0..v.probs.len()).collect();
-            order.sort_by(|&x, &y| v.probs[y].total_cmp(&v.probs[x]));
-            let top = order
-                .into_iter()
-                .take(topk.max(1))
-                .map(|k| Label {
-                    label: class_name(card, k),
-                    index: k,
-                    score: v.probs[k],
-                })
-                .collect();
-            Prediction {
-                video: videos[v.index].clone(),
-                top,
-            }
-        })
-        .collect())
+    let o = PredictOptions {
+        num_clips,
+        batch_size,
+        workers,
+        topk,
+    };
+    let pb = crate::progress::bar(videos.len() as u64, what, quiet);
+    let p = predict_videos((net, card), videos, &o, "<command line>", dev, &|done, _| {
+        pb.set_position(done as u64)
+    })
+    .context("classifying")?;
+    pb.finish_and_clear();
+    Ok(p)
 }
 
-/// Videos named on the command line as a sample list (unlabelled; the card's class names),
-/// so errors name them as argument N.
+/// Videos named on the command line as a sample list, so errors name them as argument N.
 pub fn command_line_list(videos: &[PathBuf], card: &ModelCard) -> SampleList {
-    SampleList {
-        samples: videos
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Sample {
-                path: p.clone(),
-                num_frames: 0,
-                label: 0,
-                listed_in: PathBuf::from("<command line>"),
-                line: i + 1,
-            })
-            .collect(),
-        classes: card.classes.clone(),
-        missing: vec![],
-    }
-}
-
-/// Class `k`'s name from the card.
-pub fn class_name(card: &ModelCard, k: usize) -> String {
-    card.classes
-        .get(k)
-        .cloned()
-        .unwrap_or_else(|| format!("class_{k}"))
+    video_list(videos, card, "<command line>")
 }
 
 /// `label score, label score, ...`

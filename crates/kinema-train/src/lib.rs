@@ -8,6 +8,9 @@
 //!   accuracy and the confusion matrix.
 //! - [`extract_features`]: pooled features per video to `.npy`, resumable.
 //! - [`tag_video`]: a long video scored over sliding windows into a timeline.
+//! - [`resolve_model`], [`predict_videos`]: a model by file, registry name or the embedded
+//!   default, and top-k labels for videos (the CLI's `--model` and `predict`, Python's
+//!   `kinema.models`).
 
 pub mod config;
 mod error;
@@ -16,6 +19,7 @@ pub mod extract;
 pub mod finetune;
 pub mod optim;
 pub mod plot;
+pub mod predict;
 pub mod tag;
 pub mod trainer;
 
@@ -24,6 +28,7 @@ pub use error::{Result, TrainError};
 pub use eval::{argmax, evaluate, mean_rows, run_videos, EvalOptions, EvalReport};
 pub use extract::{extract_features, feature_file, ExtractReport, FeatureFile};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
+pub use predict::{predict_videos, resolve_model, ModelSource, PredictOptions, Prediction};
 pub use tag::{segments, tag_video, window_starts, Segment, TagOptions, WindowScore};
 pub use trainer::{
     load_checkpoint, save_checkpoint, train, train_step, EpochInfo, RunOptions, Step, StepInfo, TrainState,

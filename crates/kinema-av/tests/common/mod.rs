@@ -208,6 +208,22 @@ pub fn specs() -> Vec<(&'static str, Vec<String>)> {
             ),
         ),
         (
+            // AVI stores no presentation times: the display order of the B-frames comes
+            // from the picture types (two GOPs, so the second one opens with a leading B)
+            "mpeg4_bframes.avi",
+            cat(
+                src("96x64", "25", "1.2"),
+                v(&["-c:v", "mpeg4", "-bf", "2", "-g", "12", "-q:v", "4"]),
+            ),
+        ),
+        (
+            "mpeg2_bframes.avi",
+            cat(
+                src("96x64", "25", "1.2"),
+                v(&["-c:v", "mpeg2video", "-bf", "2", "-g", "12", "-q:v", "4"]),
+            ),
+        ),
+        (
             "mjpeg.avi",
             cat(
                 src("96x64", "25", "1"),
