@@ -153,7 +153,16 @@ const SHA1: &[(&str, &str)] = &[
     (
         "i3d_resnet101_v1_kinetics400",
         "6b69f655c60823bd05a83fe076c61d6c297add0d",
-    ),
+    ),    ("i3d_nl5_resnet50_v1_kinetics400", "3c0e47ea5ee699c3e1f706c9df7a74dbd6321b11"),
+    ("i3d_nl10_resnet50_v1_kinetics400", "bfb58c4127705ad6e98f4916abde0c849e2f1288"),
+    ("i3d_nl5_resnet101_v1_kinetics400", "fbfc1d30d90c304295dedd6c70b037d100e43d5f"),
+    ("i3d_nl10_resnet101_v1_kinetics400", "59186c31dea2f20940a358fc8ea5199cd6d4303c"),
+    ("slowfast_4x16_resnet50_kinetics400", "9d650f5186ffc08348f8d7384d6994a8f39a03b1"),
+    ("slowfast_8x8_resnet50_kinetics400", "d6b253398615a21d8b2a827ddfb09c0d8827f79c"),
+    ("slowfast_8x8_resnet101_kinetics400", "fbde1a7cfdaeeba7190dd15f284b91036bf5f3f6"),
+    ("r2plus1d_resnet18_kinetics400", "5a14d1f9772e523bbeae8484ec382feb30b74ffa"),
+    ("r2plus1d_resnet34_kinetics400", "de2e592b450b9007705507d5167859d45e782695"),
+    ("r2plus1d_resnet50_kinetics400", "deaefb14d31c703115a911828534d24ac68c7fb0"),
 ];
 
 /// Every registered model, in a stable order.
