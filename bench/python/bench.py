@@ -102,25 +102,37 @@ def main():
     for path in paths:
         vid = os.path.basename(path)
         n = len(kinema.VideoReader(path))
+        if n < 64:
+            continue
         for op in a.ops.split(","):
             idx = indices(op, n, 0, vid[0])
             times = {k: [] for k in libs}
-            outs = {}
+            outs, failed = {}, {}
             for rep in range(a.reps + 1):  # first repetition warms up
                 order = list(libs) if rep % 2 == 0 else list(libs)[::-1]
                 for name in order:
+                    if name in failed:
+                        continue
                     t = time.perf_counter()
-                    outs[name] = run_op(libs[name], path, op, idx)
+                    try:
+                        outs[name] = run_op(libs[name], path, op, idx)
+                    except Exception as e:  # decord cannot open AV1 or frame folders
+                        failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+                        continue
                     if rep:
                         times[name].append((time.perf_counter() - t) * 1e3)
-            med = {k: statistics.median(v) for k, v in times.items()}
-            same = "-" if outs["kinema"] is None else (
-                "yes" if outs["decord"].shape == outs["kinema"].shape
-                and np.array_equal(outs["decord"], outs["kinema"]) else "no")
+            med = {k: statistics.median(v) if v else float("nan") for k, v in times.items()}
+            if failed or outs.get("kinema") is None:
+                same = "-"
+            else:
+                same = ("yes" if outs["decord"].shape == outs["kinema"].shape
+                        and np.array_equal(outs["decord"], outs["kinema"]) else "no")
             ratio = med["decord"] / med["kinema"]
             rows.append({"video": vid, "op": op, "decord_ms": med["decord"],
-                         "kinema_ms": med["kinema"], "ratio": ratio, "same_as_decord": same})
-            print(f"{vid:<14} {op:<9} {med['decord']:>10.1f} {med['kinema']:>10.1f} {ratio:>6.2f}  {same}",
+                         "kinema_ms": med["kinema"], "ratio": ratio, "same_as_decord": same,
+                         "failed": failed})
+            note = "  " + "; ".join(f"{k} failed ({v})" for k, v in failed.items()) if failed else ""
+            print(f"{vid:<14} {op:<9} {med['decord']:>10.1f} {med['kinema']:>10.1f} {ratio:>6.2f}  {same}{note}",
                   flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as f:

@@ -1,5 +1,6 @@
 //! kinema-models: GluonCV's action-recognition models on burn.
 
+pub mod c3d;
 pub mod card;
 mod default;
 mod error;

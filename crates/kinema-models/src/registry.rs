@@ -8,6 +8,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Gradients, TensorData};
 use burn::Tensor;
 
+use crate::c3d::C3d;
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
 use crate::motion::MotionNet;
@@ -37,6 +38,8 @@ pub enum Family {
     R2Plus1dNarrow(usize, usize),
     /// kinema's four-layer 3-D CNN of this first-stage width.
     Motion(usize),
+    /// C3D (GluonCV's `c3d.py`).
+    C3d,
 }
 
 impl Family {
@@ -153,16 +156,48 @@ const SHA1: &[(&str, &str)] = &[
     (
         "i3d_resnet101_v1_kinetics400",
         "6b69f655c60823bd05a83fe076c61d6c297add0d",
-    ),    ("i3d_nl5_resnet50_v1_kinetics400", "3c0e47ea5ee699c3e1f706c9df7a74dbd6321b11"),
-    ("i3d_nl10_resnet50_v1_kinetics400", "bfb58c4127705ad6e98f4916abde0c849e2f1288"),
-    ("i3d_nl5_resnet101_v1_kinetics400", "fbfc1d30d90c304295dedd6c70b037d100e43d5f"),
-    ("i3d_nl10_resnet101_v1_kinetics400", "59186c31dea2f20940a358fc8ea5199cd6d4303c"),
-    ("slowfast_4x16_resnet50_kinetics400", "9d650f5186ffc08348f8d7384d6994a8f39a03b1"),
-    ("slowfast_8x8_resnet50_kinetics400", "d6b253398615a21d8b2a827ddfb09c0d8827f79c"),
-    ("slowfast_8x8_resnet101_kinetics400", "fbde1a7cfdaeeba7190dd15f284b91036bf5f3f6"),
-    ("r2plus1d_resnet18_kinetics400", "5a14d1f9772e523bbeae8484ec382feb30b74ffa"),
-    ("r2plus1d_resnet34_kinetics400", "de2e592b450b9007705507d5167859d45e782695"),
-    ("r2plus1d_resnet50_kinetics400", "deaefb14d31c703115a911828534d24ac68c7fb0"),
+    ),
+    (
+        "i3d_nl5_resnet50_v1_kinetics400",
+        "3c0e47ea5ee699c3e1f706c9df7a74dbd6321b11",
+    ),
+    (
+        "i3d_nl10_resnet50_v1_kinetics400",
+        "bfb58c4127705ad6e98f4916abde0c849e2f1288",
+    ),
+    (
+        "i3d_nl5_resnet101_v1_kinetics400",
+        "fbfc1d30d90c304295dedd6c70b037d100e43d5f",
+    ),
+    (
+        "i3d_nl10_resnet101_v1_kinetics400",
+        "59186c31dea2f20940a358fc8ea5199cd6d4303c",
+    ),
+    (
+        "slowfast_4x16_resnet50_kinetics400",
+        "9d650f5186ffc08348f8d7384d6994a8f39a03b1",
+    ),
+    (
+        "slowfast_8x8_resnet50_kinetics400",
+        "d6b253398615a21d8b2a827ddfb09c0d8827f79c",
+    ),
+    (
+        "slowfast_8x8_resnet101_kinetics400",
+        "fbde1a7cfdaeeba7190dd15f284b91036bf5f3f6",
+    ),
+    (
+        "r2plus1d_resnet18_kinetics400",
+        "5a14d1f9772e523bbeae8484ec382feb30b74ffa",
+    ),
+    (
+        "r2plus1d_resnet34_kinetics400",
+        "de2e592b450b9007705507d5167859d45e782695",
+    ),
+    (
+        "r2plus1d_resnet50_kinetics400",
+        "deaefb14d31c703115a911828534d24ac68c7fb0",
+    ),
+    ("c3d_kinetics400", "a007b5faf2927c5c4afe78db40756273f33a84e6"),
 ];
 
 /// Every registered model, in a stable order.
@@ -273,6 +308,18 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
+    // C3D: 16 frames at stride 2, 112 px (GluonCV's Kinetics-400 recipe, resized to 171x128).
+    let c3d = InputSpec {
+        frames: 16,
+        stride: 2,
+        segments: 1,
+        size: 112,
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+    };
+    for d in ["kinetics400", "custom"] {
+        add(format!("c3d_{d}"), Family::C3d, d, c3d);
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -364,6 +411,8 @@ pub enum Net {
     SlowFast(Box<SlowFast>),
     /// kinema's motion net: input `[N * clips, 3, T, H, W]`.
     Motion(Box<MotionNet>),
+    /// C3D: input `[N * clips, 3, 16, 112, 112]`.
+    C3d(Box<C3d>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -375,6 +424,7 @@ macro_rules! each_net {
             Net::R2Plus1d($m) => $body,
             Net::SlowFast($m) => $body,
             Net::Motion($m) => $body,
+            Net::C3d($m) => $body,
         }
     };
 }
@@ -388,6 +438,7 @@ macro_rules! map_net {
             Net::R2Plus1d($m) => Net::R2Plus1d(Box::new($body)),
             Net::SlowFast($m) => Net::SlowFast(Box::new($body)),
             Net::Motion($m) => Net::Motion(Box::new($body)),
+            Net::C3d($m) => Net::C3d(Box::new($body)),
         }
     };
 }
@@ -397,7 +448,7 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) => 4,
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) => 5,
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => 5,
         }
     }
 
@@ -457,7 +508,7 @@ impl Net {
                     m.forward(x)
                 }
             }
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) => {
+            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
@@ -468,6 +519,8 @@ impl Net {
                     (Net::SlowFast(m), false) => m.forward(x),
                     (Net::Motion(m), true) => m.features(x),
                     (Net::Motion(m), false) => m.forward(x),
+                    (Net::C3d(m), true) => m.features(x),
+                    (Net::C3d(m), false) => m.forward(x),
                     (Net::Tsn(_), _) => unreachable!("matched above"),
                 }
             }
@@ -556,7 +609,7 @@ impl Net {
             Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
             Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
             Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
-            Net::SlowFast(_) | Net::Motion(_) => |p| p.to_string(),
+            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => |p| p.to_string(),
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
     }
@@ -614,6 +667,7 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         }
         Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
         Family::Motion(width) => Net::Motion(Box::new(MotionNet::new(width, nclass, segments, dev)?)),
+        Family::C3d => Net::C3d(Box::new(C3d::new(nclass, segments, dev)?)),
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

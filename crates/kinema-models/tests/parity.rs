@@ -89,3 +89,9 @@ fn slowfast_4x16_resnet50_kinetics400() {
 fn slowfast_8x8_resnet50_kinetics400() {
     case("slowfast_8x8_resnet50_kinetics400", 1);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn c3d_kinetics400() {
+    case("c3d_kinetics400", 1);
+}

@@ -10,9 +10,10 @@ use kinema_models::{get_model, GetModelOptions, Net};
 use crate::config::TrainSection;
 use crate::error::Result;
 
-/// Classifier parameter paths of every family (`fc` in 3-D models, `output` in TSN).
+/// Classifier parameter paths of every family (`fc` in 3-D models, `fc8` in C3D, `output` in
+/// TSN).
 pub fn is_classifier(path: &str) -> bool {
-    path.starts_with("fc.") || path.starts_with("output.")
+    path.starts_with("fc.") || path.starts_with("fc8.") || path.starts_with("output.")
 }
 
 /// Learning-rate factor per parameter path from the fine-tuning settings.
@@ -83,4 +84,48 @@ fn load_body(net: Net, tensors: Vec<NamedTensor>, init: &Path) -> Result<Net> {
     let mut body: Vec<NamedTensor> = tensors.into_iter().filter(|t| !is_classifier(&t.name)).collect();
     body.extend(head);
     Ok(net.load_tensors(body, init)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In every family the classifier is exactly one weight and one bias, the ones sized by
+    /// the class count: what fine-tuning replaces when `nclass` differs.
+    #[test]
+    fn classifier_paths_of_every_family() {
+        let dev = Device::flex();
+        let mut families = std::collections::HashSet::new();
+        for s in kinema_models::models() {
+            // one model per variant (the first `_custom` one, the smallest depth)
+            let variant = format!("{:?}", s.family)
+                .split('(')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !s.name.ends_with("_custom") || !families.insert(variant) {
+                continue;
+            }
+            let o = GetModelOptions {
+                nclass: Some(7),
+                ..Default::default()
+            };
+            let net = get_model(&s.name, &o, &dev).unwrap();
+            let head: Vec<NamedTensor> = net
+                .tensors()
+                .unwrap()
+                .into_iter()
+                .filter(|t| is_classifier(&t.name))
+                .collect();
+            assert_eq!(
+                head.len(),
+                2,
+                "{}: {:?}",
+                s.name,
+                head.iter().map(|t| &t.name).collect::<Vec<_>>()
+            );
+            assert!(head.iter().all(|t| t.shape.contains(&7)), "{}", s.name);
+        }
+        assert!(families.len() >= 7);
+    }
 }
