@@ -83,12 +83,25 @@ def run_op(lib, path, op, idx):
     return vr.get_batch(idx).asnumpy()
 
 
+def rust_ms(kinema_bin, path, op, idx, reps):
+    """Median ms of the Rust reader on the same op (the decode harness's external protocol)."""
+    ids = "all" if op == "seq" else ("" if idx is None else ",".join(map(str, idx)))
+    cmd = [kinema_bin, "bench-decode", path, op, ids, "--reps", str(reps), "--warmup", "1"]
+    if op == "i3d_224":
+        cmd += ["--resize", "224x224"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return statistics.median(json.loads(out.strip().splitlines()[-1])["times_ms"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", help="folder of videos (default: make three in bench/python/work)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--json")
+    ap.add_argument("--rust", metavar="KINEMA",
+                    help="also time the Rust reader through `KINEMA bench-decode` (same ops and "
+                         "indices) to show what the Python binding costs")
     a = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     if a.videos:
@@ -98,7 +111,8 @@ def main():
     libs = {"decord": decord, "kinema": kinema}
     rows = []
     print(f"decord {decord.__version__}, kinema {kinema.__version__} ({kinema.ffmpeg_versions()})")
-    print(f"{'video':<14} {'op':<9} {'decord ms':>10} {'kinema ms':>10} {'ratio':>6}  same")
+    rust_col = f" {'rust ms':>9} {'py/rust':>7}" if a.rust else ""
+    print(f"{'video':<14} {'op':<9} {'decord ms':>10} {'kinema ms':>10} {'ratio':>6}{rust_col}  same")
     for path in paths:
         vid = os.path.basename(path)
         n = len(kinema.VideoReader(path))
@@ -132,7 +146,12 @@ def main():
                          "kinema_ms": med["kinema"], "ratio": ratio, "same_as_decord": same,
                          "failed": failed})
             note = "  " + "; ".join(f"{k} failed ({v})" for k, v in failed.items()) if failed else ""
-            print(f"{vid:<14} {op:<9} {med['decord']:>10.1f} {med['kinema']:>10.1f} {ratio:>6.2f}  {same}{note}",
+            rust = ""
+            if a.rust:
+                r = rust_ms(a.rust, path, op, idx, a.reps)
+                rows[-1]["rust_ms"] = r
+                rust = f" {r:>9.1f} {med['kinema'] / r:>7.2f}"
+            print(f"{vid:<14} {op:<9} {med['decord']:>10.1f} {med['kinema']:>10.1f} {ratio:>6.2f}{rust}  {same}{note}",
                   flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as f:

@@ -266,8 +266,8 @@ fn picture_type(codec: PictureCodec, data: &[u8]) -> Option<u8> {
         PictureCodec::Mpeg4 => [0, 0, 1, 0xB6],
         PictureCodec::Mpeg12 => [0, 0, 1, 0x00],
     };
-    let at = data.windows(4).position(|w| w == code)?;
-    if data[at + 4..].windows(4).any(|w| w == code) {
+    let at = memchr::memmem::find(data, &code)?;
+    if memchr::memmem::find(&data[at + 4..], &code).is_some() {
         return None;
     }
     match codec {
