@@ -100,6 +100,14 @@ pub(crate) fn frame_indices(indices: &Bound<'_, PyAny>, len: usize) -> PyResult<
     Ok(out)
 }
 
+/// The frame numbers a Python slice picks from a video of `len` frames.
+fn slice_indices(slice: &Bound<'_, PySlice>, len: usize) -> PyResult<Vec<usize>> {
+    let s = slice.indices(len as isize)?;
+    Ok((0..s.slicelength)
+        .map(|k| (s.start + k as isize * s.step) as usize)
+        .collect())
+}
+
 /// One frame index (negative counts from the end).
 fn one_index(idx: i64, len: usize) -> PyResult<usize> {
     let j = if idx < 0 { idx + len as i64 } else { idx };
@@ -211,10 +219,7 @@ impl VideoReader {
     /// `vr[i]` (negative counts from the end) is one `[H, W, 3]` frame; `vr[a:b:s]` a batch.
     fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         if let Ok(slice) = idx.cast::<PySlice>() {
-            let s = slice.indices(self.len as isize)?;
-            let picks: Vec<usize> = (0..s.slicelength)
-                .map(|k| (s.start + k as isize * s.step) as usize)
-                .collect();
+            let picks = slice_indices(slice, self.len)?;
             let b = self.decode(py, |r| r.get_batch(&picks))?;
             return Self::out(py, b, false);
         }
@@ -274,10 +279,7 @@ impl VideoReader {
     ) -> PyResult<Bound<'py, PyAny>> {
         let single = idx.extract::<i64>().is_ok();
         let picks = if let Ok(slice) = idx.cast::<PySlice>() {
-            let s = slice.indices(self.len as isize)?;
-            (0..s.slicelength)
-                .map(|k| (s.start + k as isize * s.step) as usize)
-                .collect()
+            slice_indices(slice, self.len)?
         } else {
             frame_indices(idx, self.len)?
         };

@@ -308,17 +308,9 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
-    // C3D: 16 frames at stride 2, 112 px (GluonCV's Kinetics-400 recipe, resized to 171x128).
-    let c3d = InputSpec {
-        frames: 16,
-        stride: 2,
-        segments: 1,
-        size: 112,
-        mean: IMAGENET_MEAN,
-        std: IMAGENET_STD,
-    };
+    // C3D eats what R(2+1)D eats: 16 frames at stride 2, 112 px (GluonCV's Kinetics-400 recipe).
     for d in ["kinetics400", "custom"] {
-        add(format!("c3d_{d}"), Family::C3d, d, c3d);
+        add(format!("c3d_{d}"), Family::C3d, d, r21d);
     }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
