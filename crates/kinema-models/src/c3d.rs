@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{check_clips, max_pool3d, Pool3d};
+use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
 
 /// GluonCV's C3D.
 #[derive(Module, Debug)]
@@ -74,14 +74,15 @@ impl C3d {
             )));
         }
         let pool = Pool3d::new([2, 2, 2], [2, 2, 2]);
-        let x = relu(self.conv1.forward(x));
+        let cr = |c: &Conv3d, x| conv_bn3d(c, None, true, x);
+        let x = cr(&self.conv1, x);
         let x = max_pool3d(x, Pool3d::new([1, 2, 2], [1, 2, 2]));
-        let x = max_pool3d(relu(self.conv2.forward(x)), pool);
-        let x = relu(self.conv3b.forward(relu(self.conv3a.forward(x))));
+        let x = max_pool3d(cr(&self.conv2, x), pool);
+        let x = cr(&self.conv3b, cr(&self.conv3a, x));
         let x = max_pool3d(x, pool);
-        let x = relu(self.conv4b.forward(relu(self.conv4a.forward(x))));
+        let x = cr(&self.conv4b, cr(&self.conv4a, x));
         let x = max_pool3d(x, pool);
-        let x = relu(self.conv5b.forward(relu(self.conv5a.forward(x))));
+        let x = cr(&self.conv5b, cr(&self.conv5a, x));
         let x = max_pool3d(x, pool.with_padding([0, 1, 1]));
         let [_, ch, tt, hh, ww] = x.dims();
         if ch * tt * hh * ww != FEAT_DIM {

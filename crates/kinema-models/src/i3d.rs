@@ -12,7 +12,9 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{check_clips, max_pool3d, video_pool, NonLocal, Pool3d};
+use crate::layers::{
+    check_clips, conv_bn3d, max_pool3d, residual_block, video_pool, Act, FoldConv, NonLocal, Pool3d,
+};
 
 /// How a 2-D bottleneck is inflated to 3-D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,13 +191,29 @@ impl Bottleneck3d {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let x = match Act::take5(x) {
+            Ok(a) => {
+                let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
+                    (&self.conv1, &self.bn1),
+                    (&self.conv2, &self.bn2),
+                    (&self.conv3, &self.bn3),
+                ];
+                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let out = residual_block(&chain, ds, &a).into5();
+                return match &self.nonlocal_block {
+                    Some(nl) => nl.forward(out),
+                    None => out,
+                };
+            }
+            Err(x) => *x,
+        };
         let identity = match &self.downsample {
-            Some((c, b)) => b.forward(c.forward(x.clone())),
+            Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
+        let out = conv_bn3d(&self.conv2, Some(&self.bn2), true, out);
+        let out = conv_bn3d(&self.conv3, Some(&self.bn3), false, out);
         let out = relu(out + identity);
         match &self.nonlocal_block {
             Some(nl) => nl.forward(out),
@@ -305,7 +323,7 @@ impl I3dResNet {
         }
         check_clips(clips, self.num_segments)?;
         let (conv, norm) = &self.first_stage;
-        let x = relu(norm.forward(conv.forward(x)));
+        let x = conv_bn3d(conv, Some(norm), true, x);
         let [k, s] = self.pool1;
         let mut x = max_pool3d(x, Pool3d::new([k, 3, 3], [s, 2, 2]).with_padding([k / 2, 1, 1]));
         for (i, stage) in self.res_layers.iter().enumerate() {

@@ -5,6 +5,7 @@ pub mod card;
 mod default;
 mod error;
 pub mod i3d;
+pub mod kernels;
 pub mod layers;
 pub mod motion;
 pub mod r2plus1d;

@@ -7,13 +7,12 @@
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
 use burn::nn::{BatchNorm, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
-use crate::layers::{check_clips, video_pool};
+use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// One 3x3x3 convolution, BatchNorm and ReLU.
 #[derive(Module, Debug)]
@@ -31,7 +30,7 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        conv_bn3d(&self.conv, Some(&self.bn), true, x)
     }
 }
 

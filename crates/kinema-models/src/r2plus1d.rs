@@ -13,7 +13,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
-use crate::layers::{check_clips, video_pool};
+use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, Act, FoldConv};
 
 /// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
 #[derive(Module, Debug)]
@@ -32,8 +32,18 @@ impl Conv2Plus1d {
         }
     }
 
-    fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        self.conv2.forward(relu(self.bn1.forward(self.conv1.forward(x))))
+    /// `act?(bn(conv2(relu(bn1(conv1(x))))))`: the block's BatchNorm after the temporal
+    /// convolution is folded into it too.
+    fn forward_bn(&self, x: Tensor<5>, bn: &BatchNorm, act: bool) -> Tensor<5> {
+        let x = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
+        conv_bn3d(&self.conv2, Some(bn), act, x)
+    }
+}
+
+impl FoldConv for Conv2Plus1d {
+    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
+        let mid = self.conv1.conv_act(Some(&self.bn1), true, None, x);
+        self.conv2.conv_act(bn, act, residual, &mid)
     }
 }
 
@@ -86,19 +96,40 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let x = match Act::take5(x) {
+            Ok(a) => {
+                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let first: &dyn FoldConv = match (&self.conv1, &self.conv1x1) {
+                    (Some(c), _) => c,
+                    (None, Some(c)) => c,
+                    (None, None) => unreachable!("a block has a first convolution"),
+                };
+                let out = match (&self.conv3, &self.bn3) {
+                    (Some(c3), Some(b3)) => {
+                        residual_block(&[(first, &self.bn1), (&self.conv2, &self.bn2), (c3, b3)], ds, &a)
+                    }
+                    _ => residual_block(&[(first, &self.bn1), (&self.conv2, &self.bn2)], ds, &a),
+                };
+                return out.into5();
+            }
+            Err(x) => *x,
+        };
         let identity = match &self.downsample {
-            Some((c, b)) => b.forward(c.forward(x.clone())),
+            Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),
         };
         let out = match (&self.conv1, &self.conv1x1) {
-            (Some(c), _) => c.forward(x),
-            (None, Some(c)) => c.forward(x),
+            (Some(c), _) => c.forward_bn(x, &self.bn1, true),
+            (None, Some(c)) => conv_bn3d(c, Some(&self.bn1), true, x),
             (None, None) => unreachable!("a block has a first convolution"),
         };
-        let mut out = self.bn2.forward(self.conv2.forward(relu(self.bn1.forward(out))));
-        if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
-            out = b3.forward(c3.forward(relu(out)));
-        }
+        let out = match (&self.conv3, &self.bn3) {
+            (Some(c3), Some(b3)) => {
+                let out = self.conv2.forward_bn(out, &self.bn2, true);
+                conv_bn3d(c3, Some(b3), false, out)
+            }
+            _ => self.conv2.forward_bn(out, &self.bn2, false),
+        };
         relu(out + identity)
     }
 }
@@ -184,8 +215,8 @@ impl R2Plus1d {
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         let [clips, _, _, _, _] = x.dims();
         check_clips(clips, self.num_segments)?;
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let mut x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
+        let mut x = conv_bn3d(&self.conv2, Some(&self.bn2), true, x);
         for stage in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for b in stage {
                 x = b.forward(x);

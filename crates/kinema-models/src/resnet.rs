@@ -13,6 +13,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
+use crate::layers::{conv_bn2d, residual_block, Act, FoldConv};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
@@ -68,15 +69,33 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = match Act::take4(x) {
+            Ok(a) => {
+                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let out = match (&self.conv3, &self.bn3) {
+                    (Some(c3), Some(b3)) => residual_block(
+                        &[(&self.conv1, &self.bn1), (&self.conv2, &self.bn2), (c3, b3)],
+                        ds,
+                        &a,
+                    ),
+                    _ => residual_block(&[(&self.conv1, &self.bn1), (&self.conv2, &self.bn2)], ds, &a),
+                };
+                return out.into4();
+            }
+            Err(x) => *x,
+        };
         let residual = match &self.downsample {
-            Some((c, b)) => b.forward(c.forward(x.clone())),
+            Some((c, b)) => conv_bn2d(c, Some(b), false, x.clone()),
             None => x.clone(),
         };
-        let mut out = relu(self.bn1.forward(self.conv1.forward(x)));
-        out = self.bn2.forward(self.conv2.forward(out));
-        if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
-            out = b3.forward(c3.forward(relu(out)));
-        }
+        let out = conv_bn2d(&self.conv1, Some(&self.bn1), true, x);
+        let out = match (&self.conv3, &self.bn3) {
+            (Some(c3), Some(b3)) => {
+                let out = conv_bn2d(&self.conv2, Some(&self.bn2), true, out);
+                conv_bn2d(c3, Some(b3), false, out)
+            }
+            _ => conv_bn2d(&self.conv2, Some(&self.bn2), false, out),
+        };
         relu(out + residual)
     }
 }
@@ -142,7 +161,7 @@ impl ResNetV1b {
 
     /// `[N, 3, H, W]` -> pooled features `[N, feat_dim]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = conv_bn2d(&self.conv1, Some(&self.bn1), true, x);
         let mut x = max_pool2d(
             x,
             MaxPoolOptions::new([3, 3])

@@ -14,7 +14,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
-use crate::layers::{max_pool3d, Pool3d};
+use crate::layers::{conv_bn3d, max_pool3d, residual_block, Act, FoldConv, Pool3d};
 
 /// GluonCV's `SlowFast` arguments.
 #[derive(Debug, Clone)]
@@ -120,13 +120,25 @@ impl SfBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let x = match Act::take5(x) {
+            Ok(a) => {
+                let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
+                    (&self.conv1, &self.bn1),
+                    (&self.conv2, &self.bn2),
+                    (&self.conv3, &self.bn3),
+                ];
+                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                return residual_block(&chain, ds, &a).into5();
+            }
+            Err(x) => *x,
+        };
         let identity = match &self.downsample {
-            Some((c, b)) => b.forward(c.forward(x.clone())),
+            Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        relu(self.bn3.forward(self.conv3.forward(out)) + identity)
+        let out = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
+        let out = conv_bn3d(&self.conv2, Some(&self.bn2), true, out);
+        relu(conv_bn3d(&self.conv3, Some(&self.bn3), false, out) + identity)
     }
 }
 
@@ -138,7 +150,7 @@ fn run(stage: &[SfBlock], mut x: Tensor<5>) -> Tensor<5> {
 }
 
 fn cbr(m: &(Conv3d, BatchNorm), x: Tensor<5>) -> Tensor<5> {
-    relu(m.1.forward(m.0.forward(x)))
+    conv_bn3d(&m.0, Some(&m.1), true, x)
 }
 
 /// SlowFast ResNet.
@@ -262,7 +274,10 @@ impl SlowFast {
         let slow = x.narrow(2, self.fast_frames, self.slow_frames);
         let stem = Pool3d::new([1, 3, 3], [1, 2, 2]).with_padding([0, 1, 1]);
         // fast pathway, keeping the laterals
-        let f = max_pool3d(relu(self.fast_bn1.forward(self.fast_conv1.forward(fast))), stem);
+        let f = max_pool3d(
+            conv_bn3d(&self.fast_conv1, Some(&self.fast_bn1), true, fast),
+            stem,
+        );
         let lat1 = cbr(&self.lateral_p1, f.clone());
         let f2 = run(&self.fast_res2, f);
         let lat2 = cbr(&self.lateral_res2, f2.clone());
@@ -272,7 +287,10 @@ impl SlowFast {
         let lat4 = cbr(&self.lateral_res4, f4.clone());
         let f5 = run(&self.fast_res5, f4);
         // slow pathway, each stage fed the lateral concatenated on channels
-        let s = max_pool3d(relu(self.slow_bn1.forward(self.slow_conv1.forward(slow))), stem);
+        let s = max_pool3d(
+            conv_bn3d(&self.slow_conv1, Some(&self.slow_bn1), true, slow),
+            stem,
+        );
         let s = run(&self.slow_res2, Tensor::cat(vec![s, lat1], 1));
         let s = run(&self.slow_res3, Tensor::cat(vec![s, lat2], 1));
         let s = run(&self.slow_res4, Tensor::cat(vec![s, lat3], 1));

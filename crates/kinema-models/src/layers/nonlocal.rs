@@ -10,6 +10,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::layers::conv_bn3d;
+
 /// Embedded-Gaussian non-local block over `[N, C, T, H, W]`.
 #[derive(Module, Debug)]
 pub struct NonLocal {
@@ -55,7 +57,7 @@ impl NonLocal {
             .mul_scalar((e as f32).powf(-0.5));
         let attn = softmax(scores, 2);
         let y = g.matmul(attn.swap_dims(1, 2)).reshape([n, e, t, h, w]);
-        x + self.bn.forward(self.w.forward(y))
+        x + conv_bn3d(&self.w, Some(&self.bn), false, y)
     }
 }
 

@@ -1,0 +1,5 @@
+//! kinema's own CPU kernels for eval-mode inference, each next to the plain-loop reference it
+//! is tested against.
+
+pub mod conv;
+pub mod pool;
