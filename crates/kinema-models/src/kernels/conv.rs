@@ -56,15 +56,47 @@ pub struct Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
-    #[inline(always)]
+    /// The value for channel `c` (what the plain-loop reference uses).
     fn apply(&self, c: usize, v: f32, r: f32) -> f32 {
-        let s = self.scale.map_or(1.0, |s| s[c]);
-        let b = self.shift.map_or(0.0, |b| b[c]);
-        let y = v * s + b + r;
+        let y = v * self.scale.map_or(1.0, |s| s[c]) + self.shift.map_or(0.0, |b| b[c]) + r;
         if self.relu {
             y.max(0.0)
         } else {
             y
+        }
+    }
+
+    /// `dst = epilogue(src)` for one run of channel `c` (`src` is `dst` itself when `None`);
+    /// `res` is the residual for the same run. One branch-free loop per case, so each one
+    /// vectorises.
+    fn apply_run(&self, c: usize, dst: &mut [f32], src: Option<&[f32]>, res: Option<&[f32]>) {
+        if self.relu {
+            self.run(c, dst, src, res, |y| y.max(0.0))
+        } else {
+            self.run(c, dst, src, res, |y| y)
+        }
+    }
+
+    #[inline(always)]
+    fn run(
+        &self,
+        c: usize,
+        dst: &mut [f32],
+        src: Option<&[f32]>,
+        res: Option<&[f32]>,
+        act: impl Fn(f32) -> f32,
+    ) {
+        let s = self.scale.map_or(1.0, |s| s[c]);
+        let b = self.shift.map_or(0.0, |b| b[c]);
+        match (src, res) {
+            (None, None) => dst.iter_mut().for_each(|v| *v = act(*v * s + b)),
+            (None, Some(r)) => dst.iter_mut().zip(r).for_each(|(v, &r)| *v = act(*v * s + b + r)),
+            (Some(x), None) => dst.iter_mut().zip(x).for_each(|(v, &x)| *v = act(x * s + b)),
+            (Some(x), Some(r)) => dst
+                .iter_mut()
+                .zip(x)
+                .zip(r)
+                .for_each(|((v, &x), &r)| *v = act(x * s + b + r)),
         }
     }
 }
@@ -288,20 +320,9 @@ pub fn conv3d(
         if hq == oh && wq == ow {
             // The grid is the output: the epilogue runs in place.
             gemm_taps(&ph, &offsets, &wt, cin, cout, cols, ob);
-            ob.par_chunks_mut(cols)
-                .enumerate()
-                .for_each(|(c, row)| match res {
-                    Some(r) => {
-                        for (v, &r) in row.iter_mut().zip(&r[c * plane_out..(c + 1) * plane_out]) {
-                            *v = ep.apply(c, *v, r);
-                        }
-                    }
-                    None => {
-                        for v in row {
-                            *v = ep.apply(c, *v, 0.0);
-                        }
-                    }
-                });
+            ob.par_chunks_mut(cols).enumerate().for_each(|(c, row)| {
+                ep.apply_run(c, row, None, res.map(|r| &r[c * plane_out..(c + 1) * plane_out]))
+            });
         } else {
             let mut grid = vec![0f32; cout * cols];
             gemm_taps(&ph, &offsets, &wt, cin, cout, cols, &mut grid);
@@ -313,20 +334,8 @@ pub fn conv3d(
                         for y in 0..oh {
                             let s = &src[(z * hq + y) * wq..][..ow];
                             let at = (z * oh + y) * ow;
-                            let o = &mut o[at..][..ow];
-                            match res {
-                                Some(r) => {
-                                    let r = &r[c * plane_out + at..][..ow];
-                                    for ((o, &v), &r) in o.iter_mut().zip(s).zip(r) {
-                                        *o = ep.apply(c, v, r);
-                                    }
-                                }
-                                None => {
-                                    for (o, &v) in o.iter_mut().zip(s) {
-                                        *o = ep.apply(c, v, 0.0);
-                                    }
-                                }
-                            }
+                            let r = res.map(|r| &r[c * plane_out + at..][..ow]);
+                            ep.apply_run(c, &mut o[at..][..ow], Some(s), r);
                         }
                     }
                 });
