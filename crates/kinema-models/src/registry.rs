@@ -44,6 +44,7 @@ pub enum Family {
     /// C3D (GluonCV's `c3d.py`).
     C3d,
     /// torchvision's video ResNet-18s (`r3d_18`, `mc3_18`, `r2plus1d_18`).
+    #[serde(rename = "video_resnet")]
     VideoResNet(VideoArch),
 }
 

@@ -25,15 +25,17 @@ use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
 use crate::layers::{check_clips, video_pool};
 
-/// Which of torchvision's three video ResNet-18s.
+/// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum VideoArch {
     /// `r3d_18`: 3x3x3 convolutions throughout.
+    #[serde(rename = "r3d_18")]
     R3d,
     /// `mc3_18`: mixed convolutions, 3x3x3 in `layer1`, 1x3x3 in `layer2` to `layer4`.
+    #[serde(rename = "mc3_18")]
     Mc3,
     /// `r2plus1d_18`: every 3x3x3 convolution factored into 1x3x3 and 3x1x1.
+    #[serde(rename = "r2plus1d_18")]
     R2Plus1d,
 }
 
