@@ -170,7 +170,7 @@ impl Model {
 /// GluonCV's `get_model(name, nclass=None, pretrained=False)`: a registry name, a kinema
 /// `.safetensors` model file, or `None` for the embedded default (`kinema_motion_default`).
 /// `pretrained=True` loads GluonCV's published weights from the model store's cache;
-/// `weights=` a `.params` or `.safetensors` file; `classes=` names the outputs.
+/// `weights=` a `.params`, `.pth`/`.pt` or `.safetensors` file; `classes=` names the outputs.
 #[pyfunction]
 #[pyo3(signature = (name = None, nclass = None, pretrained = false, weights = None, classes = None))]
 pub fn get_model(

@@ -1,6 +1,6 @@
 //! `--model NAME|FILE` as predict, eval, tag and extract take it: a kinema model file
-//! (safetensors with its card), a registry name (with `--weights`, or GluonCV's published file
-//! from the model store), or nothing: the embedded default, `kinema_motion_default`.
+//! (safetensors with its card), a registry name (with `--weights`, or its published file from
+//! the model store), or nothing: the embedded default, `kinema_motion_default`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +20,8 @@ pub struct ModelArgs {
     /// the embedded default (kinema_motion_default).
     #[arg(long)]
     pub model: Option<String>,
-    /// Weights for a registry name (.params or .safetensors); without it, the model store's file.
+    /// Weights for a registry name (.params, .pth/.pt or .safetensors); without it, the model
+    /// store's file.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Class names, one per line (registry names only; default class_0, class_1, ...).

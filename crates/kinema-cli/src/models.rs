@@ -26,7 +26,8 @@ enum Cmd {
     },
     /// One eval-mode forward pass of a model on an `.npy` input, output to `.npy`.
     Forward(ForwardArgs),
-    /// Download GluonCV's published weights of models into the model store (SHA-1 checked).
+    /// Download models' published weights into the model store (GluonCV's, SHA-1 checked;
+    /// torchvision's, SHA-256 checked).
     Pull {
         /// Registered names with published weights.
         #[arg(required = true)]
@@ -34,7 +35,8 @@ enum Cmd {
         /// Store folder (default: $KINEMA_MODELS, else ~/.cache/kinema/models).
         #[arg(long)]
         root: Option<PathBuf>,
-        /// Repository URL (default: $KINEMA_MODEL_REPO, $MXNET_GLUON_REPO, else GluonCV's).
+        /// GluonCV repository URL (default: $KINEMA_MODEL_REPO, $MXNET_GLUON_REPO, else
+        /// GluonCV's); torchvision's models download from their own URL.
         #[arg(long)]
         repo: Option<String>,
     },
@@ -44,7 +46,8 @@ enum Cmd {
 struct ForwardArgs {
     /// Registered model name (GluonCV's).
     name: String,
-    /// Weights: a GluonCV `.params` file.
+    /// Weights: a GluonCV `.params`, a PyTorch `.pth`/`.pt` state dict or a kinema
+    /// `.safetensors` file.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Input `.npy` (f32): `[N*segments, 3, H, W]` for TSN, `[N*clips, 3, T, H, W]` for 3-D models.
@@ -90,7 +93,7 @@ fn describe(s: &ModelSpec) -> String {
 /// The registry as the Markdown table of docs/models.md (a test keeps the two equal).
 pub fn markdown_table(all: &[ModelSpec]) -> String {
     let mut t = String::from(
-        "| name | family | classes | input | GluonCV weight file |\n| --- | --- | --- | --- | --- |\n",
+        "| name | family | classes | input | published weight file |\n| --- | --- | --- | --- | --- |\n",
     );
     for s in all {
         let input = if s.input.frames == 1 {
@@ -167,7 +170,7 @@ fn forward(f: ForwardArgs) -> anyhow::Result<()> {
     match &f.weights {
         Some(w) => {
             net = net
-                .load_params(w)
+                .load_weights(w)
                 .with_context(|| format!("loading {}", w.display()))?
         }
         None => tracing::warn!("no --weights: {} runs with random initial weights", f.name),

@@ -1,4 +1,4 @@
-//! kinema-models: GluonCV's action-recognition models on burn.
+//! kinema-models: GluonCV's action-recognition models (and torchvision's video ResNets) on burn.
 
 pub mod c3d;
 pub mod card;
@@ -14,6 +14,7 @@ pub mod resnet;
 pub mod slowfast;
 pub mod store;
 pub mod tsn;
+pub mod video_resnet;
 pub mod weights;
 
 pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};

@@ -1,5 +1,6 @@
-//! The model registry: every model name kinema builds, GluonCV's names exactly, with its family,
-//! class count, input spec and published weight file. `get_model` builds one by name.
+//! The model registry: every model name kinema builds, GluonCV's names exactly (and
+//! torchvision's video ResNets as `r3d_18_kinetics400`...), with its family, class count, input
+//! spec and published weight file. `get_model` builds one by name.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +16,10 @@ use crate::motion::MotionNet;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
+use crate::video_resnet::{VideoArch, VideoResNet};
 use crate::weights::{
-    load_named, named_tensors, read_params, read_safetensors, write_safetensors, Metadata, NamedTensor,
+    load_named, named_tensors, parameter_names, read_params, read_pth, read_safetensors, write_safetensors,
+    Metadata, NamedTensor,
 };
 
 /// Architecture family.
@@ -40,6 +43,9 @@ pub enum Family {
     Motion(usize),
     /// C3D (GluonCV's `c3d.py`).
     C3d,
+    /// torchvision's video ResNet-18s (`r3d_18`, `mc3_18`, `r2plus1d_18`).
+    #[serde(rename = "video_resnet")]
+    VideoResNet(VideoArch),
 }
 
 impl Family {
@@ -89,11 +95,18 @@ pub struct ModelSpec {
     pub input: InputSpec,
     /// SHA-1 of GluonCV's published `.params` (none where GluonCV publishes no weights).
     pub sha1: Option<&'static str>,
+    /// Download URL of published weights that are not GluonCV's: torchvision's `.pth`, whose
+    /// file name carries the first hex digits of its SHA-256 (torch.hub's check).
+    pub url: Option<&'static str>,
 }
 
 impl ModelSpec {
-    /// GluonCV's weight file name, `NAME-SHORTHASH.params`.
+    /// The published weight file's name: GluonCV's `NAME-SHORTHASH.params`, or the last part
+    /// of [`url`](Self::url) (`r3d_18-b3b3357e.pth`).
     pub fn weight_file(&self) -> Option<String> {
+        if let Some(u) = self.url {
+            return u.rsplit('/').next().map(String::from);
+        }
         self.sha1.map(|h| format!("{}-{}.params", self.name, &h[..8]))
     }
 }
@@ -200,11 +213,28 @@ const SHA1: &[(&str, &str)] = &[
     ("c3d_kinetics400", "a007b5faf2927c5c4afe78db40756273f33a84e6"),
 ];
 
+/// torchvision's published Kinetics-400 weights (`torchvision.models.video.*_Weights`).
+const TORCHVISION_URLS: &[(&str, &str)] = &[
+    (
+        "r3d_18_kinetics400",
+        "https://download.pytorch.org/models/r3d_18-b3b3357e.pth",
+    ),
+    (
+        "mc3_18_kinetics400",
+        "https://download.pytorch.org/models/mc3_18-a90a0ba3.pth",
+    ),
+    (
+        "r2plus1d_18_kinetics400",
+        "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth",
+    ),
+];
+
 /// Every registered model, in a stable order.
 pub fn models() -> Vec<ModelSpec> {
     let mut out = Vec::new();
     let mut add = |name: String, family: Family, dataset: &'static str, input: InputSpec| {
         let sha1 = SHA1.iter().find(|(n, _)| *n == name).map(|(_, h)| *h);
+        let url = TORCHVISION_URLS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
         out.push(ModelSpec {
             nclass: dataset_classes(dataset),
             name,
@@ -212,6 +242,7 @@ pub fn models() -> Vec<ModelSpec> {
             dataset,
             input,
             sha1,
+            url,
         });
     };
     let tsn = InputSpec {
@@ -312,6 +343,26 @@ pub fn models() -> Vec<ModelSpec> {
     for d in ["kinetics400", "custom"] {
         add(format!("c3d_{d}"), Family::C3d, d, r21d);
     }
+    // torchvision's video ResNets: 16-frame 112 px clips (torchvision resamples Kinetics to
+    // 15 fps and takes consecutive frames: stride 2 of the usual 30 fps), normalized with
+    // torchvision's Kinetics statistics.
+    let torchvision = InputSpec {
+        frames: 16,
+        stride: 2,
+        segments: 1,
+        size: 112,
+        mean: [0.43216, 0.394666, 0.37645],
+        std: [0.22803, 0.22145, 0.216989],
+    };
+    for (arch, stem) in [
+        (VideoArch::R3d, "r3d_18"),
+        (VideoArch::Mc3, "mc3_18"),
+        (VideoArch::R2Plus1d, "r2plus1d_18"),
+    ] {
+        for d in ["kinetics400", "custom"] {
+            add(format!("{stem}_{d}"), Family::VideoResNet(arch), d, torchvision);
+        }
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -384,7 +435,8 @@ pub struct GetModelOptions {
     pub nclass: Option<usize>,
     /// Segments (TSN) or clips (3-D) averaged per video; default 1.
     pub num_segments: Option<usize>,
-    /// Load GluonCV's published weights from `root` (`NAME-HASH.params` or `NAME.params`).
+    /// Load the published weights from `root`: GluonCV's (`NAME-HASH.params` or
+    /// `NAME.params`), or torchvision's (`r3d_18-b3b3357e.pth` or `NAME.pth`).
     pub pretrained: bool,
     /// Model store folder (default `~/.cache/kinema/models`).
     pub root: Option<PathBuf>,
@@ -405,6 +457,8 @@ pub enum Net {
     Motion(Box<MotionNet>),
     /// C3D: input `[N * clips, 3, 16, 112, 112]`.
     C3d(Box<C3d>),
+    /// torchvision's video ResNets: input `[N * clips, 3, T, H, W]`.
+    VideoResNet(Box<VideoResNet>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -417,6 +471,7 @@ macro_rules! each_net {
             Net::SlowFast($m) => $body,
             Net::Motion($m) => $body,
             Net::C3d($m) => $body,
+            Net::VideoResNet($m) => $body,
         }
     };
 }
@@ -431,6 +486,7 @@ macro_rules! map_net {
             Net::SlowFast($m) => Net::SlowFast(Box::new($body)),
             Net::Motion($m) => Net::Motion(Box::new($body)),
             Net::C3d($m) => Net::C3d(Box::new($body)),
+            Net::VideoResNet($m) => Net::VideoResNet(Box::new($body)),
         }
     };
 }
@@ -440,7 +496,12 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) => 4,
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => 5,
+            Net::I3d(_)
+            | Net::R2Plus1d(_)
+            | Net::SlowFast(_)
+            | Net::Motion(_)
+            | Net::C3d(_)
+            | Net::VideoResNet(_) => 5,
         }
     }
 
@@ -500,7 +561,12 @@ impl Net {
                     m.forward(x)
                 }
             }
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => {
+            Net::I3d(_)
+            | Net::R2Plus1d(_)
+            | Net::SlowFast(_)
+            | Net::Motion(_)
+            | Net::C3d(_)
+            | Net::VideoResNet(_) => {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
@@ -513,6 +579,8 @@ impl Net {
                     (Net::Motion(m), false) => m.forward(x),
                     (Net::C3d(m), true) => m.features(x),
                     (Net::C3d(m), false) => m.forward(x),
+                    (Net::VideoResNet(m), true) => m.features(x),
+                    (Net::VideoResNet(m), false) => m.forward(x),
                     (Net::Tsn(_), _) => unreachable!("matched above"),
                 }
             }
@@ -583,13 +651,42 @@ impl Net {
         Ok((self.load_tensors(tensors, path)?, meta))
     }
 
-    /// Loads weights by file type: `.safetensors`, or GluonCV's `.params` otherwise.
+    /// Loads weights by file type: `.safetensors`, PyTorch's `.pth` / `.pt`, or GluonCV's
+    /// `.params` otherwise.
     pub fn load_weights(self, path: &Path) -> Result<Net> {
-        if path.extension().is_some_and(|e| e == "safetensors") {
-            Ok(self.load_safetensors(path)?.0)
-        } else {
-            self.load_params(path)
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => Ok(self.load_safetensors(path)?.0),
+            Some(e) if is_pth(e) => self.load_pth(path),
+            _ => self.load_params(path),
         }
+    }
+
+    /// Loads a PyTorch checkpoint (`torch.save` of a state dict, zip or legacy format) into
+    /// the model. Its keys are PyTorch's names of kinema's parameter paths: BatchNorm's
+    /// `weight`/`bias` for burn's `gamma`/`beta`, everything else as it is (torchvision's
+    /// video ResNets: torchvision's keys). Every missing, unused or mis-shaped entry is an
+    /// error naming it by its key in the file.
+    pub fn load_pth(self, path: &Path) -> Result<Net> {
+        let tensors = read_pth(path)?;
+        Ok(map_net!(self, m => load_named(*m, tensors, path, &pytorch_name)?))
+    }
+
+    /// A PyTorch checkpoint's tensors under kinema's parameter paths (PyTorch's names mapped
+    /// back; keys that name no parameter of this model kept as they are), for callers that
+    /// edit a state dict before [`load_tensors`](Self::load_tensors) (fine-tuning swaps the
+    /// classifier).
+    pub fn read_pth(&self, path: &Path) -> Result<Vec<NamedTensor>> {
+        let ours: std::collections::HashMap<String, String> = each_net!(self, m => parameter_names(&**m))
+            .into_iter()
+            .map(|(p, _)| (pytorch_name(&p), p))
+            .collect();
+        let mut tensors = read_pth(path)?;
+        for t in &mut tensors {
+            if let Some(p) = ours.get(&t.name) {
+                t.name = p.clone();
+            }
+        }
+        Ok(tensors)
     }
 
     /// Loads a GluonCV `.params` file into the model (names mapped, aliases accepted, every
@@ -601,9 +698,26 @@ impl Net {
             Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
             Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
             Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
-            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => |p| p.to_string(),
+            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) | Net::VideoResNet(_) => |p| p.to_string(),
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
+    }
+}
+
+/// Whether a file extension is a PyTorch checkpoint's.
+pub fn is_pth(extension: &str) -> bool {
+    matches!(extension, "pth" | "pt")
+}
+
+/// PyTorch's name of a kinema parameter path: burn's BatchNorm keeps `gamma`/`beta` where
+/// PyTorch's has `weight`/`bias` (the only parameters burn names so).
+fn pytorch_name(path: &str) -> String {
+    if let Some(p) = path.strip_suffix(".gamma") {
+        format!("{p}.weight")
+    } else if let Some(p) = path.strip_suffix(".beta") {
+        format!("{p}.bias")
+    } else {
+        path.to_string()
     }
 }
 
@@ -660,6 +774,9 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
         Family::Motion(width) => Net::Motion(Box::new(MotionNet::new(width, nclass, segments, dev)?)),
         Family::C3d => Net::C3d(Box::new(C3d::new(nclass, segments, dev)?)),
+        Family::VideoResNet(arch) => {
+            Net::VideoResNet(Box::new(VideoResNet::new(arch, nclass, segments, dev)?))
+        }
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),
@@ -676,16 +793,21 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         return net.load_tensors(tensors, src);
     }
     let root = o.root.clone().unwrap_or_else(default_root);
+    // The published file, else one named after the model in that file's format.
+    let own = match s.url {
+        Some(_) => format!("{name}.pth"),
+        None => format!("{name}.params"),
+    };
     let candidates: Vec<PathBuf> = s
         .weight_file()
         .into_iter()
-        .chain([format!("{name}.params")])
+        .chain([own])
         .map(|f| root.join(f))
         .collect();
     match candidates.iter().find(|p| p.exists()) {
-        Some(p) => net.load_params(p),
+        Some(p) => net.load_weights(p),
         None => Err(ModelError::InvalidOption(format!(
-            "no pretrained weights for {name} in {} (looked for {}); `kinema models pull {name}` fetches GluonCV's file",
+            "no pretrained weights for {name} in {} (looked for {}); `kinema models pull {name}` fetches the published file",
             root.display(),
             candidates.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ")
         ))),

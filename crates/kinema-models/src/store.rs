@@ -1,12 +1,15 @@
-//! The model store: GluonCV's published weights by name. `pull` downloads
+//! The model store: published weights by name. `pull` downloads GluonCV's
 //! `{repo}gluon/models/NAME-SHORTHASH.zip` (GluonCV's `model_store` layout), takes the `.params`
-//! out of the zip, checks its SHA-1 against the registry's and writes it atomically into the
-//! store folder, where `get_model(.., pretrained: true)` finds it.
+//! out of the zip and checks its SHA-1 against the registry's; or, for a model whose registry
+//! entry has a URL (torchvision's), downloads that `.pth` and checks that its SHA-256 starts
+//! with the hex digits in its file name (as torch.hub does). The file is written atomically
+//! into the store folder, where `get_model(.., pretrained: true)` finds it.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use crate::error::{ModelError, Result};
 
@@ -33,14 +36,23 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
     Sha1::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn fail(what: String) -> ModelError {
     ModelError::InvalidOption(what)
 }
 
 /// Downloads model `name`'s published weights into `root` (unless a file with the right hash
-/// is there already); returns the file's path.
+/// is there already); returns the file's path. `repo` is GluonCV's repository; a model with
+/// its own URL (torchvision's) downloads from that.
 pub fn pull(name: &str, root: &Path, repo: &str) -> Result<PathBuf> {
     let spec = crate::spec(name)?;
+    if let Some(url) = spec.url {
+        return pull_url(url, root);
+    }
     let (Some(sha1), Some(file)) = (spec.sha1, spec.weight_file()) else {
         return Err(fail(format!(
             "{name}: no published weight file (name and SHA-1) is registered for it"
@@ -78,6 +90,45 @@ pub fn pull_file(file: &str, sha1: &str, root: &Path, repo: &str) -> Result<Path
         source,
     })?;
     kinema_data::write_atomic(&dest, &params).map_err(|e| fail(e.to_string()))?;
+    Ok(dest)
+}
+
+/// Downloads `url` (a file named `STEM-HASH.EXT`, torch.hub's convention) to `root/STEM-HASH.EXT`
+/// after checking that its SHA-256 starts with `HASH`. A file already in `root` with the right
+/// hash is kept.
+pub fn pull_url(url: &str, root: &Path) -> Result<PathBuf> {
+    let file = url.rsplit('/').next().unwrap_or_default();
+    let prefix = file
+        .rsplit_once('-')
+        .and_then(|(_, h)| h.split('.').next())
+        .filter(|h| h.len() >= 6 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            fail(format!(
+                "{url}: the file name carries no SHA-256 prefix (NAME-HASH.EXT)"
+            ))
+        })?;
+    let dest = root.join(file);
+    if let Ok(b) = std::fs::read(&dest) {
+        if sha256_hex(&b).starts_with(prefix) {
+            return Ok(dest);
+        }
+        tracing::warn!(
+            "{}: hash differs from the published one: downloading again",
+            dest.display()
+        );
+    }
+    let bytes = download(url)?;
+    let got = sha256_hex(&bytes);
+    if !got.starts_with(prefix) {
+        return Err(fail(format!(
+            "{url}: SHA-256 {got}, the published one starts {prefix}: refusing it"
+        )));
+    }
+    std::fs::create_dir_all(root).map_err(|source| ModelError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    kinema_data::write_atomic(&dest, &bytes).map_err(|e| fail(e.to_string()))?;
     Ok(dest)
 }
 
@@ -202,6 +253,39 @@ mod tests {
             e.contains("HTTP 404") && e.contains("toy_missing-00000000.zip"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn pulls_a_url_checking_the_sha256_prefix_in_its_name() {
+        let body = b"torch.save bytes, or something with a hash".to_vec();
+        let h = sha256_hex(&body);
+        let good = format!("/models/toy-{}.pth", &h[..8]);
+        let bad = format!("/models/bad-{}.pth", &h[..8]);
+        let mut flipped = body.clone();
+        flipped[0] ^= 1;
+        let repo = serve(vec![(good.clone(), body.clone()), (bad.clone(), flipped)], 2);
+        let d = tempfile::tempdir().unwrap();
+        let p = pull_url(&format!("{repo}{}", &good[1..]), d.path()).unwrap();
+        assert_eq!(p.file_name().unwrap().to_str().unwrap(), &good[8..]);
+        assert_eq!(std::fs::read(&p).unwrap(), body);
+        // Already there with the right hash: no second request.
+        assert_eq!(pull_url(&format!("{repo}{}", &good[1..]), d.path()).unwrap(), p);
+        let e = pull_url(&format!("{repo}{}", &bad[1..]), d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SHA-256") && e.contains("bad-"), "{e}");
+        assert!(!d.path().join(&bad[8..]).exists());
+        let e = pull_url(&format!("{repo}models/nohash.pth"), d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no SHA-256 prefix"), "{e}");
+        // torchvision's entries pull from their own URL.
+        let spec = crate::spec("r3d_18_kinetics400").unwrap();
+        assert_eq!(
+            spec.url,
+            Some("https://download.pytorch.org/models/r3d_18-b3b3357e.pth")
+        );
+        assert_eq!(spec.weight_file().as_deref(), Some("r3d_18-b3b3357e.pth"));
     }
 
     #[test]

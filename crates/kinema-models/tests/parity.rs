@@ -1,7 +1,8 @@
-//! Logits and pooled features against GluonCV on the same `.params`, from random-init models
-//! exported by `tools/gluoncv_fixtures.py` (too large to commit). Run: `make parity`
-//! (builds the venv, exports the fixtures into ~/.cache/kinema/fixtures, runs these with
-//! `--ignored`). `KINEMA_FIXTURES` points elsewhere.
+//! Logits and pooled features against GluonCV on the same `.params`, and against torchvision on
+//! the same `.pth` (zip and legacy format), from random-init models exported by
+//! `tools/gluoncv_fixtures.py` and `tools/torchvision_fixtures.py` (too large to commit). Run:
+//! `make parity` (builds the venvs, exports the fixtures into ~/.cache/kinema/fixtures, runs
+//! these with `--ignored`). `KINEMA_FIXTURES` points elsewhere.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,11 @@ fn rel_err(a: &[f32], b: &[f32]) -> f32 {
 /// Loads fixture `name` through the registry (`num_segments` frames/clips per video) and
 /// compares features and logits.
 fn case(name: &str, num_segments: usize) {
+    case_with(name, &format!("{name}.params"), num_segments);
+}
+
+/// [`case`] with the weights in `weights` (of the fixtures folder), loaded by its extension.
+fn case_with(name: &str, weights: &str, num_segments: usize) {
     let dir = fixtures();
     let file = |ext: &str| dir.join(format!("{name}.{ext}"));
     let dev = Device::flex();
@@ -39,12 +45,12 @@ fn case(name: &str, num_segments: usize) {
     };
     let net = get_model(name, &o, &dev)
         .unwrap()
-        .load_params(&file("params"))
+        .load_weights(&dir.join(weights))
         .unwrap();
     let (_, f) = net.run(&shape, input.clone(), true, &dev).unwrap();
     let (_, y) = net.run(&shape, input, false, &dev).unwrap();
     let (ef, ey) = (rel_err(&f, &feats), rel_err(&y, &logits));
-    eprintln!("{name}: features rel err {ef:.2e}, logits rel err {ey:.2e}");
+    eprintln!("{name} ({weights}): features rel err {ef:.2e}, logits rel err {ey:.2e}");
     assert!(ef < 1e-4 && ey < 1e-4, "{name}: features {ef}, logits {ey}");
 }
 
@@ -94,4 +100,28 @@ fn slowfast_8x8_resnet50_kinetics400() {
 #[ignore = "needs the GluonCV fixtures: make parity"]
 fn c3d_kinetics400() {
     case("c3d_kinetics400", 1);
+}
+
+#[test]
+#[ignore = "needs the torchvision fixtures: make parity"]
+fn r3d_18_kinetics400() {
+    case_with("r3d_18_kinetics400", "r3d_18_kinetics400.pth", 1);
+}
+
+#[test]
+#[ignore = "needs the torchvision fixtures: make parity"]
+fn r3d_18_kinetics400_legacy_pth() {
+    case_with("r3d_18_kinetics400", "r3d_18_kinetics400.legacy.pth", 1);
+}
+
+#[test]
+#[ignore = "needs the torchvision fixtures: make parity"]
+fn mc3_18_kinetics400() {
+    case_with("mc3_18_kinetics400", "mc3_18_kinetics400.pth", 1);
+}
+
+#[test]
+#[ignore = "needs the torchvision fixtures: make parity"]
+fn r2plus1d_18_kinetics400() {
+    case_with("r2plus1d_18_kinetics400", "r2plus1d_18_kinetics400.pth", 1);
 }

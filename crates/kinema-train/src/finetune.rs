@@ -30,8 +30,9 @@ pub fn lr_factor(t: &TrainSection) -> impl Fn(&str) -> f64 {
     }
 }
 
-/// Loads `init` (a kinema safetensors file, a GluonCV `.params`, or the registry name of a
-/// model with weights: the embedded default, or a published model in the store) into `net`.
+/// Loads `init` (a kinema safetensors file, a GluonCV `.params`, a PyTorch `.pth`/`.pt` state
+/// dict, or the registry name of a model with weights: the embedded default, or a published
+/// model in the store) into `net`.
 /// When the source's classifier has another class count, the classifier keeps its fresh
 /// initialisation and everything else must match.
 pub fn init_from(net: Net, init: &Path) -> Result<Net> {
@@ -45,6 +46,15 @@ pub fn init_from(net: Net, init: &Path) -> Result<Net> {
         };
         let source = get_model(name, &o, &Device::flex())?.tensors()?;
         return load_body(net, source, init);
+    }
+    if init
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(kinema_models::registry::is_pth)
+    {
+        // PyTorch's names mapped to kinema's, so the classifier can be told apart.
+        let tensors = net.read_pth(init)?;
+        return load_body(net, tensors, init);
     }
     if init.extension().is_none_or(|e| e != "safetensors") {
         // GluonCV's `.params` use GluonCV's paths: the registry's loader maps them. Its class

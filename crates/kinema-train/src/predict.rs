@@ -20,7 +20,7 @@ use crate::eval::{evaluate, EvalOptions, EvalReport};
 pub struct ModelSource {
     /// File, registry name, or `None` (the embedded default, `kinema_motion_default`).
     pub model: Option<String>,
-    /// Weights for a registry name (.params or .safetensors).
+    /// Weights for a registry name (.params, .pth/.pt or .safetensors).
     pub weights: Option<PathBuf>,
     /// Class names for a registry name (default `class_0`, `class_1`, ...).
     pub classes: Option<Vec<String>>,
@@ -37,6 +37,16 @@ pub fn resolve_model(src: &ModelSource, dev: &Device) -> Result<(Net, ModelCard)
         return Ok(kinema_models::default_model(dev)?);
     };
     let as_path = Path::new(m);
+    if as_path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(kinema_models::registry::is_pth)
+    {
+        return Err(TrainError::Invalid(format!(
+            "{m}: a PyTorch checkpoint holds weights only, no model card: give the registry name \
+             as the model and {m} as its weights"
+        )));
+    }
     if as_path.exists() || m.ends_with(".safetensors") {
         if src.weights.is_some() {
             return Err(TrainError::Invalid(format!(

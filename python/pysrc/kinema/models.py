@@ -2,8 +2,8 @@
 
 ``get_model()`` with no name is kinema's embedded default model (trained on kinema's synthetic
 action dataset); a registry name builds that GluonCV architecture (``pretrained=True`` loads
-GluonCV's published weights from the model store cache, ``weights=`` a ``.params`` or
-``.safetensors`` file); a path loads a model file written by ``kinema train``.
+the published weights from the model store cache, ``weights=`` a ``.params``, ``.pth``/``.pt``
+or ``.safetensors`` file); a path loads a model file written by ``kinema train``.
 """
 
 from ._kinema import Model, get_model, get_model_list
