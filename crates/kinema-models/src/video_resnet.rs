@@ -23,7 +23,7 @@ use burn::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::i3d::{bn3d, conv3d};
-use crate::layers::{check_clips, video_pool};
+use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, Act, FoldConv};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -91,6 +91,18 @@ pub enum SpatioTemporalConv {
     Full(Conv3d),
     /// torchvision's `Conv2Plus1D`.
     Factored((Conv3d, BatchNorm, Relu, Conv3d)),
+}
+
+impl FoldConv for SpatioTemporalConv {
+    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
+        match self {
+            SpatioTemporalConv::Full(c) => c.conv_act(bn, act, residual, x),
+            SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
+                let y = spatial.conv_act(Some(mid), true, None, x);
+                temporal.conv_act(bn, act, residual, &y)
+            }
+        }
+    }
 }
 
 impl SpatioTemporalConv {
@@ -204,6 +216,15 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let x = match Act::take5(x) {
+            Ok(a) => {
+                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let chain: [(&dyn FoldConv, &BatchNorm); 2] =
+                    [(&self.conv1.0, &self.conv1.1), (&self.conv2.0, &self.conv2.1)];
+                return residual_block(&chain, ds, &a).into5();
+            }
+            Err(x) => *x,
+        };
         let residual = match &self.downsample {
             Some((c, b)) => b.forward(c.forward(x.clone())),
             None => x.clone(),
@@ -295,9 +316,9 @@ impl VideoResNet {
         let [clips, _, _, _, _] = x.dims();
         check_clips(clips, self.num_segments)?;
         let (c1, b1, _, c2, b2) = &self.stem;
-        let mut x = relu(b1.forward(c1.forward(x)));
+        let mut x = conv_bn3d(c1, Some(b1), true, x);
         if let (Some(c2), Some(b2)) = (c2, b2) {
-            x = relu(b2.forward(c2.forward(x)));
+            x = conv_bn3d(c2, Some(b2), true, x);
         }
         for stage in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for b in stage {
