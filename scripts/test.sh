@@ -5,4 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo test --workspace --exclude kinema-python --locked "$@"
+# The GPU backends compile (no GPU here to run them): burn's wgpu and CUDA runtimes behind
+# features. cubecl-cuda's build script downloads an LLVM bundle from outside the package
+# registries; DOCS_RS skips that native set-up, which a type check does not need.
+cargo check --locked -p kinema-cli --features wgpu
+DOCS_RS=1 cargo check --locked -p kinema-cli --features cuda
 bash scripts/test-python.sh

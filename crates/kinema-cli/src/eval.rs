@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use burn::tensor::Device;
 
 use crate::model_arg::{resolve, score, DataArgs, ModelArgs};
 
@@ -24,7 +23,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let dev = Device::flex();
+    let dev = crate::device();
     let (net, card) = resolve(&a.model, &dev)?;
     let ds = Arc::new(a.data.dataset(&card)?);
     let d = &a.data;

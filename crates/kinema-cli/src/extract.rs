@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn::tensor::Device;
 use kinema_train::{extract_features, EvalOptions};
 
 use crate::model_arg::{resolve, segments_in_model, DataArgs, ModelArgs};
@@ -25,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let dev = Device::flex();
+    let dev = crate::device();
     let (net, card) = resolve(&a.model, &dev)?;
     let ds = a.data.dataset(&card)?;
     let root = a.data.root();

@@ -22,8 +22,19 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "kinema", version, about, long_about = None)]
 struct Cli {
+    /// Compute device: cpu (default, burn's Flex backend), cuda, cuda:N or wgpu (the GPU
+    /// backends need a kinema built with `--features cuda` / `--features wgpu`).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+static DEVICE: std::sync::OnceLock<burn::tensor::Device> = std::sync::OnceLock::new();
+
+/// The device `--device` picked (the CPU until `main` has set it).
+pub(crate) fn device() -> burn::tensor::Device {
+    DEVICE.get().cloned().unwrap_or_else(burn::tensor::Device::flex)
 }
 
 #[derive(Subcommand)]
@@ -62,6 +73,15 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    match kinema_models::device_by_name(&cli.device) {
+        Ok(d) => {
+            let _ = DEVICE.set(d);
+        }
+        Err(e) => {
+            eprintln!("error: --device: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let r = match cli.cmd {
         Cmd::Probe(a) => probe::run(a),
         Cmd::Frames(a) => frames::run(a),

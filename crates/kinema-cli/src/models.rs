@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use burn::tensor::Device;
 use kinema_data::{read_npy_f32, write_npy_f32};
 use kinema_models::{get_model, models, GetModelOptions, ModelSpec};
 
@@ -160,7 +159,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 }
 
 fn forward(f: ForwardArgs) -> anyhow::Result<()> {
-    let dev = Device::flex();
+    let dev = crate::device();
     let o = GetModelOptions {
         nclass: f.nclass,
         num_segments: Some(f.num_segments),

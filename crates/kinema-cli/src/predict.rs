@@ -76,7 +76,7 @@ pub fn labels_line(top: &[Label]) -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let dev = Device::flex();
+    let dev = crate::device();
     let (net, card) = resolve(&a.model, &dev)?;
     let preds = predictions(
         (&net, &card),

@@ -75,7 +75,7 @@ fn videos_in(dir: &Path) -> Result<Vec<PathBuf>> {
 
 pub fn run(a: Args) -> Result<()> {
     anyhow::ensure!(a.input.exists(), "{}: no such file or folder", a.input.display());
-    let dev = Device::flex();
+    let dev = crate::device();
     let (net, card) = resolve(&a.model, &dev)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let videos = if a.input.is_dir() {

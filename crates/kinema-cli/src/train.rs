@@ -49,7 +49,7 @@ pub fn run(a: Args) -> Result<()> {
         resume: a.resume,
         init: a.init,
         max_steps: a.max_steps,
-        device: None,
+        device: Some(crate::device()),
     };
     let epochs = cfg.train.epochs;
     let summary = train(&cfg, &run, &|s| {

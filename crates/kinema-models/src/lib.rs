@@ -3,6 +3,7 @@
 pub mod c3d;
 pub mod card;
 mod default;
+mod device;
 mod error;
 pub mod i3d;
 pub mod kernels;
@@ -19,5 +20,6 @@ pub mod weights;
 
 pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};
 pub use default::{default_model, DEFAULT_MODEL, DEFAULT_WEIGHTS};
+pub use device::device_by_name;
 pub use error::{ModelError, Result};
 pub use registry::{get_model, models, spec, GetModelOptions, ModelSpec, Net};

@@ -286,17 +286,21 @@ pub fn conv3d(
         assert_eq!(r.len(), n * cout * od * oh * ow, "residual length");
     }
     // Weights as [cout][tap][cin]: the rows of one tap are a strided [cout, cin] matrix, and all
-    // taps together the [cout, taps * cin] matrix of the gathered form.
-    let mut wt = vec![0f32; cout * taps * cin];
-    for co in 0..cout {
-        for ci in 0..cin {
-            for t in 0..taps {
-                wt[(co * taps + t) * cin + ci] = weight[(co * cin + ci) * taps + t];
+    // taps together the [cout, taps * cin] matrix of the gathered form. One tap: already so.
+    let wt: std::borrow::Cow<[f32]> = if taps == 1 {
+        weight.into()
+    } else {
+        let mut wt = vec![0f32; cout * taps * cin];
+        wt.par_chunks_mut(taps * cin).enumerate().for_each(|(co, row)| {
+            for ci in 0..cin {
+                for t in 0..taps {
+                    row[t * cin + ci] = weight[(co * cin + ci) * taps + t];
+                }
             }
-        }
-    }
+        });
+        wt.into()
+    };
     let mut out = vec![0f32; n * cout * od * oh * ow];
-    let out_plane = cout * od * oh * ow;
     // Slack: the furthest shift of any tap, plus the over-read of the last grid row.
     let grid_probe = [0, 1, 2].map(|i| (xshape[i + 2] + g.pad_begin[i] + g.pad_end[i]).div_ceil(g.stride[i]));
     let slack = if taps == 1 {
@@ -304,50 +308,51 @@ pub fn conv3d(
     } else {
         ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw
     };
-    for b in 0..n {
-        let xb = &x[b * cin * d * h * w..(b + 1) * cin * d * h * w];
-        let ph = Phases::new(xb, cin, [d, h, w], g, slack);
-        let [_, hq, wq] = ph.grid;
-        // Output on the phase grid: od planes of hq x wq, cropped to oh x ow below.
-        let cols = od * hq * wq;
-        let offsets: Vec<usize> = (0..kd)
-            .flat_map(|i| (0..kh).flat_map(move |j| (0..kw).map(move |k| (i, j, k))))
-            .map(|(i, j, k)| ph.offset(g, i, j, k))
-            .collect();
-        let ob = &mut out[b * out_plane..(b + 1) * out_plane];
-        let res = ep.residual.map(|r| &r[b * out_plane..(b + 1) * out_plane]);
-        let plane_out = od * oh * ow;
-        if hq == oh && wq == ow {
-            // The grid is the output: the epilogue runs in place.
-            gemm_taps(&ph, &offsets, &wt, cin, cout, cols, ob);
-            ob.par_chunks_mut(cols).enumerate().for_each(|(c, row)| {
-                ep.apply_run(c, row, None, res.map(|r| &r[c * plane_out..(c + 1) * plane_out]))
-            });
-        } else {
-            let mut grid = vec![0f32; cout * cols];
-            gemm_taps(&ph, &offsets, &wt, cin, cout, cols, &mut grid);
-            ob.par_chunks_mut(plane_out)
-                .zip(grid.par_chunks(cols))
-                .enumerate()
-                .for_each(|(c, (o, src))| {
-                    for z in 0..od {
-                        for y in 0..oh {
-                            let s = &src[(z * hq + y) * wq..][..ow];
-                            let at = (z * oh + y) * ow;
-                            let r = res.map(|r| &r[c * plane_out + at..][..ow]);
-                            ep.apply_run(c, &mut o[at..][..ow], Some(s), r);
-                        }
+    let plane_in = cin * d * h * w;
+    let phases: Vec<Phases> = (0..n)
+        .map(|b| Phases::new(&x[b * plane_in..(b + 1) * plane_in], cin, [d, h, w], g, slack))
+        .collect();
+    let [_, hq, wq] = phases[0].grid;
+    let offsets: Vec<usize> = (0..kd)
+        .flat_map(|i| (0..kh).flat_map(move |j| (0..kw).map(move |k| (i, j, k))))
+        .map(|(i, j, k)| phases[0].offset(g, i, j, k))
+        .collect();
+    // Output on the phase grid: od planes of hq x wq per channel, cropped to oh x ow below.
+    let cols = od * hq * wq;
+    let plane_out = od * oh * ow;
+    // Runs of the output are (batch element, channel) pairs: run i is channel i % cout.
+    let residual = |i: usize| ep.residual.map(|r| &r[i * plane_out..(i + 1) * plane_out]);
+    if hq == oh && wq == ow {
+        // The grid is the output: the epilogue runs in place.
+        gemm_taps(&phases, &offsets, &wt, cin, cout, cols, &mut out);
+        out.par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(i, row)| ep.apply_run(i % cout, row, None, residual(i)));
+    } else {
+        let mut grid = vec![0f32; n * cout * cols];
+        gemm_taps(&phases, &offsets, &wt, cin, cout, cols, &mut grid);
+        out.par_chunks_mut(plane_out)
+            .zip(grid.par_chunks(cols))
+            .enumerate()
+            .for_each(|(i, (o, src))| {
+                for z in 0..od {
+                    for y in 0..oh {
+                        let s = &src[(z * hq + y) * wq..][..ow];
+                        let at = (z * oh + y) * ow;
+                        let r = residual(i).map(|r| &r[at..][..ow]);
+                        ep.apply_run(i % cout, &mut o[at..][..ow], Some(s), r);
                     }
-                });
-        }
+                }
+            });
     }
     (out, [n, cout, od, oh, ow])
 }
 
-/// `dst[cout, cols] = sum over taps t of wt[:, t, :] @ phases[offsets[t] ..][cin rows, cols]`,
-/// split into tiles run in parallel, each a single-threaded GEMM.
+/// For every batch element b: `dst[b][cout, cols] = sum over taps t of wt[:, t, :] @
+/// phases[b][offsets[t] ..][cin rows, cols]`, split into (element, row, column) tiles run in
+/// parallel, each a single-threaded GEMM.
 fn gemm_taps(
-    ph: &Phases,
+    phases: &[Phases],
     offsets: &[usize],
     wt: &[f32],
     cin: usize,
@@ -364,18 +369,24 @@ fn gemm_taps(
     let rows = if gather { cout.max(taps * cin) } else { cout };
     let tile_n = (262_144 / rows.max(1)).clamp(128, 8192).min(cols.max(1));
     let n_tiles = cols.div_ceil(tile_n);
-    let m_split = if n_tiles >= 2 * threads {
+    let batch = phases.len();
+    let m_split = if batch * n_tiles >= 2 * threads {
         1
     } else {
-        (2 * threads).div_ceil(n_tiles).min(cout.div_ceil(16))
+        (2 * threads).div_ceil(batch * n_tiles).min(cout.div_ceil(16))
     };
     let tile_m = cout.div_ceil(m_split.max(1));
     let m_tiles = cout.div_ceil(tile_m);
-    let src = ph.data.as_ref();
-    let plane = ph.plane as isize;
+    let per_item = cout * cols;
+    assert!(dst.len() >= batch * per_item);
     let out = OutPtr(dst.as_mut_ptr());
-    assert!(dst.len() >= cout * cols);
-    (0..m_tiles * n_tiles).into_par_iter().for_each(|t| {
+    (0..batch * m_tiles * n_tiles).into_par_iter().for_each(|t| {
+        let (b, t) = (t / (m_tiles * n_tiles), t % (m_tiles * n_tiles));
+        let ph = &phases[b];
+        let src = ph.data.as_ref();
+        let plane = ph.plane as isize;
+        // SAFETY: element b's block of the output starts per_item * b floats in (asserted).
+        let out = OutPtr(unsafe { out.get().add(b * per_item) });
         let (mt, nt) = (t / n_tiles, t % n_tiles);
         let m0 = mt * tile_m;
         let m = tile_m.min(cout - m0);

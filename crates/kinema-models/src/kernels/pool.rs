@@ -27,6 +27,11 @@ fn max_axis(x: &[f32], [outer, len, inner]: [usize; 3], [k, s, pad]: [usize; 3],
             let start = (o * s) as isize - pad as isize;
             let lo = start.max(0) as usize;
             let hi = ((start + k as isize).max(0) as usize).min(len);
+            if inner == 1 {
+                // Along the last axis: one small window per output.
+                dst[o] = src[lo..hi].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                continue;
+            }
             let d = &mut dst[o * inner..(o + 1) * inner];
             for j in lo..hi {
                 for (d, &v) in d.iter_mut().zip(&src[j * inner..(j + 1) * inner]) {
