@@ -5,6 +5,7 @@ pub mod card;
 mod default;
 mod error;
 pub mod i3d;
+pub mod inception;
 pub mod layers;
 pub mod motion;
 pub mod r2plus1d;
@@ -13,6 +14,7 @@ pub mod resnet;
 pub mod slowfast;
 pub mod store;
 pub mod tsn;
+pub mod vgg;
 pub mod weights;
 
 pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};

@@ -11,10 +11,12 @@ use burn::Tensor;
 use crate::c3d::C3d;
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
+use crate::inception::{TsnInceptionV1, TsnInceptionV3};
 use crate::motion::MotionNet;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
+use crate::vgg::TsnVgg16;
 use crate::weights::{
     load_named, named_tensors, read_params, read_safetensors, write_safetensors, Metadata, NamedTensor,
 };
@@ -40,6 +42,12 @@ pub enum Family {
     Motion(usize),
     /// C3D (GluonCV's `c3d.py`).
     C3d,
+    /// TSN with a VGG16 backbone (no BatchNorm).
+    TsnVgg16,
+    /// TSN with a GoogLeNet (BatchNorm) backbone.
+    TsnInceptionV1,
+    /// TSN with an Inception v3 backbone.
+    TsnInceptionV3,
 }
 
 impl Family {
@@ -47,7 +55,9 @@ impl Family {
     /// 3-D models take clips one by one (1), and whoever runs them averages the clips.
     pub fn segments_in_model(self, num_segments: usize) -> usize {
         match self {
-            Family::TsnResNet(_) => num_segments,
+            Family::TsnResNet(_) | Family::TsnVgg16 | Family::TsnInceptionV1 | Family::TsnInceptionV3 => {
+                num_segments
+            }
             _ => 1,
         }
     }
@@ -198,6 +208,16 @@ const SHA1: &[(&str, &str)] = &[
         "deaefb14d31c703115a911828534d24ac68c7fb0",
     ),
     ("c3d_kinetics400", "a007b5faf2927c5c4afe78db40756273f33a84e6"),
+    ("vgg16_ucf101", "d6dc1bbaaf3cbe0be19f02362706393f62ce76fa"),
+    (
+        "inceptionv1_kinetics400",
+        "6dcdafb1dd19866fdd3116cbe3689adb85824b2c",
+    ),
+    ("inceptionv3_ucf101", "13ef5c3bd40141f11c5b4e471f8f2ad0c1ac6299"),
+    (
+        "inceptionv3_kinetics400",
+        "8a4a6946893de23937b5e5e4a1a449800d57ff71",
+    ),
 ];
 
 /// Every registered model, in a stable order.
@@ -312,6 +332,27 @@ pub fn models() -> Vec<ModelSpec> {
     for d in ["kinetics400", "custom"] {
         add(format!("c3d_{d}"), Family::C3d, d, r21d);
     }
+    // TSN on VGG16 and Inception v1/v3: GluonCV's recipes train Kinetics-400 on 7 segments and
+    // UCF-101 on 3; Inception v3 on 299 px crops.
+    for (prefix, family, size) in [
+        ("vgg16", Family::TsnVgg16, 224),
+        ("inceptionv1", Family::TsnInceptionV1, 224),
+        ("inceptionv3", Family::TsnInceptionV3, 299),
+    ] {
+        for d in ["ucf101", "hmdb51", "kinetics400", "sthsthv2", "custom"] {
+            let segments = if matches!(d, "ucf101" | "hmdb51") { 3 } else { 7 };
+            add(
+                format!("{prefix}_{d}"),
+                family,
+                d,
+                InputSpec {
+                    segments,
+                    size,
+                    ..tsn
+                },
+            );
+        }
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -405,6 +446,12 @@ pub enum Net {
     Motion(Box<MotionNet>),
     /// C3D: input `[N * clips, 3, 16, 112, 112]`.
     C3d(Box<C3d>),
+    /// TSN VGG16: input `[N * segments, 3, 224, 224]`.
+    TsnVgg16(Box<TsnVgg16>),
+    /// TSN GoogLeNet: input `[N * segments, 3, H, W]`, 223..=446 px.
+    TsnInceptionV1(Box<TsnInceptionV1>),
+    /// TSN Inception v3: input `[N * segments, 3, H, W]`, 299..=554 px.
+    TsnInceptionV3(Box<TsnInceptionV3>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -417,6 +464,9 @@ macro_rules! each_net {
             Net::SlowFast($m) => $body,
             Net::Motion($m) => $body,
             Net::C3d($m) => $body,
+            Net::TsnVgg16($m) => $body,
+            Net::TsnInceptionV1($m) => $body,
+            Net::TsnInceptionV3($m) => $body,
         }
     };
 }
@@ -431,6 +481,9 @@ macro_rules! map_net {
             Net::SlowFast($m) => Net::SlowFast(Box::new($body)),
             Net::Motion($m) => Net::Motion(Box::new($body)),
             Net::C3d($m) => Net::C3d(Box::new($body)),
+            Net::TsnVgg16($m) => Net::TsnVgg16(Box::new($body)),
+            Net::TsnInceptionV1($m) => Net::TsnInceptionV1(Box::new($body)),
+            Net::TsnInceptionV3($m) => Net::TsnInceptionV3(Box::new($body)),
         }
     };
 }
@@ -439,7 +492,7 @@ impl Net {
     /// Input rank: 4 (frames) or 5 (clips).
     pub fn input_rank(&self) -> usize {
         match self {
-            Net::Tsn(_) => 4,
+            Net::Tsn(_) | Net::TsnVgg16(_) | Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) => 4,
             Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => 5,
         }
     }
@@ -491,16 +544,21 @@ impl Net {
         let data = TensorData::new(input, shape.to_vec());
         // A shape the checks above let through but a backend kernel rejects must still come
         // back as an error, not abort the caller.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self {
-            Net::Tsn(m) => {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.input_rank() == 4 {
                 let x = Tensor::<4>::from_data(data, dev);
-                if features {
-                    m.features(x)
-                } else {
-                    m.forward(x)
+                match (self, features) {
+                    (Net::Tsn(m), true) => m.features(x),
+                    (Net::Tsn(m), false) => m.forward(x),
+                    (Net::TsnVgg16(m), true) => m.features(x),
+                    (Net::TsnVgg16(m), false) => m.forward(x),
+                    (Net::TsnInceptionV1(m), true) => m.features(x),
+                    (Net::TsnInceptionV1(m), false) => m.forward(x),
+                    (Net::TsnInceptionV3(m), true) => m.features(x),
+                    (Net::TsnInceptionV3(m), false) => m.forward(x),
+                    _ => unreachable!("rank-4 models are matched here"),
                 }
-            }
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => {
+            } else {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
@@ -513,7 +571,7 @@ impl Net {
                     (Net::Motion(m), false) => m.forward(x),
                     (Net::C3d(m), true) => m.features(x),
                     (Net::C3d(m), false) => m.forward(x),
-                    (Net::Tsn(_), _) => unreachable!("matched above"),
+                    _ => unreachable!("rank-5 models are matched here"),
                 }
             }
         }));
@@ -601,6 +659,8 @@ impl Net {
             Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
             Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
             Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
+            Net::TsnVgg16(_) => crate::vgg::gluon_path,
+            Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) => crate::layers::inception::gluon_path,
             Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => |p| p.to_string(),
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
@@ -660,6 +720,9 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::R2Plus1d(depth) => Net::R2Plus1d(Box::new(R2Plus1d::new(depth, nclass, segments, dev)?)),
         Family::Motion(width) => Net::Motion(Box::new(MotionNet::new(width, nclass, segments, dev)?)),
         Family::C3d => Net::C3d(Box::new(C3d::new(nclass, segments, dev)?)),
+        Family::TsnVgg16 => Net::TsnVgg16(Box::new(TsnVgg16::new(nclass, segments, dev))),
+        Family::TsnInceptionV1 => Net::TsnInceptionV1(Box::new(TsnInceptionV1::new(nclass, segments, dev))),
+        Family::TsnInceptionV3 => Net::TsnInceptionV3(Box::new(TsnInceptionV3::new(nclass, segments, dev))),
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

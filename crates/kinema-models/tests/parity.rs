@@ -95,3 +95,21 @@ fn slowfast_8x8_resnet50_kinetics400() {
 fn c3d_kinetics400() {
     case("c3d_kinetics400", 1);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn inceptionv1_kinetics400() {
+    case("inceptionv1_kinetics400", 2);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn inceptionv3_kinetics400() {
+    case("inceptionv3_kinetics400", 2);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn vgg16_ucf101() {
+    case("vgg16_ucf101", 2);
+}
