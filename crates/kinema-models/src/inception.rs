@@ -1,15 +1,17 @@
-//! TSN on GoogLeNet (GluonCV's `ActionRecInceptionV1`) and on Inception v3
-//! (`ActionRecInceptionV3`). Blocks and paths: [`crate::layers::inception`]; BatchNorm epsilon
-//! 1e-3 throughout. Parameter names are GluonCV's once the enum variant names are dropped
+//! The Inception families: TSN on GoogLeNet (GluonCV's `ActionRecInceptionV1`) and on
+//! Inception v3 (`ActionRecInceptionV3`), and their I3D inflations (`I3D_InceptionV1`,
+//! `I3D_InceptionV3`). Blocks and paths: [`crate::layers::inception`]; BatchNorm epsilon 1e-3
+//! throughout. Parameter names are GluonCV's once the enum variant names are dropped
 //! (`inception3a.0.0.0.weight`, `features.16.1.1.0.0.0.weight`, `output.weight`).
 //!
-//! Frames `[N * segments, 3, H, W]` run through the backbone, a fixed average pool (7x7 after
+//! TSN: frames `[N * segments, 3, H, W]` through the backbone, a fixed average pool (7x7 after
 //! GoogLeNet, 8x8 after Inception v3) that must leave 1x1 (GluonCV reshapes its output to
 //! `(-1, segments, channels)`: a larger map would fold positions into the batch, so other sizes
-//! are rejected), the mean over the segments, one dense layer.
+//! are rejected), the mean over the segments, one dense layer. I3D: clips `[N * clips, 3, T, H,
+//! W]`, global average pooling, the mean over the clips, one dense layer.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, Conv3d};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Device;
 use burn::Tensor;
@@ -18,6 +20,7 @@ use crate::error::{ModelError, Result};
 use crate::layers::inception::{
     inception_a, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd, Layer, Window,
 };
+use crate::layers::{check_clips, video_pool};
 
 /// GoogLeNet's Inception modules: GluonCV name, input channels, branch widths (see
 /// [`mixed`]).
@@ -257,15 +260,111 @@ impl TsnInceptionV3 {
     }
 }
 
+/// I3D on GoogLeNet (`i3d_inceptionv1_*`, 1024 features) or Inception v3
+/// (`i3d_inceptionv3_*`, 2048): `features.*`, global average pooling, `output` (GluonCV's file
+/// also lists it as `head.1`, an alias).
+#[derive(Module, Debug)]
+pub struct I3dInception {
+    features: Vec<Layer<Conv3d>>,
+    output: Linear,
+    /// 1 (GoogLeNet) or 3.
+    pub version: usize,
+    /// Channels of the pooled features.
+    pub feat_dim: usize,
+    /// Clips averaged per video.
+    pub num_segments: usize,
+}
+
+impl I3dInception {
+    /// I3D Inception `version` (1 or 3) with `nclass` outputs, averaging `num_segments` clips.
+    pub fn new(version: usize, nclass: usize, num_segments: usize, dev: &Device) -> Result<I3dInception> {
+        let (features, feat_dim) = match version {
+            1 => {
+                let conv =
+                    |cin, cout, k, p| Layer::basic_conv(cin, cout, Window::inflated([k, k], 1, [p, p]), dev);
+                // No rounding up here, unlike the 2-D GoogLeNet: the stem pools are padded.
+                let spatial_pool = || max_pool([1, 3, 3], [1, 2, 2], [0, 1, 1]);
+                let block = |i| googlenet_block(i, dev);
+                let features = vec![
+                    Layer::basic_conv(3, 64, Window::inflated([7, 7], 2, [3, 3]), dev),
+                    spatial_pool(),
+                    conv(64, 64, 1, 0),
+                    conv(64, 192, 3, 1),
+                    spatial_pool(),
+                    block(0),
+                    block(1),
+                    max_pool([3, 3, 3], [2, 2, 2], [1, 1, 1]),
+                    block(2),
+                    block(3),
+                    block(4),
+                    block(5),
+                    block(6),
+                    max_pool([2, 2, 2], [2, 2, 2], [0, 0, 0]),
+                    block(7),
+                    block(8),
+                ];
+                (features, 1024)
+            }
+            3 => (inception_v3_trunk::<Conv3d>(dev), 2048),
+            v => {
+                return Err(ModelError::InvalidOption(format!(
+                    "I3D Inception v{v}: GluonCV has v1 and v3"
+                )))
+            }
+        };
+        Ok(I3dInception {
+            features,
+            output: LinearConfig::new(feat_dim, nclass).init(dev),
+            version,
+            feat_dim,
+            num_segments: num_segments.max(1),
+        })
+    }
+
+    fn fits(&self, size: [usize; 3]) -> bool {
+        out_size(&self.features.iter().collect::<Vec<_>>(), size).is_some()
+    }
+
+    /// Fewest frames (of large frames) and smallest frame side (of long clips) a clip may have.
+    pub fn min_clip(&self) -> (usize, usize) {
+        let frames = (1..=256).find(|&t| self.fits([t, 512, 512])).unwrap_or(0);
+        let side = (1..=512).find(|&s| self.fits([256, s, s])).unwrap_or(0);
+        (frames, side)
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
+    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        let [clips, _, t, h, w] = x.dims();
+        check_clips(clips, self.num_segments)?;
+        if !self.fits([t, h, w]) {
+            let (frames, side) = self.min_clip();
+            return Err(ModelError::InvalidOption(format!(
+                "a {t} x {h} x {w} clip is too small for I3D InceptionV{}: the smallest it takes is {frames} x {side} x {side} (T x H x W)",
+                self.version
+            )));
+        }
+        let x = self.features.iter().fold(x, |x, l| l.forward(x));
+        Ok(video_pool(x, self.num_segments))
+    }
+
+    /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
+    pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        Ok(self.output.forward(self.features(x)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The input sizes GluonCV's models accept (measured with MXNet: 223..=446 and 299..=554 px).
+    /// The input sizes GluonCV's models accept (measured with MXNet: 223..=446 and 299..=554 px
+    /// for TSN, 5 frames of 17 px and 1 frame of 75 px for I3D).
     #[test]
     fn accepted_sizes_are_gluoncvs() {
         let dev = Device::flex();
         assert_eq!(TsnInceptionV1::new(3, 1, &dev).side_range(), (223, 446));
         assert_eq!(TsnInceptionV3::new(3, 1, &dev).side_range(), (299, 554));
+        assert_eq!(I3dInception::new(1, 3, 1, &dev).unwrap().min_clip(), (5, 17));
+        assert_eq!(I3dInception::new(3, 3, 1, &dev).unwrap().min_clip(), (1, 75));
     }
 }

@@ -11,7 +11,7 @@ use burn::Tensor;
 use crate::c3d::C3d;
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
-use crate::inception::{TsnInceptionV1, TsnInceptionV3};
+use crate::inception::{I3dInception, TsnInceptionV1, TsnInceptionV3};
 use crate::motion::MotionNet;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
@@ -48,6 +48,10 @@ pub enum Family {
     TsnInceptionV1,
     /// TSN with an Inception v3 backbone.
     TsnInceptionV3,
+    /// I3D inflated from GoogLeNet.
+    I3dInceptionV1,
+    /// I3D inflated from Inception v3.
+    I3dInceptionV3,
 }
 
 impl Family {
@@ -218,6 +222,14 @@ const SHA1: &[(&str, &str)] = &[
         "inceptionv3_kinetics400",
         "8a4a6946893de23937b5e5e4a1a449800d57ff71",
     ),
+    (
+        "i3d_inceptionv1_kinetics400",
+        "81e0be1043ea4c68a4a0a439918c7b888ee5545b",
+    ),
+    (
+        "i3d_inceptionv3_kinetics400",
+        "f14f8a99007200ef56521b6a844f662784a8f5de",
+    ),
 ];
 
 /// Every registered model, in a stable order.
@@ -353,6 +365,15 @@ pub fn models() -> Vec<ModelSpec> {
             );
         }
     }
+    // I3D Inception: 32 frames at stride 2; Inception v3 on 299 px crops.
+    for (prefix, family, size) in [
+        ("i3d_inceptionv1", Family::I3dInceptionV1, 224),
+        ("i3d_inceptionv3", Family::I3dInceptionV3, 299),
+    ] {
+        for d in ["kinetics400", "custom"] {
+            add(format!("{prefix}_{d}"), family, d, InputSpec { size, ..i3d });
+        }
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -452,6 +473,8 @@ pub enum Net {
     TsnInceptionV1(Box<TsnInceptionV1>),
     /// TSN Inception v3: input `[N * segments, 3, H, W]`, 299..=554 px.
     TsnInceptionV3(Box<TsnInceptionV3>),
+    /// I3D Inception v1 or v3: input `[N * clips, 3, T, H, W]`.
+    I3dInception(Box<I3dInception>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -467,6 +490,7 @@ macro_rules! each_net {
             Net::TsnVgg16($m) => $body,
             Net::TsnInceptionV1($m) => $body,
             Net::TsnInceptionV3($m) => $body,
+            Net::I3dInception($m) => $body,
         }
     };
 }
@@ -484,6 +508,7 @@ macro_rules! map_net {
             Net::TsnVgg16($m) => Net::TsnVgg16(Box::new($body)),
             Net::TsnInceptionV1($m) => Net::TsnInceptionV1(Box::new($body)),
             Net::TsnInceptionV3($m) => Net::TsnInceptionV3(Box::new($body)),
+            Net::I3dInception($m) => Net::I3dInception(Box::new($body)),
         }
     };
 }
@@ -493,7 +518,12 @@ impl Net {
     pub fn input_rank(&self) -> usize {
         match self {
             Net::Tsn(_) | Net::TsnVgg16(_) | Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) => 4,
-            Net::I3d(_) | Net::R2Plus1d(_) | Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => 5,
+            Net::I3d(_)
+            | Net::R2Plus1d(_)
+            | Net::SlowFast(_)
+            | Net::Motion(_)
+            | Net::C3d(_)
+            | Net::I3dInception(_) => 5,
         }
     }
 
@@ -571,6 +601,8 @@ impl Net {
                     (Net::Motion(m), false) => m.forward(x),
                     (Net::C3d(m), true) => m.features(x),
                     (Net::C3d(m), false) => m.forward(x),
+                    (Net::I3dInception(m), true) => m.features(x),
+                    (Net::I3dInception(m), false) => m.forward(x),
                     _ => unreachable!("rank-5 models are matched here"),
                 }
             }
@@ -660,7 +692,9 @@ impl Net {
             Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
             Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
             Net::TsnVgg16(_) => crate::vgg::gluon_path,
-            Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) => crate::layers::inception::gluon_path,
+            Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) | Net::I3dInception(_) => {
+                crate::layers::inception::gluon_path
+            }
             Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => |p| p.to_string(),
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
@@ -723,6 +757,8 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::TsnVgg16 => Net::TsnVgg16(Box::new(TsnVgg16::new(nclass, segments, dev))),
         Family::TsnInceptionV1 => Net::TsnInceptionV1(Box::new(TsnInceptionV1::new(nclass, segments, dev))),
         Family::TsnInceptionV3 => Net::TsnInceptionV3(Box::new(TsnInceptionV3::new(nclass, segments, dev))),
+        Family::I3dInceptionV1 => Net::I3dInception(Box::new(I3dInception::new(1, nclass, segments, dev)?)),
+        Family::I3dInceptionV3 => Net::I3dInception(Box::new(I3dInception::new(3, nclass, segments, dev)?)),
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

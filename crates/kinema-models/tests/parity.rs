@@ -113,3 +113,15 @@ fn inceptionv3_kinetics400() {
 fn vgg16_ucf101() {
     case("vgg16_ucf101", 2);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_inceptionv1_kinetics400() {
+    case("i3d_inceptionv1_kinetics400", 1);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_inceptionv3_kinetics400() {
+    case("i3d_inceptionv3_kinetics400", 1);
+}

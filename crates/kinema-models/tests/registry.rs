@@ -21,6 +21,8 @@ fn tiny_input(s: &ModelSpec) -> (usize, Vec<usize>) {
         Family::TsnResNet(_) => (2, vec![4, 3, 32, 32]),
         // fc6 takes exactly the values a 16 x 112 x 112 clip leaves
         Family::C3d => (2, vec![2, 3, 16, 112, 112]),
+        Family::I3dInceptionV1 => (2, vec![2, 3, 5, 17, 17]),
+        Family::I3dInceptionV3 => (2, vec![2, 3, 1, 75, 75]),
         _ => (2, vec![2, 3, s.input.frames, 32, 32]),
     }
 }
@@ -74,6 +76,16 @@ fn sizes_an_architecture_cannot_take_are_errors_naming_the_ones_it_can() {
         ("inceptionv1_custom", vec![1, 3, 200, 200], "223..=446 px"),
         ("inceptionv1_custom", vec![1, 3, 480, 480], "223..=446 px"),
         ("inceptionv3_custom", vec![1, 3, 224, 224], "299..=554 px"),
+        (
+            "i3d_inceptionv1_custom",
+            vec![1, 3, 4, 64, 64],
+            "smallest it takes is 5 x 17 x 17",
+        ),
+        (
+            "i3d_inceptionv3_custom",
+            vec![1, 3, 8, 74, 74],
+            "smallest it takes is 1 x 75 x 75",
+        ),
     ] {
         let net = get_model(name, &o, &dev).unwrap();
         let n: usize = shape.iter().product();
