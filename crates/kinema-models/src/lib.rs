@@ -8,6 +8,7 @@ pub mod i3d;
 pub mod inception;
 pub mod layers;
 pub mod motion;
+pub mod p3d;
 pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;

@@ -13,6 +13,7 @@ use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
 use crate::inception::{I3dInception, TsnInceptionV1, TsnInceptionV3};
 use crate::motion::MotionNet;
+use crate::p3d::P3d;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
@@ -52,6 +53,8 @@ pub enum Family {
     I3dInceptionV1,
     /// I3D inflated from Inception v3.
     I3dInceptionV3,
+    /// P3D (pseudo-3D) ResNet of this depth.
+    P3d(usize),
 }
 
 impl Family {
@@ -230,6 +233,14 @@ const SHA1: &[(&str, &str)] = &[
         "i3d_inceptionv3_kinetics400",
         "f14f8a99007200ef56521b6a844f662784a8f5de",
     ),
+    (
+        "p3d_resnet50_kinetics400",
+        "671ba81c2b287ce3b9aa2393e15ff1562b705c4d",
+    ),
+    (
+        "p3d_resnet101_kinetics400",
+        "b30e3a6389c3a12867fe41bb3838f407d47aed2b",
+    ),
 ];
 
 /// Every registered model, in a stable order.
@@ -374,6 +385,17 @@ pub fn models() -> Vec<ModelSpec> {
             add(format!("{prefix}_{d}"), family, d, InputSpec { size, ..i3d });
         }
     }
+    // P3D: 16 frames at stride 2 (it takes 16..=31).
+    for depth in [50, 101] {
+        for d in ["kinetics400", "custom"] {
+            add(
+                format!("p3d_resnet{depth}_{d}"),
+                Family::P3d(depth),
+                d,
+                InputSpec { frames: 16, ..i3d },
+            );
+        }
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -475,6 +497,8 @@ pub enum Net {
     TsnInceptionV3(Box<TsnInceptionV3>),
     /// I3D Inception v1 or v3: input `[N * clips, 3, T, H, W]`.
     I3dInception(Box<I3dInception>),
+    /// P3D: input `[N * clips, 3, T, H, W]`, T in 16..=31.
+    P3d(Box<P3d>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -491,6 +515,7 @@ macro_rules! each_net {
             Net::TsnInceptionV1($m) => $body,
             Net::TsnInceptionV3($m) => $body,
             Net::I3dInception($m) => $body,
+            Net::P3d($m) => $body,
         }
     };
 }
@@ -509,6 +534,7 @@ macro_rules! map_net {
             Net::TsnInceptionV1($m) => Net::TsnInceptionV1(Box::new($body)),
             Net::TsnInceptionV3($m) => Net::TsnInceptionV3(Box::new($body)),
             Net::I3dInception($m) => Net::I3dInception(Box::new($body)),
+            Net::P3d($m) => Net::P3d(Box::new($body)),
         }
     };
 }
@@ -523,7 +549,8 @@ impl Net {
             | Net::SlowFast(_)
             | Net::Motion(_)
             | Net::C3d(_)
-            | Net::I3dInception(_) => 5,
+            | Net::I3dInception(_)
+            | Net::P3d(_) => 5,
         }
     }
 
@@ -603,6 +630,8 @@ impl Net {
                     (Net::C3d(m), false) => m.forward(x),
                     (Net::I3dInception(m), true) => m.features(x),
                     (Net::I3dInception(m), false) => m.forward(x),
+                    (Net::P3d(m), true) => m.features(x),
+                    (Net::P3d(m), false) => m.forward(x),
                     _ => unreachable!("rank-5 models are matched here"),
                 }
             }
@@ -695,7 +724,7 @@ impl Net {
             Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) | Net::I3dInception(_) => {
                 crate::layers::inception::gluon_path
             }
-            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) => |p| p.to_string(),
+            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) | Net::P3d(_) => |p| p.to_string(),
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
     }
@@ -759,6 +788,7 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::TsnInceptionV3 => Net::TsnInceptionV3(Box::new(TsnInceptionV3::new(nclass, segments, dev))),
         Family::I3dInceptionV1 => Net::I3dInception(Box::new(I3dInception::new(1, nclass, segments, dev)?)),
         Family::I3dInceptionV3 => Net::I3dInception(Box::new(I3dInception::new(3, nclass, segments, dev)?)),
+        Family::P3d(depth) => Net::P3d(Box::new(P3d::new(depth, nclass, segments, dev)?)),
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

@@ -23,6 +23,8 @@ fn tiny_input(s: &ModelSpec) -> (usize, Vec<usize>) {
         Family::C3d => (2, vec![2, 3, 16, 112, 112]),
         Family::I3dInceptionV1 => (2, vec![2, 3, 5, 17, 17]),
         Family::I3dInceptionV3 => (2, vec![2, 3, 1, 75, 75]),
+        // one frame must be left for layer4
+        Family::P3d(_) => (2, vec![2, 3, 16, 32, 32]),
         _ => (2, vec![2, 3, s.input.frames, 32, 32]),
     }
 }
@@ -63,7 +65,7 @@ fn every_registered_name_builds_and_runs_a_tiny_input() {
 }
 
 /// Sizes an architecture cannot take are errors that say which sizes it takes (GluonCV would
-/// fail, or for the TSN Inception models silently fold positions into the batch).
+/// fail, or for P3D and the TSN Inception models silently fold positions into the batch).
 #[test]
 fn sizes_an_architecture_cannot_take_are_errors_naming_the_ones_it_can() {
     let dev = Device::flex();
@@ -86,6 +88,8 @@ fn sizes_an_architecture_cannot_take_are_errors_naming_the_ones_it_can() {
             vec![1, 3, 8, 74, 74],
             "smallest it takes is 1 x 75 x 75",
         ),
+        ("p3d_resnet50_custom", vec![1, 3, 32, 32, 32], "16..=31 frames"),
+        ("p3d_resnet101_custom", vec![1, 3, 15, 32, 32], "16..=31 frames"),
     ] {
         let net = get_model(name, &o, &dev).unwrap();
         let n: usize = shape.iter().product();
