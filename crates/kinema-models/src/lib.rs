@@ -6,15 +6,18 @@ mod default;
 mod device;
 mod error;
 pub mod i3d;
+pub mod inception;
 pub mod kernels;
 pub mod layers;
 pub mod motion;
+pub mod p3d;
 pub mod r2plus1d;
 pub mod registry;
 pub mod resnet;
 pub mod slowfast;
 pub mod store;
 pub mod tsn;
+pub mod vgg;
 pub mod video_resnet;
 pub mod weights;
 

@@ -12,10 +12,13 @@ use burn::Tensor;
 use crate::c3d::C3d;
 use crate::error::{ModelError, Result};
 use crate::i3d::{I3dConfig, I3dResNet};
+use crate::inception::{I3dInception, TsnInceptionV1, TsnInceptionV3};
 use crate::motion::MotionNet;
+use crate::p3d::P3d;
 use crate::r2plus1d::R2Plus1d;
 use crate::slowfast::{SlowFast, SlowFastConfig};
 use crate::tsn::TsnResNet;
+use crate::vgg::TsnVgg16;
 use crate::video_resnet::{VideoArch, VideoResNet};
 use crate::weights::{
     load_named, named_tensors, parameter_names, read_params, read_pth, read_safetensors, write_safetensors,
@@ -46,6 +49,18 @@ pub enum Family {
     /// torchvision's video ResNet-18s (`r3d_18`, `mc3_18`, `r2plus1d_18`).
     #[serde(rename = "video_resnet")]
     VideoResNet(VideoArch),
+    /// TSN with a VGG16 backbone (no BatchNorm).
+    TsnVgg16,
+    /// TSN with a GoogLeNet (BatchNorm) backbone.
+    TsnInceptionV1,
+    /// TSN with an Inception v3 backbone.
+    TsnInceptionV3,
+    /// I3D inflated from GoogLeNet.
+    I3dInceptionV1,
+    /// I3D inflated from Inception v3.
+    I3dInceptionV3,
+    /// P3D (pseudo-3D) ResNet of this depth.
+    P3d(usize),
 }
 
 impl Family {
@@ -53,7 +68,9 @@ impl Family {
     /// 3-D models take clips one by one (1), and whoever runs them averages the clips.
     pub fn segments_in_model(self, num_segments: usize) -> usize {
         match self {
-            Family::TsnResNet(_) => num_segments,
+            Family::TsnResNet(_) | Family::TsnVgg16 | Family::TsnInceptionV1 | Family::TsnInceptionV3 => {
+                num_segments
+            }
             _ => 1,
         }
     }
@@ -211,6 +228,32 @@ const SHA1: &[(&str, &str)] = &[
         "deaefb14d31c703115a911828534d24ac68c7fb0",
     ),
     ("c3d_kinetics400", "a007b5faf2927c5c4afe78db40756273f33a84e6"),
+    ("vgg16_ucf101", "d6dc1bbaaf3cbe0be19f02362706393f62ce76fa"),
+    (
+        "inceptionv1_kinetics400",
+        "6dcdafb1dd19866fdd3116cbe3689adb85824b2c",
+    ),
+    ("inceptionv3_ucf101", "13ef5c3bd40141f11c5b4e471f8f2ad0c1ac6299"),
+    (
+        "inceptionv3_kinetics400",
+        "8a4a6946893de23937b5e5e4a1a449800d57ff71",
+    ),
+    (
+        "i3d_inceptionv1_kinetics400",
+        "81e0be1043ea4c68a4a0a439918c7b888ee5545b",
+    ),
+    (
+        "i3d_inceptionv3_kinetics400",
+        "f14f8a99007200ef56521b6a844f662784a8f5de",
+    ),
+    (
+        "p3d_resnet50_kinetics400",
+        "671ba81c2b287ce3b9aa2393e15ff1562b705c4d",
+    ),
+    (
+        "p3d_resnet101_kinetics400",
+        "b30e3a6389c3a12867fe41bb3838f407d47aed2b",
+    ),
 ];
 
 /// torchvision's published Kinetics-400 weights (`torchvision.models.video.*_Weights`).
@@ -363,6 +406,47 @@ pub fn models() -> Vec<ModelSpec> {
             add(format!("{stem}_{d}"), Family::VideoResNet(arch), d, torchvision);
         }
     }
+    // TSN on VGG16 and Inception v1/v3: GluonCV's recipes train Kinetics-400 on 7 segments and
+    // UCF-101 on 3; Inception v3 on 299 px crops.
+    for (prefix, family, size) in [
+        ("vgg16", Family::TsnVgg16, 224),
+        ("inceptionv1", Family::TsnInceptionV1, 224),
+        ("inceptionv3", Family::TsnInceptionV3, 299),
+    ] {
+        for d in ["ucf101", "hmdb51", "kinetics400", "sthsthv2", "custom"] {
+            let segments = if matches!(d, "ucf101" | "hmdb51") { 3 } else { 7 };
+            add(
+                format!("{prefix}_{d}"),
+                family,
+                d,
+                InputSpec {
+                    segments,
+                    size,
+                    ..tsn
+                },
+            );
+        }
+    }
+    // I3D Inception: 32 frames at stride 2; Inception v3 on 299 px crops.
+    for (prefix, family, size) in [
+        ("i3d_inceptionv1", Family::I3dInceptionV1, 224),
+        ("i3d_inceptionv3", Family::I3dInceptionV3, 299),
+    ] {
+        for d in ["kinetics400", "custom"] {
+            add(format!("{prefix}_{d}"), family, d, InputSpec { size, ..i3d });
+        }
+    }
+    // P3D: 16 frames at stride 2 (it takes 16..=31).
+    for depth in [50, 101] {
+        for d in ["kinetics400", "custom"] {
+            add(
+                format!("p3d_resnet{depth}_{d}"),
+                Family::P3d(depth),
+                d,
+                InputSpec { frames: 16, ..i3d },
+            );
+        }
+    }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
     let motion = InputSpec {
@@ -459,6 +543,16 @@ pub enum Net {
     C3d(Box<C3d>),
     /// torchvision's video ResNets: input `[N * clips, 3, T, H, W]`.
     VideoResNet(Box<VideoResNet>),
+    /// TSN VGG16: input `[N * segments, 3, 224, 224]`.
+    TsnVgg16(Box<TsnVgg16>),
+    /// TSN GoogLeNet: input `[N * segments, 3, H, W]`, 223..=446 px.
+    TsnInceptionV1(Box<TsnInceptionV1>),
+    /// TSN Inception v3: input `[N * segments, 3, H, W]`, 299..=554 px.
+    TsnInceptionV3(Box<TsnInceptionV3>),
+    /// I3D Inception v1 or v3: input `[N * clips, 3, T, H, W]`.
+    I3dInception(Box<I3dInception>),
+    /// P3D: input `[N * clips, 3, T, H, W]`, T in 16..=31.
+    P3d(Box<P3d>),
 }
 
 /// Runs `$body` with `$m` bound to the model inside any [`Net`] variant.
@@ -472,6 +566,11 @@ macro_rules! each_net {
             Net::Motion($m) => $body,
             Net::C3d($m) => $body,
             Net::VideoResNet($m) => $body,
+            Net::TsnVgg16($m) => $body,
+            Net::TsnInceptionV1($m) => $body,
+            Net::TsnInceptionV3($m) => $body,
+            Net::I3dInception($m) => $body,
+            Net::P3d($m) => $body,
         }
     };
 }
@@ -487,6 +586,11 @@ macro_rules! map_net {
             Net::Motion($m) => Net::Motion(Box::new($body)),
             Net::C3d($m) => Net::C3d(Box::new($body)),
             Net::VideoResNet($m) => Net::VideoResNet(Box::new($body)),
+            Net::TsnVgg16($m) => Net::TsnVgg16(Box::new($body)),
+            Net::TsnInceptionV1($m) => Net::TsnInceptionV1(Box::new($body)),
+            Net::TsnInceptionV3($m) => Net::TsnInceptionV3(Box::new($body)),
+            Net::I3dInception($m) => Net::I3dInception(Box::new($body)),
+            Net::P3d($m) => Net::P3d(Box::new($body)),
         }
     };
 }
@@ -495,13 +599,15 @@ impl Net {
     /// Input rank: 4 (frames) or 5 (clips).
     pub fn input_rank(&self) -> usize {
         match self {
-            Net::Tsn(_) => 4,
+            Net::Tsn(_) | Net::TsnVgg16(_) | Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) => 4,
             Net::I3d(_)
             | Net::R2Plus1d(_)
             | Net::SlowFast(_)
             | Net::Motion(_)
             | Net::C3d(_)
-            | Net::VideoResNet(_) => 5,
+            | Net::VideoResNet(_)
+            | Net::I3dInception(_)
+            | Net::P3d(_) => 5,
         }
     }
 
@@ -552,21 +658,21 @@ impl Net {
         let data = TensorData::new(input, shape.to_vec());
         // A shape the checks above let through but a backend kernel rejects must still come
         // back as an error, not abort the caller.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self {
-            Net::Tsn(m) => {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.input_rank() == 4 {
                 let x = Tensor::<4>::from_data(data, dev);
-                if features {
-                    m.features(x)
-                } else {
-                    m.forward(x)
+                match (self, features) {
+                    (Net::Tsn(m), true) => m.features(x),
+                    (Net::Tsn(m), false) => m.forward(x),
+                    (Net::TsnVgg16(m), true) => m.features(x),
+                    (Net::TsnVgg16(m), false) => m.forward(x),
+                    (Net::TsnInceptionV1(m), true) => m.features(x),
+                    (Net::TsnInceptionV1(m), false) => m.forward(x),
+                    (Net::TsnInceptionV3(m), true) => m.features(x),
+                    (Net::TsnInceptionV3(m), false) => m.forward(x),
+                    _ => unreachable!("rank-4 models are matched here"),
                 }
-            }
-            Net::I3d(_)
-            | Net::R2Plus1d(_)
-            | Net::SlowFast(_)
-            | Net::Motion(_)
-            | Net::C3d(_)
-            | Net::VideoResNet(_) => {
+            } else {
                 let x = Tensor::<5>::from_data(data, dev);
                 match (self, features) {
                     (Net::I3d(m), true) => m.features(x),
@@ -581,7 +687,11 @@ impl Net {
                     (Net::C3d(m), false) => m.forward(x),
                     (Net::VideoResNet(m), true) => m.features(x),
                     (Net::VideoResNet(m), false) => m.forward(x),
-                    (Net::Tsn(_), _) => unreachable!("matched above"),
+                    (Net::I3dInception(m), true) => m.features(x),
+                    (Net::I3dInception(m), false) => m.forward(x),
+                    (Net::P3d(m), true) => m.features(x),
+                    (Net::P3d(m), false) => m.forward(x),
+                    _ => unreachable!("rank-5 models are matched here"),
                 }
             }
         }));
@@ -698,7 +808,13 @@ impl Net {
             Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
             Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
             Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
-            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) | Net::VideoResNet(_) => |p| p.to_string(),
+            Net::TsnVgg16(_) => crate::vgg::gluon_path,
+            Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) | Net::I3dInception(_) => {
+                crate::layers::inception::gluon_path
+            }
+            Net::SlowFast(_) | Net::Motion(_) | Net::C3d(_) | Net::P3d(_) | Net::VideoResNet(_) => {
+                |p| p.to_string()
+            }
         };
         Ok(map_net!(self, m => load_named(*m, tensors, path, &rename)?))
     }
@@ -777,6 +893,12 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::VideoResNet(arch) => {
             Net::VideoResNet(Box::new(VideoResNet::new(arch, nclass, segments, dev)?))
         }
+        Family::TsnVgg16 => Net::TsnVgg16(Box::new(TsnVgg16::new(nclass, segments, dev))),
+        Family::TsnInceptionV1 => Net::TsnInceptionV1(Box::new(TsnInceptionV1::new(nclass, segments, dev))),
+        Family::TsnInceptionV3 => Net::TsnInceptionV3(Box::new(TsnInceptionV3::new(nclass, segments, dev))),
+        Family::I3dInceptionV1 => Net::I3dInception(Box::new(I3dInception::new(1, nclass, segments, dev)?)),
+        Family::I3dInceptionV3 => Net::I3dInception(Box::new(I3dInception::new(3, nclass, segments, dev)?)),
+        Family::P3d(depth) => Net::P3d(Box::new(P3d::new(depth, nclass, segments, dev)?)),
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

@@ -125,3 +125,39 @@ fn mc3_18_kinetics400() {
 fn r2plus1d_18_kinetics400() {
     case_with("r2plus1d_18_kinetics400", "r2plus1d_18_kinetics400.pth", 1);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn inceptionv1_kinetics400() {
+    case("inceptionv1_kinetics400", 2);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn inceptionv3_kinetics400() {
+    case("inceptionv3_kinetics400", 2);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn vgg16_ucf101() {
+    case("vgg16_ucf101", 2);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_inceptionv1_kinetics400() {
+    case("i3d_inceptionv1_kinetics400", 1);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_inceptionv3_kinetics400() {
+    case("i3d_inceptionv3_kinetics400", 1);
+}
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn p3d_resnet50_kinetics400() {
+    case("p3d_resnet50_kinetics400", 1);
+}

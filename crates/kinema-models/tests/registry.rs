@@ -1,37 +1,58 @@
 //! Every registered name builds and runs; weight-loading errors name what is wrong.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use burn::tensor::Device;
 use kinema_models::registry::Family;
 use kinema_models::weights::{parameter_names, NamedTensor};
-use kinema_models::{get_model, models, GetModelOptions, Net};
+use kinema_models::{get_model, models, GetModelOptions, ModelSpec, Net};
 
+/// The smallest input an architecture takes, as (segments or clips per video, input shape).
+/// VGG16 and Inception v3 frames are large (fc6 / the last fixed average pool decide the size):
+/// one frame per video keeps the debug-build test short (their parity tests average two).
+fn tiny_input(s: &ModelSpec) -> (usize, Vec<usize>) {
+    match s.family {
+        // fc6 takes exactly the values a 224 px frame leaves
+        Family::TsnVgg16 => (1, vec![1, 3, 224, 224]),
+        // the final fixed-size average pool must leave 1x1
+        Family::TsnInceptionV1 => (2, vec![2, 3, 223, 223]),
+        Family::TsnInceptionV3 => (1, vec![1, 3, 299, 299]),
+        Family::TsnResNet(_) => (2, vec![4, 3, 32, 32]),
+        // fc6 takes exactly the values a 16 x 112 x 112 clip leaves
+        Family::C3d => (2, vec![2, 3, 16, 112, 112]),
+        Family::I3dInceptionV1 => (2, vec![2, 3, 5, 17, 17]),
+        Family::I3dInceptionV3 => (2, vec![2, 3, 1, 75, 75]),
+        // one frame must be left for layer4
+        Family::P3d(_) => (2, vec![2, 3, 16, 32, 32]),
+        _ => (2, vec![2, 3, s.input.frames, 32, 32]),
+    }
+}
+
+/// Every name builds and runs its smallest input to logits; the features path runs once per
+/// architecture (names of one family build the same network here: the class count is fixed).
 #[test]
 fn every_registered_name_builds_and_runs_a_tiny_input() {
     let dev = Device::flex();
+    let mut families = HashSet::new();
     for s in models() {
+        let (segments, shape) = tiny_input(&s);
         let o = GetModelOptions {
             nclass: Some(3),
-            num_segments: Some(2),
+            num_segments: Some(segments),
             ..Default::default()
         };
         let net = get_model(&s.name, &o, &dev).unwrap();
-        let shape: Vec<usize> = if net.input_rank() == 4 {
-            vec![4, 3, 32, 32]
-        } else if s.family == Family::C3d {
-            // fc6 takes exactly the values a 16 x 112 x 112 clip leaves
-            vec![2, 3, 16, 112, 112]
-        } else {
-            vec![2, 3, s.input.frames, 32, 32]
-        };
         let n: usize = shape.iter().product();
         let x: Vec<f32> = (0..n).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
         let (dims, y) = net.run(&shape, x.clone(), false, &dev).unwrap();
-        assert_eq!(dims, vec![shape[0] / 2, 3], "{}", s.name);
+        assert_eq!(dims, vec![shape[0] / segments, 3], "{}", s.name);
         assert!(y.iter().all(|v| v.is_finite()), "{}", s.name);
-        let (fdims, _) = net.run(&shape, x, true, &dev).unwrap();
-        assert_eq!(fdims[0], shape[0] / 2, "{}", s.name);
+        if families.insert(format!("{:?}", s.family)) {
+            let (fdims, f) = net.run(&shape, x, true, &dev).unwrap();
+            assert_eq!(fdims[0], shape[0] / segments, "{}", s.name);
+            assert!(f.iter().all(|v| v.is_finite()), "{}", s.name);
+        }
         assert!(net
             .run(
                 &[3, 3, 32, 32, 1][..net.input_rank() - 1],
@@ -40,6 +61,43 @@ fn every_registered_name_builds_and_runs_a_tiny_input() {
                 &dev
             )
             .is_err());
+    }
+}
+
+/// Sizes an architecture cannot take are errors that say which sizes it takes (GluonCV would
+/// fail, or for P3D and the TSN Inception models silently fold positions into the batch).
+#[test]
+fn sizes_an_architecture_cannot_take_are_errors_naming_the_ones_it_can() {
+    let dev = Device::flex();
+    let o = GetModelOptions {
+        nclass: Some(3),
+        ..Default::default()
+    };
+    for (name, shape, says) in [
+        ("vgg16_custom", vec![1, 3, 256, 256], "224..=255 px"),
+        ("inceptionv1_custom", vec![1, 3, 200, 200], "223..=446 px"),
+        ("inceptionv1_custom", vec![1, 3, 480, 480], "223..=446 px"),
+        ("inceptionv3_custom", vec![1, 3, 224, 224], "299..=554 px"),
+        (
+            "i3d_inceptionv1_custom",
+            vec![1, 3, 4, 64, 64],
+            "smallest it takes is 5 x 17 x 17",
+        ),
+        (
+            "i3d_inceptionv3_custom",
+            vec![1, 3, 8, 74, 74],
+            "smallest it takes is 1 x 75 x 75",
+        ),
+        ("p3d_resnet50_custom", vec![1, 3, 32, 32, 32], "16..=31 frames"),
+        ("p3d_resnet101_custom", vec![1, 3, 15, 32, 32], "16..=31 frames"),
+    ] {
+        let net = get_model(name, &o, &dev).unwrap();
+        let n: usize = shape.iter().product();
+        let e = net
+            .run(&shape, vec![0.5; n], false, &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{name} {shape:?}: {e}");
     }
 }
 

@@ -1,8 +1,9 @@
-//! Layers burn does not have: 3-D pooling (and, later, non-local blocks, SlowFast laterals,
-//! Inception blocks). Each is tested against an independent plain-loop reference.
+//! Layers burn does not have: 3-D pooling, non-local blocks, Inception blocks (v1 and v3, 2-D
+//! and 3-D). Each is tested against an independent plain-loop reference.
 
 mod consensus;
 mod fused;
+pub mod inception;
 mod nonlocal;
 mod pool;
 
