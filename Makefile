@@ -34,7 +34,7 @@ gluoncv-reference:
 # Model parity with GluonCV (.params) and torchvision (.pth): export random-init fixtures
 # (cached), run the ignored parity tests.
 FIXTURES ?= $(HOME)/.cache/kinema/fixtures
-PARITY_MODELS ?= resnet18_v1b_kinetics400 i3d_resnet50_v1_kinetics400 i3d_nl5_resnet50_v1_kinetics400 slowfast_4x16_resnet50_kinetics400 slowfast_8x8_resnet50_kinetics400 r2plus1d_resnet18_kinetics400 r2plus1d_resnet50_kinetics400 c3d_kinetics400 inceptionv1_kinetics400 inceptionv3_kinetics400 vgg16_ucf101 i3d_inceptionv1_kinetics400 i3d_inceptionv3_kinetics400 p3d_resnet50_kinetics400
+PARITY_MODELS ?= resnet18_v1b_kinetics400 i3d_resnet50_v1_kinetics400 i3d_nl5_resnet50_v1_kinetics400 slowfast_4x16_resnet50_kinetics400 slowfast_8x8_resnet50_kinetics400 r2plus1d_resnet18_kinetics400 r2plus1d_resnet50_kinetics400 c3d_kinetics400 inceptionv1_kinetics400 inceptionv3_kinetics400 vgg16_ucf101 i3d_inceptionv1_kinetics400 i3d_inceptionv3_kinetics400 p3d_resnet50_kinetics400 i3d_slow_resnet101_f16s4_kinetics700
 TORCHVISION_PARITY_MODELS ?= r3d_18 mc3_18 r2plus1d_18
 parity:
 	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_fixtures.py --out $(FIXTURES) --skip-existing $(PARITY_MODELS)

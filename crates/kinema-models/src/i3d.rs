@@ -48,6 +48,9 @@ pub struct I3dConfig {
     pub spatial_strides: [usize; 4],
     /// Temporal stride of each stage's first block.
     pub temporal_strides: [usize; 4],
+    /// A 2x1x1 temporal max pool after the first stage (`I3D_ResNetV1`'s `pool2`; the slow-only
+    /// `i3d_slow` models have none).
+    pub temporal_pool: bool,
     /// Classes.
     pub nclass: usize,
     /// Clips averaged per video (`num_segments * num_crop`).
@@ -105,9 +108,25 @@ impl I3dConfig {
             nonlocal: Vec::new(),
             spatial_strides: [1, 2, 2, 2],
             temporal_strides: [1, 1, 1, 1],
+            temporal_pool: true,
             nclass,
             num_segments: 1,
         })
+    }
+
+    /// GluonCV's slow-only I3D (`i3d_slow_resnet*`, its `ResNet_SlowFast` without the fast
+    /// path): a 1x7x7 stem, no temporal pooling or striding anywhere, stages 3 and 4 inflated
+    /// 3x1x1 in every block.
+    pub fn slow_resnet(depth: usize, nclass: usize) -> Result<I3dConfig> {
+        let mut c = I3dConfig::resnet_v1(depth, nclass)?;
+        let (blocks, _) = crate::resnet::layout(depth)?;
+        c.conv1_kernel_t = 1;
+        c.conv1_stride_t = 1;
+        c.pool1_kernel_t = 1;
+        c.pool1_stride_t = 1;
+        c.inflate = blocks.iter().enumerate().map(|(i, &n)| vec![i >= 2; n]).collect();
+        c.temporal_pool = false;
+        Ok(c)
     }
 }
 
@@ -230,6 +249,7 @@ pub struct I3dResNet {
     fc: Linear,
     pool1: [usize; 2],
     stem_t: [usize; 2],
+    temporal_pool: bool,
     /// Channels of the pooled features.
     pub feat_dim: usize,
     /// Clips averaged per video.
@@ -294,20 +314,23 @@ impl I3dResNet {
             fc: LinearConfig::new(cin, c.nclass).init(dev),
             pool1: [c.pool1_kernel_t, c.pool1_stride_t],
             stem_t: [c.conv1_kernel_t, c.conv1_stride_t],
+            temporal_pool: c.temporal_pool,
             feat_dim: cin,
             num_segments: c.num_segments.max(1),
         })
     }
 
-    /// Fewest frames a clip may have: the temporal max pool after the first stage needs two.
+    /// Fewest frames a clip may have: the temporal max pool after the first stage (if any)
+    /// needs two.
     pub fn min_frames(&self) -> usize {
+        let need = if self.temporal_pool { 2 } else { 1 };
         let (kt, st) = (self.stem_t[0], self.stem_t[1]);
         let [pk, ps] = self.pool1;
         (1..=1024)
             .find(|&t| {
                 let t1 = (t + 2 * ((kt - 1) / 2)).checked_sub(kt).map(|v| v / st + 1);
                 let t2 = t1.and_then(|t1| (t1 + 2 * (pk / 2)).checked_sub(pk).map(|v| v / ps + 1));
-                t2.is_some_and(|t2| t2 >= 2)
+                t2.is_some_and(|t2| t2 >= need)
             })
             .unwrap_or(usize::MAX)
     }
@@ -330,7 +353,7 @@ impl I3dResNet {
             for b in stage {
                 x = b.forward(x);
             }
-            if i == 0 {
+            if i == 0 && self.temporal_pool {
                 x = max_pool3d(x, Pool3d::new([2, 1, 1], [2, 1, 1]));
             }
         }

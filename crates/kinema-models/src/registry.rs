@@ -61,6 +61,8 @@ pub enum Family {
     I3dInceptionV3,
     /// P3D (pseudo-3D) ResNet of this depth.
     P3d(usize),
+    /// Slow-only I3D ResNet of this depth (GluonCV's `i3d_slow`).
+    I3dSlow(usize),
 }
 
 impl Family {
@@ -254,6 +256,10 @@ const SHA1: &[(&str, &str)] = &[
         "p3d_resnet101_kinetics400",
         "b30e3a6389c3a12867fe41bb3838f407d47aed2b",
     ),
+    (
+        "i3d_slow_resnet101_f16s4_kinetics700",
+        "299b1d9d8a2bcf7c122acd0d23606af4fdfbe7e1",
+    ),
 ];
 
 /// torchvision's published Kinetics-400 weights (`torchvision.models.video.*_Weights`).
@@ -446,6 +452,19 @@ pub fn models() -> Vec<ModelSpec> {
                 InputSpec { frames: 16, ..i3d },
             );
         }
+    }
+    // i3d_slow "f16s4": 16 frames at stride 4.
+    for d in ["kinetics700", "custom"] {
+        add(
+            format!("i3d_slow_resnet101_f16s4_{d}"),
+            Family::I3dSlow(101),
+            d,
+            InputSpec {
+                frames: 16,
+                stride: 4,
+                ..i3d
+            },
+        );
     }
     // kinema's own small models for CPUs: 8 frames at stride 4, 64 px, ImageNet
     // normalization.
@@ -899,6 +918,11 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
         Family::I3dInceptionV1 => Net::I3dInception(Box::new(I3dInception::new(1, nclass, segments, dev)?)),
         Family::I3dInceptionV3 => Net::I3dInception(Box::new(I3dInception::new(3, nclass, segments, dev)?)),
         Family::P3d(depth) => Net::P3d(Box::new(P3d::new(depth, nclass, segments, dev)?)),
+        Family::I3dSlow(depth) => {
+            let mut c = I3dConfig::slow_resnet(depth, nclass)?;
+            c.num_segments = segments;
+            Net::I3d(Box::new(I3dResNet::new(&c, dev)?))
+        }
         Family::R2Plus1dNarrow(depth, width) => Net::R2Plus1d(Box::new(R2Plus1d::with_width(
             depth, width, nclass, segments, dev,
         )?)),

@@ -8,8 +8,10 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use kinema_models::layers::set_batchnorm_folding;
-use kinema_models::registry::Family;
 use kinema_models::{get_model, models, GetModelOptions};
+
+mod common;
+use common::tiny_input;
 
 fn rel_err(a: &[f32], b: &[f32]) -> f32 {
     let max = b.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -24,9 +26,10 @@ fn folded_batchnorm_equals_burns_separate_ops() {
         if !seen.insert(std::mem::discriminant(&s.family)) {
             continue;
         }
+        let (segments, shape) = tiny_input(&s);
         let o = GetModelOptions {
             nclass: Some(5),
-            num_segments: Some(1),
+            num_segments: Some(segments),
             ..Default::default()
         };
         let net = get_model(&s.name, &o, &dev).unwrap();
@@ -49,13 +52,6 @@ fn folded_batchnorm_equals_burns_separate_ops() {
             }
         }
         let net = net.load_tensors(tensors, Path::new("random")).unwrap();
-        let shape: Vec<usize> = if net.input_rank() == 4 {
-            vec![2, 3, 40, 40]
-        } else if s.family == Family::C3d {
-            vec![1, 3, 16, 112, 112]
-        } else {
-            vec![1, 3, s.input.frames, 40, 40]
-        };
         let n: usize = shape.iter().product();
         let x: Vec<f32> = (0..n).map(|_| next() * 2.0 - 1.0).collect();
         for features in [false, true] {

@@ -161,3 +161,9 @@ fn i3d_inceptionv3_kinetics400() {
 fn p3d_resnet50_kinetics400() {
     case("p3d_resnet50_kinetics400", 1);
 }
+
+#[test]
+#[ignore = "needs the GluonCV fixtures: make parity"]
+fn i3d_slow_resnet101_f16s4_kinetics700() {
+    case("i3d_slow_resnet101_f16s4_kinetics700", 1);
+}
