@@ -7,7 +7,6 @@ mod common;
 use common::tiny_input;
 
 use burn::tensor::Device;
-use kinema_models::registry::Family;
 use kinema_models::weights::{parameter_names, NamedTensor};
 use kinema_models::{get_model, models, GetModelOptions, Net};
 
