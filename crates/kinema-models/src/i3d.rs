@@ -217,7 +217,7 @@ impl Bottleneck3d {
                     (&self.conv2, &self.bn2),
                     (&self.conv3, &self.bn3),
                 ];
-                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let ds = self.downsample.as_ref();
                 let out = residual_block(&chain, ds, &a).into5();
                 return match &self.nonlocal_block {
                     Some(nl) => nl.forward(out),

@@ -98,7 +98,7 @@ impl Block {
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let x = match Act::take5(x) {
             Ok(a) => {
-                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let ds = self.downsample.as_ref();
                 let first: &dyn FoldConv = match (&self.conv1, &self.conv1x1) {
                     (Some(c), _) => c,
                     (None, Some(c)) => c,

@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{conv_bn2d, residual_block, Act, FoldConv};
+use crate::layers::{conv_bn2d, residual_block, Act};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
@@ -71,7 +71,7 @@ impl Block {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = match Act::take4(x) {
             Ok(a) => {
-                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let ds = self.downsample.as_ref();
                 let out = match (&self.conv3, &self.bn3) {
                     (Some(c3), Some(b3)) => residual_block(
                         &[(&self.conv1, &self.bn1), (&self.conv2, &self.bn2), (c3, b3)],

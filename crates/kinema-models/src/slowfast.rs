@@ -127,7 +127,7 @@ impl SfBlock {
                     (&self.conv2, &self.bn2),
                     (&self.conv3, &self.bn3),
                 ];
-                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let ds = self.downsample.as_ref();
                 return residual_block(&chain, ds, &a).into5();
             }
             Err(x) => *x,

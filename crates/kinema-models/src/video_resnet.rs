@@ -218,7 +218,7 @@ impl BasicBlock {
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let x = match Act::take5(x) {
             Ok(a) => {
-                let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn FoldConv, b));
+                let ds = self.downsample.as_ref();
                 let chain: [(&dyn FoldConv, &BatchNorm); 2] =
                     [(&self.conv1.0, &self.conv1.1), (&self.conv2.0, &self.conv2.1)];
                 return residual_block(&chain, ds, &a).into5();

@@ -46,7 +46,7 @@ fn fold(bn: Option<&BatchNorm>, bias: Option<Vec<f32>>, cout: usize) -> (Option<
     let mut scale = vec![0f32; cout];
     let mut shift = vec![0f32; cout];
     for c in 0..cout {
-        // Same rounding order as burn's batch_norm: (x - mean) / sqrt(var + eps) * gamma + beta.
+        // bn(y) = (y - mean) / sqrt(var + eps) * gamma + beta = y * s + (beta - mean * s).
         let s = gamma[c] / ((var[c] as f64 + bn.epsilon).sqrt() as f32);
         scale[c] = s;
         let b = bias.as_ref().map_or(0.0, |b| b[c]);
@@ -287,9 +287,9 @@ impl FoldConv for Conv2d {
 /// A residual block in eval mode: `relu(chain(x) + shortcut(x))`, every convolution of the
 /// chain followed by its BatchNorm and a ReLU, the last one's ReLU after the sum (done in its
 /// epilogue); the shortcut is `x` or `downsample(x)`.
-pub fn residual_block(
+pub fn residual_block<C: FoldConv>(
     chain: &[(&dyn FoldConv, &BatchNorm)],
-    downsample: Option<(&dyn FoldConv, &BatchNorm)>,
+    downsample: Option<&(C, BatchNorm)>,
     x: &Act,
 ) -> Act {
     let shortcut = downsample.map(|(c, b)| c.conv_act(Some(b), false, None, x));
