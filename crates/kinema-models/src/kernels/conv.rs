@@ -13,6 +13,8 @@
 
 use rayon::prelude::*;
 
+use super::buffers;
+
 /// Geometry of one convolution (PyTorch/MXNet semantics; padding may differ before and after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvGeom {
@@ -191,7 +193,7 @@ impl<'a> Phases<'a> {
         let used = [0, 1, 2].map(|i| g.kernel[i].min(g.stride[i]));
         let phase_len = cin * plane;
         let n_phases = used[0] * used[1] * used[2];
-        let mut data = vec![0f32; n_phases * phase_len + slack];
+        let mut data = buffers::take_filled(n_phases * phase_len + slack, 0.0);
         let [pbd, pbh, pbw] = g.pad_begin;
         data[..n_phases * phase_len]
             .par_chunks_mut(plane)
@@ -285,25 +287,16 @@ pub fn conv3d(
     if let Some(r) = ep.residual {
         assert_eq!(r.len(), n * cout * od * oh * ow, "residual length");
     }
-    // Weights as [cout][tap][cin]: the rows of one tap are a strided [cout, cin] matrix, and all
-    // taps together the [cout, taps * cin] matrix of the gathered form. One tap: already so.
-    let wt: std::borrow::Cow<[f32]> = if taps == 1 {
-        weight.into()
-    } else {
-        let mut wt = vec![0f32; cout * taps * cin];
-        wt.par_chunks_mut(taps * cin).enumerate().for_each(|(co, row)| {
-            for ci in 0..cin {
-                for t in 0..taps {
-                    row[t * cin + ci] = weight[(co * cin + ci) * taps + t];
-                }
-            }
-        });
-        wt.into()
-    };
-    let mut out = vec![0f32; n * cout * od * oh * ow];
+    // Weights stay as given, [cout][cin][tap]: the gathered form orders its rows (ci, tap) to
+    // match, and one tap's [cout, cin] matrix is the strided view at column offset tap.
+    let wt = weight;
+    // Every element is written below (the first tap's GEMM does not read it).
+    let mut out = buffers::take(n * cout * od * oh * ow);
     // Slack: the furthest shift of any tap, plus the over-read of the last grid row.
     let grid_probe = [0, 1, 2].map(|i| (xshape[i + 2] + g.pad_begin[i] + g.pad_end[i]).div_ceil(g.stride[i]));
-    let slack = if taps == 1 {
+    let gather = cin < GATHER_BELOW_CIN && taps > 1;
+    // The gathered form copies only the positions the output keeps: it never over-reads.
+    let slack = if taps == 1 || gather {
         0
     } else {
         ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw
@@ -322,15 +315,27 @@ pub fn conv3d(
     let plane_out = od * oh * ow;
     // Runs of the output are (batch element, channel) pairs: run i is channel i % cout.
     let residual = |i: usize| ep.residual.map(|r| &r[i * plane_out..(i + 1) * plane_out]);
-    if hq == oh && wq == ow {
+    if gather {
+        gemm_gathered(
+            &phases,
+            &offsets,
+            wt,
+            cin,
+            cout,
+            [od, oh, ow],
+            [hq, wq],
+            ep,
+            &mut out,
+        );
+    } else if hq == oh && wq == ow {
         // The grid is the output: the epilogue runs in place.
-        gemm_taps(&phases, &offsets, &wt, cin, cout, cols, &mut out);
+        gemm_taps(&phases, &offsets, wt, cin, cout, cols, &mut out);
         out.par_chunks_mut(cols)
             .enumerate()
             .for_each(|(i, row)| ep.apply_run(i % cout, row, None, residual(i)));
     } else {
-        let mut grid = vec![0f32; n * cout * cols];
-        gemm_taps(&phases, &offsets, &wt, cin, cout, cols, &mut grid);
+        let mut grid = buffers::take(n * cout * cols);
+        gemm_taps(&phases, &offsets, wt, cin, cout, cols, &mut grid);
         out.par_chunks_mut(plane_out)
             .zip(grid.par_chunks(cols))
             .enumerate()
@@ -344,11 +349,137 @@ pub fn conv3d(
                     }
                 }
             });
+        buffers::give(grid);
+    }
+    for ph in phases {
+        if let std::borrow::Cow::Owned(v) = ph.data {
+            buffers::give(v);
+        }
     }
     (out, [n, cout, od, oh, ow])
 }
 
-/// For every batch element b: `dst[b][cout, cols] = sum over taps t of wt[:, t, :] @
+/// How the `[cout, cols]` output of each of `batch` elements splits into tiles run in parallel:
+/// `[tile_m, m_tiles, tile_n, n_tiles]`. Column tiles are sized so a tile of `rows` rows stays in
+/// cache; rows split too when there are too few column tiles to keep every thread busy.
+fn tiles(batch: usize, cout: usize, cols: usize, rows: usize) -> [usize; 4] {
+    let threads = rayon::current_num_threads().max(1);
+    let tile_n = (262_144 / rows.max(1)).clamp(128, 8192).min(cols.max(1));
+    let n_tiles = cols.div_ceil(tile_n);
+    let m_split = if batch * n_tiles >= 2 * threads {
+        1
+    } else {
+        (2 * threads).div_ceil(batch * n_tiles).min(cout.div_ceil(16))
+    };
+    let tile_m = cout.div_ceil(m_split.max(1));
+    [tile_m, cout.div_ceil(tile_m), tile_n, n_tiles]
+}
+
+thread_local! {
+    /// Per-thread scratch for gathered columns, reused across tiles and calls: a fresh buffer
+    /// per tile costs a memset and page faults comparable to the copy itself.
+    static GATHERED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Few input channels (stems): for every tile of output positions, gather the
+/// `[taps * cin, positions]` columns (contiguous row pieces of the phase grid, only positions
+/// the output keeps) into per-thread scratch, run one GEMM with `K = taps * cin` straight into
+/// `dst` (`[batch, cout, od * oh * ow]`) and apply the epilogue while the tile is in cache.
+#[allow(clippy::too_many_arguments)]
+fn gemm_gathered(
+    phases: &[Phases],
+    offsets: &[usize],
+    wt: &[f32],
+    cin: usize,
+    cout: usize,
+    odhw: [usize; 3],
+    grid: [usize; 2],
+    ep: &Epilogue,
+    dst: &mut [f32],
+) {
+    let k = offsets.len() * cin;
+    let [_, oh, ow] = odhw;
+    let [hq, wq] = grid;
+    let positions: usize = odhw.iter().product();
+    let batch = phases.len();
+    let [tile_m, m_tiles, tile_n, n_tiles] = tiles(batch, cout, positions, cout.max(k));
+    let per_item = cout * positions;
+    assert!(dst.len() >= batch * per_item);
+    assert_eq!(wt.len(), cout * k);
+    if let Some(r) = ep.residual {
+        assert!(r.len() >= batch * per_item);
+    }
+    let out = OutPtr(dst.as_mut_ptr());
+    (0..batch * m_tiles * n_tiles).into_par_iter().for_each(|t| {
+        let (b, t) = (t / (m_tiles * n_tiles), t % (m_tiles * n_tiles));
+        let ph = &phases[b];
+        let src = ph.data.as_ref();
+        let (mt, nt) = (t / n_tiles, t % n_tiles);
+        let m0 = mt * tile_m;
+        let m = tile_m.min(cout - m0);
+        let p0 = nt * tile_n;
+        let np = tile_n.min(positions - p0);
+        GATHERED.with_borrow_mut(|col| {
+            if col.len() < k * np {
+                col.resize(k * np, 0.0);
+            }
+            // Row (ci, tap), the weights' order: output position (z, y, x) reads grid column
+            // (z * hq + y) * wq + x, so each output row of the tile is one contiguous copy.
+            let taps = offsets.len();
+            for ci in 0..cin {
+                for (tp, &off) in offsets.iter().enumerate() {
+                    let row = &mut col[(ci * taps + tp) * np..][..np];
+                    let base = off + ci * ph.plane;
+                    let mut filled = 0;
+                    while filled < np {
+                        let p = p0 + filled;
+                        let (z, y, x) = (p / (oh * ow), (p / ow) % oh, p % ow);
+                        let run = (ow - x).min(np - filled);
+                        let s = base + (z * hq + y) * wq + x;
+                        row[filled..filled + run].copy_from_slice(&src[s..s + run]);
+                        filled += run;
+                    }
+                }
+            }
+            // SAFETY: lhs is rows m0..m0+m of wt ([cout, k], row stride k, length asserted),
+            // rhs the first k * np floats of the scratch buffer ([k, np], row stride np), dst
+            // rows m0..m0+m and columns p0..p0+np of element b's [cout, positions] block of
+            // the output (inside it: asserted above), which no other tile touches.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    np,
+                    k,
+                    out.get().add(b * per_item + m0 * positions + p0),
+                    1,
+                    positions as isize,
+                    false,
+                    wt.as_ptr().add(m0 * k),
+                    1,
+                    k as isize,
+                    col.as_ptr(),
+                    1,
+                    np as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        });
+        for c in m0..m0 + m {
+            let at = b * per_item + c * positions + p0;
+            // SAFETY: the same disjoint block the GEMM above wrote, one channel's run of it;
+            // no other tile reads or writes it.
+            let run = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), np) };
+            ep.apply_run(c, run, None, ep.residual.map(|r| &r[at..at + np]));
+        }
+    });
+}
+
+/// For every batch element b: `dst[b][cout, cols] = sum over taps t of wt[:, :, t] @
 /// phases[b][offsets[t] ..][cin rows, cols]`, split into (element, row, column) tiles run in
 /// parallel, each a single-threaded GEMM.
 fn gemm_taps(
@@ -361,22 +492,8 @@ fn gemm_taps(
     dst: &mut [f32],
 ) {
     let taps = offsets.len();
-    let threads = rayon::current_num_threads().max(1);
-    // Column tiles sized so a tile of the output stays in cache across the taps; rows split
-    // too when there are too few column tiles to keep every thread busy.
-    let gather = cin < GATHER_BELOW_CIN && taps > 1;
-    // A gathered tile (taps * cin rows) stays in cache too.
-    let rows = if gather { cout.max(taps * cin) } else { cout };
-    let tile_n = (262_144 / rows.max(1)).clamp(128, 8192).min(cols.max(1));
-    let n_tiles = cols.div_ceil(tile_n);
+    let [tile_m, m_tiles, tile_n, n_tiles] = tiles(phases.len(), cout, cols, cout);
     let batch = phases.len();
-    let m_split = if batch * n_tiles >= 2 * threads {
-        1
-    } else {
-        (2 * threads).div_ceil(batch * n_tiles).min(cout.div_ceil(16))
-    };
-    let tile_m = cout.div_ceil(m_split.max(1));
-    let m_tiles = cout.div_ceil(tile_m);
     let per_item = cout * cols;
     assert!(dst.len() >= batch * per_item);
     let out = OutPtr(dst.as_mut_ptr());
@@ -392,48 +509,13 @@ fn gemm_taps(
         let m = tile_m.min(cout - m0);
         let c0 = nt * tile_n;
         let nc = tile_n.min(cols - c0);
-        if gather {
-            // Rows (tap, ci) of this column tile, each a contiguous copy.
-            let k = taps * cin;
-            let mut col = vec![0f32; k * nc];
-            for (tp, &off) in offsets.iter().enumerate() {
-                for ci in 0..cin {
-                    let s = off + ci * ph.plane + c0;
-                    col[(tp * cin + ci) * nc..][..nc].copy_from_slice(&src[s..s + nc]);
-                }
-            }
-            // SAFETY: lhs is rows m0..m0+m of wt ([cout, k], row stride k), rhs the [k, nc]
-            // buffer above, dst rows m0.. and columns c0..c0+nc of the [cout, cols] output,
-            // which no other tile touches; all indices are inside the buffers (asserted above).
-            unsafe {
-                gemm::gemm(
-                    m,
-                    nc,
-                    k,
-                    out.get().add(m0 * cols + c0),
-                    1,
-                    cols as isize,
-                    false,
-                    wt.as_ptr().add(m0 * k),
-                    1,
-                    k as isize,
-                    col.as_ptr(),
-                    1,
-                    nc as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-        } else {
+        {
             for (tp, &off) in offsets.iter().enumerate() {
                 let s = off + c0;
                 // The last channel's rows must stay inside the phase buffer.
                 assert!(s + (cin - 1) * ph.plane + nc <= src.len());
-                // SAFETY: lhs is the [m, cin] block of tap tp in wt (row stride taps * cin), rhs
+                // SAFETY: lhs is the [m, cin] matrix of tap tp in wt ([cout][cin][tap]: column
+                // stride taps, row stride cin * taps, inside wt as asserted by conv3d), rhs
                 // cin rows of nc contiguous floats, `plane` apart, starting at `s` (bounds
                 // asserted just above), dst this tile's disjoint block of the output.
                 unsafe {
@@ -445,8 +527,8 @@ fn gemm_taps(
                         1,
                         cols as isize,
                         tp > 0,
-                        wt.as_ptr().add(m0 * taps * cin + tp * cin),
-                        1,
+                        wt.as_ptr().add(m0 * taps * cin + tp),
+                        taps as isize,
                         (taps * cin) as isize,
                         src.as_ptr().add(s),
                         1,

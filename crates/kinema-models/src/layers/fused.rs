@@ -26,6 +26,19 @@ pub fn batchnorm_folding() -> bool {
     FOLD.load(Ordering::Relaxed)
 }
 
+/// `f` on the values of `t` as `f32`: borrowed straight from a contiguous Flex tensor's
+/// storage (a parameter is read where it lives, no copy per forward pass), copied otherwise.
+fn with_f32<const D: usize, R>(t: Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
+    if t.dtype() == DType::F32 {
+        if let Ok(p) = t.clone().try_into_primitive::<burn::backend::Flex>() {
+            if let Some(v) = p.as_slice::<f32>() {
+                return f(v);
+            }
+        }
+    }
+    f(&values(t.reshape([-1])))
+}
+
 fn values(t: Tensor<1>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
@@ -92,14 +105,24 @@ impl Act {
     }
 
     /// Back to a burn tensor (no copy).
-    pub fn into5(self) -> Tensor<5> {
-        Tensor::from_data(TensorData::new(self.data, self.shape.to_vec()), &self.dev)
+    pub fn into5(mut self) -> Tensor<5> {
+        let data = std::mem::take(&mut self.data);
+        Tensor::from_data(TensorData::new(data, self.shape.to_vec()), &self.dev)
     }
 
     /// Back to a `[n, c, h, w]` burn tensor (no copy); `d` must be 1.
-    pub fn into4(self) -> Tensor<4> {
+    pub fn into4(mut self) -> Tensor<4> {
         let [n, c, _, h, w] = self.shape;
-        Tensor::from_data(TensorData::new(self.data, vec![n, c, h, w]), &self.dev)
+        let data = std::mem::take(&mut self.data);
+        Tensor::from_data(TensorData::new(data, vec![n, c, h, w]), &self.dev)
+    }
+}
+
+impl Drop for Act {
+    /// An activation a block is done with keeps its pages for the next one
+    /// ([`crate::kernels::buffers`]).
+    fn drop(&mut self) {
+        crate::kernels::buffers::give(std::mem::take(&mut self.data));
     }
 }
 
@@ -142,8 +165,8 @@ fn geom2(conv: &Conv2d) -> Option<ConvGeom> {
 }
 
 /// `act?(bn?(conv(x)) + residual?)` with BatchNorm folded into the convolution.
-fn run_folded(
-    weight: TensorData,
+fn run_folded<const D: usize>(
+    weight: Tensor<D>,
     bias: Option<Tensor<1>>,
     bn: Option<&BatchNorm>,
     act: bool,
@@ -151,8 +174,7 @@ fn run_folded(
     x: &Act,
     g: &ConvGeom,
 ) -> Act {
-    let cout = weight.shape()[0];
-    let w = weight.convert::<f32>();
+    let cout = weight.dims()[0];
     let (scale, shift) = fold(bn, bias.map(values), cout);
     let ep = Epilogue {
         scale: scale.as_deref(),
@@ -160,8 +182,7 @@ fn run_folded(
         residual: residual.map(|r| &r.data[..]),
         relu: act,
     };
-    let w = w.as_slice::<f32>().expect("f32 weight");
-    let (data, shape) = conv3d(&x.data, x.shape, w, cout, g, &ep);
+    let (data, shape) = with_f32(weight, |w| conv3d(&x.data, x.shape, w, cout, g, &ep));
     Act {
         data,
         shape,
@@ -202,7 +223,7 @@ pub fn conv_bn3d_act(
     let [_, c, d, h, w] = x.shape;
     match geom3(conv) {
         Some(g) if g.output([d, h, w]).is_some() && conv.weight.dims()[1] == c => run_folded(
-            conv.weight.val().into_data(),
+            conv.weight.val(),
             conv.bias.as_ref().map(|b| b.val()),
             bn,
             act,
@@ -228,10 +249,10 @@ pub fn conv_bn2d_act(
     x: &Act,
 ) -> Act {
     let [_, c, d, h, w] = x.shape;
-    let [cout, cin, kh, kw] = conv.weight.dims();
+    let cin = conv.weight.dims()[1];
     match geom2(conv) {
         Some(g) if d == 1 && g.output([1, h, w]).is_some() && cin == c => run_folded(
-            conv.weight.val().reshape([cout, cin, 1, kh, kw]).into_data(),
+            conv.weight.val(),
             conv.bias.as_ref().map(|b| b.val()),
             bn,
             act,

@@ -52,7 +52,7 @@ pub fn max_pool3d(x: Tensor<5>, p: Pool3d) -> Tensor<5> {
             p.ceil_mode,
         ) {
             Some((data, shape)) => {
-                a.data = data;
+                crate::kernels::buffers::give(std::mem::replace(&mut a.data, data));
                 a.shape = shape;
                 return a.into5();
             }
@@ -206,6 +206,19 @@ mod tests {
                     stride: [2, 1, 1],
                     padding: [1, 0, 0],
                     ceil_mode: false,
+                },
+                // One spatial axis alone (the plane pass with the other axis the identity).
+                Pool3d {
+                    kernel: [1, 3, 1],
+                    stride: [1, 2, 1],
+                    padding: [0, 1, 0],
+                    ceil_mode: false,
+                },
+                Pool3d {
+                    kernel: [2, 1, 3],
+                    stride: [1, 1, 2],
+                    padding: [0, 0, 1],
+                    ceil_mode: true,
                 },
             ] {
                 let x = || Tensor::<5>::from_data(TensorData::new(data.clone(), dims), &dev);
