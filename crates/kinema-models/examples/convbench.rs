@@ -7,141 +7,125 @@
 
 use kinema_models::kernels::conv::{conv3d, ConvGeom, Epilogue};
 use std::time::Instant;
+/// (name, input [n, c, t, h, w], output channels, kernel, stride, padding).
+type Case = (
+    &'static str,
+    [usize; 5],
+    usize,
+    [usize; 3],
+    [usize; 3],
+    [usize; 3],
+);
+
 fn main() {
-    let cases: Vec<(&str, [usize; 5], usize, ConvGeom)> = vec![
+    // I3D-R50's shapes.
+    let table: [Case; 12] = [
         (
             "stem 5x7x7 s2",
             [1, 3, 32, 224, 224],
             64,
-            ConvGeom {
-                kernel: [5, 7, 7],
-                stride: [2, 2, 2],
-                pad_begin: [2, 3, 3],
-                pad_end: [2, 3, 3],
-            },
+            [5, 7, 7],
+            [2, 2, 2],
+            [2, 3, 3],
         ),
         (
             "l1 1x1 64-64",
             [1, 64, 8, 56, 56],
             64,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
         ),
         (
             "l1 3x1x1 64-64",
             [1, 64, 8, 56, 56],
             64,
-            ConvGeom {
-                kernel: [3, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [1, 0, 0],
-                pad_end: [1, 0, 0],
-            },
+            [3, 1, 1],
+            [1, 1, 1],
+            [1, 0, 0],
         ),
         (
             "l1 1x3x3 64-64",
             [1, 64, 8, 56, 56],
             64,
-            ConvGeom {
-                kernel: [1, 3, 3],
-                stride: [1, 1, 1],
-                pad_begin: [0, 1, 1],
-                pad_end: [0, 1, 1],
-            },
+            [1, 3, 3],
+            [1, 1, 1],
+            [0, 1, 1],
         ),
         (
             "l1 1x1 64-256",
             [1, 64, 8, 56, 56],
             256,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
-        ),
-        (
-            "l3 1x1 1024-256",
-            [1, 1024, 4, 14, 14],
-            256,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
-        ),
-        (
-            "l3 1x3x3 256-256",
-            [1, 256, 4, 14, 14],
-            256,
-            ConvGeom {
-                kernel: [1, 3, 3],
-                stride: [1, 1, 1],
-                pad_begin: [0, 1, 1],
-                pad_end: [0, 1, 1],
-            },
-        ),
-        (
-            "l3 3x1x1 1024-256",
-            [1, 1024, 4, 14, 14],
-            256,
-            ConvGeom {
-                kernel: [3, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [1, 0, 0],
-                pad_end: [1, 0, 0],
-            },
-        ),
-        (
-            "l4 1x1 512-2048",
-            [1, 512, 2, 7, 7],
-            2048,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
-        ),
-        (
-            "l2 1x1 512-128",
-            [1, 512, 4, 28, 28],
-            128,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
-        ),
-        (
-            "l2 1x3x3 128-128",
-            [1, 128, 4, 28, 28],
-            128,
-            ConvGeom {
-                kernel: [1, 3, 3],
-                stride: [1, 1, 1],
-                pad_begin: [0, 1, 1],
-                pad_end: [0, 1, 1],
-            },
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
         ),
         (
             "l1 1x1 256-64",
             [1, 256, 8, 56, 56],
             64,
-            ConvGeom {
-                kernel: [1, 1, 1],
-                stride: [1, 1, 1],
-                pad_begin: [0; 3],
-                pad_end: [0; 3],
-            },
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
+        ),
+        (
+            "l2 1x1 512-128",
+            [1, 512, 4, 28, 28],
+            128,
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
+        ),
+        (
+            "l2 1x3x3 128-128",
+            [1, 128, 4, 28, 28],
+            128,
+            [1, 3, 3],
+            [1, 1, 1],
+            [0, 1, 1],
+        ),
+        (
+            "l3 1x1 1024-256",
+            [1, 1024, 4, 14, 14],
+            256,
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
+        ),
+        (
+            "l3 1x3x3 256-256",
+            [1, 256, 4, 14, 14],
+            256,
+            [1, 3, 3],
+            [1, 1, 1],
+            [0, 1, 1],
+        ),
+        (
+            "l3 3x1x1 1024-256",
+            [1, 1024, 4, 14, 14],
+            256,
+            [3, 1, 1],
+            [1, 1, 1],
+            [1, 0, 0],
+        ),
+        (
+            "l4 1x1 512-2048",
+            [1, 512, 2, 7, 7],
+            2048,
+            [1, 1, 1],
+            [1, 1, 1],
+            [0, 0, 0],
         ),
     ];
+    let cases = table.map(|(name, x, cout, kernel, stride, pad)| {
+        let g = ConvGeom {
+            kernel,
+            stride,
+            pad_begin: pad,
+            pad_end: pad,
+        };
+        (name, x, cout, g)
+    });
     let only = std::env::args().nth(1);
     if only.as_deref() == Some("pool") {
         let shape = [1, 64, 16, 112, 112];
