@@ -57,7 +57,7 @@ pub fn give(v: Vec<f32>) {
     }
     let mut free = free_list();
     free.push(v);
-    let mut held: usize = free.iter().map(Vec::capacity).sum();
+    let mut held = total(&free);
     while held > MAX_POOLED {
         held -= free.remove(0).capacity();
     }
@@ -70,7 +70,11 @@ pub fn clear() {
 
 /// Floats held for reuse.
 pub fn held() -> usize {
-    free_list().iter().map(Vec::capacity).sum()
+    total(&free_list())
+}
+
+fn total(free: &[Vec<f32>]) -> usize {
+    free.iter().map(Vec::capacity).sum()
 }
 
 #[cfg(test)]

@@ -289,7 +289,6 @@ pub fn conv3d(
     }
     // Weights stay as given, [cout][cin][tap]: the gathered form orders its rows (ci, tap) to
     // match, and one tap's [cout, cin] matrix is the strided view at column offset tap.
-    let wt = weight;
     // Every element is written below (the first tap's GEMM does not read it).
     let mut out = buffers::take(n * cout * od * oh * ow);
     // Slack: the furthest shift of any tap, plus the over-read of the last grid row.
@@ -319,7 +318,7 @@ pub fn conv3d(
         gemm_gathered(
             &phases,
             &offsets,
-            wt,
+            weight,
             cin,
             cout,
             [od, oh, ow],
@@ -329,13 +328,13 @@ pub fn conv3d(
         );
     } else if hq == oh && wq == ow {
         // The grid is the output: the epilogue runs in place.
-        gemm_taps(&phases, &offsets, wt, cin, cout, cols, &mut out);
+        gemm_taps(&phases, &offsets, weight, cin, cout, cols, &mut out);
         out.par_chunks_mut(cols)
             .enumerate()
             .for_each(|(i, row)| ep.apply_run(i % cout, row, None, residual(i)));
     } else {
         let mut grid = buffers::take(n * cout * cols);
-        gemm_taps(&phases, &offsets, wt, cin, cout, cols, &mut grid);
+        gemm_taps(&phases, &offsets, weight, cin, cout, cols, &mut grid);
         out.par_chunks_mut(plane_out)
             .zip(grid.par_chunks(cols))
             .enumerate()
@@ -359,20 +358,58 @@ pub fn conv3d(
     (out, [n, cout, od, oh, ow])
 }
 
-/// How the `[cout, cols]` output of each of `batch` elements splits into tiles run in parallel:
-/// `[tile_m, m_tiles, tile_n, n_tiles]`. Column tiles are sized so a tile of `rows` rows stays in
-/// cache; rows split too when there are too few column tiles to keep every thread busy.
-fn tiles(batch: usize, cout: usize, cols: usize, rows: usize) -> [usize; 4] {
-    let threads = rayon::current_num_threads().max(1);
-    let tile_n = (262_144 / rows.max(1)).clamp(128, 8192).min(cols.max(1));
-    let n_tiles = cols.div_ceil(tile_n);
-    let m_split = if batch * n_tiles >= 2 * threads {
-        1
-    } else {
-        (2 * threads).div_ceil(batch * n_tiles).min(cout.div_ceil(16))
-    };
-    let tile_m = cout.div_ceil(m_split.max(1));
-    [tile_m, cout.div_ceil(tile_m), tile_n, n_tiles]
+/// How the `[cout, cols]` outputs of `batch` elements split into tiles run in parallel.
+struct Tiles {
+    batch: usize,
+    cout: usize,
+    cols: usize,
+    tile_m: usize,
+    m_tiles: usize,
+    tile_n: usize,
+    n_tiles: usize,
+}
+
+impl Tiles {
+    /// Column tiles sized so a tile of `rows` rows stays in cache; rows split too when there
+    /// are too few column tiles to keep every thread busy.
+    fn new(batch: usize, cout: usize, cols: usize, rows: usize) -> Tiles {
+        let threads = rayon::current_num_threads().max(1);
+        let tile_n = (262_144 / rows.max(1)).clamp(128, 8192).min(cols.max(1));
+        let n_tiles = cols.div_ceil(tile_n);
+        let m_split = if batch * n_tiles >= 2 * threads {
+            1
+        } else {
+            (2 * threads).div_ceil(batch * n_tiles).min(cout.div_ceil(16))
+        };
+        let tile_m = cout.div_ceil(m_split.max(1));
+        Tiles {
+            batch,
+            cout,
+            cols,
+            tile_m,
+            m_tiles: cout.div_ceil(tile_m),
+            tile_n,
+            n_tiles,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.batch * self.m_tiles * self.n_tiles
+    }
+
+    /// Tile `t`: `[batch element, first row, rows, first column, columns]`.
+    fn get(&self, t: usize) -> [usize; 5] {
+        let per_item = self.m_tiles * self.n_tiles;
+        let (b, t) = (t / per_item, t % per_item);
+        let (m0, c0) = ((t / self.n_tiles) * self.tile_m, (t % self.n_tiles) * self.tile_n);
+        [
+            b,
+            m0,
+            self.tile_m.min(self.cout - m0),
+            c0,
+            self.tile_n.min(self.cols - c0),
+        ]
+    }
 }
 
 thread_local! {
@@ -402,7 +439,7 @@ fn gemm_gathered(
     let [hq, wq] = grid;
     let positions: usize = odhw.iter().product();
     let batch = phases.len();
-    let [tile_m, m_tiles, tile_n, n_tiles] = tiles(batch, cout, positions, cout.max(k));
+    let tiles = Tiles::new(batch, cout, positions, cout.max(k));
     let per_item = cout * positions;
     assert!(dst.len() >= batch * per_item);
     assert_eq!(wt.len(), cout * k);
@@ -410,15 +447,10 @@ fn gemm_gathered(
         assert!(r.len() >= batch * per_item);
     }
     let out = OutPtr(dst.as_mut_ptr());
-    (0..batch * m_tiles * n_tiles).into_par_iter().for_each(|t| {
-        let (b, t) = (t / (m_tiles * n_tiles), t % (m_tiles * n_tiles));
+    (0..tiles.len()).into_par_iter().for_each(|t| {
+        let [b, m0, m, p0, np] = tiles.get(t);
         let ph = &phases[b];
         let src = ph.data.as_ref();
-        let (mt, nt) = (t / n_tiles, t % n_tiles);
-        let m0 = mt * tile_m;
-        let m = tile_m.min(cout - m0);
-        let p0 = nt * tile_n;
-        let np = tile_n.min(positions - p0);
         GATHERED.with_borrow_mut(|col| {
             if col.len() < k * np {
                 col.resize(k * np, 0.0);
@@ -492,23 +524,18 @@ fn gemm_taps(
     dst: &mut [f32],
 ) {
     let taps = offsets.len();
-    let [tile_m, m_tiles, tile_n, n_tiles] = tiles(phases.len(), cout, cols, cout);
     let batch = phases.len();
+    let tiles = Tiles::new(batch, cout, cols, cout);
     let per_item = cout * cols;
     assert!(dst.len() >= batch * per_item);
     let out = OutPtr(dst.as_mut_ptr());
-    (0..batch * m_tiles * n_tiles).into_par_iter().for_each(|t| {
-        let (b, t) = (t / (m_tiles * n_tiles), t % (m_tiles * n_tiles));
+    (0..tiles.len()).into_par_iter().for_each(|t| {
+        let [b, m0, m, c0, nc] = tiles.get(t);
         let ph = &phases[b];
         let src = ph.data.as_ref();
         let plane = ph.plane as isize;
         // SAFETY: element b's block of the output starts per_item * b floats in (asserted).
         let out = OutPtr(unsafe { out.get().add(b * per_item) });
-        let (mt, nt) = (t / n_tiles, t % n_tiles);
-        let m0 = mt * tile_m;
-        let m = tile_m.min(cout - m0);
-        let c0 = nt * tile_n;
-        let nc = tile_n.min(cols - c0);
         {
             for (tp, &off) in offsets.iter().enumerate() {
                 let s = off + c0;
