@@ -29,7 +29,7 @@ struct Entry {
     dts: Option<i64>,
     flags: i32,
     duration: i64,
-    /// MPEG-1/2/4 part 2 only: the coding type of the packet's one picture (see
+    /// MPEG-1/2/4 part 2 only: the coding type of the packet's first picture (see
     /// `picture_type`).
     vop: Option<u8>,
 }
@@ -177,6 +177,18 @@ impl PacketStore {
         if es.iter().any(|e| e.vop.is_none() || e.dts.is_none()) {
             return false;
         }
+        // Only now, with B pictures to place, is every packet read whole to make sure it holds
+        // one picture (the scan looked at the first only, which keeps opening cheap).
+        let codec = self.pictures.expect("checked above");
+        let single = |i: usize| {
+            self.fetch(i)
+                .ok()
+                .and_then(|p| p.data().map(|d| pictures_in(codec, d) == 1))
+                .unwrap_or(false)
+        };
+        if !(0..es.len()).all(single) {
+            return false;
+        }
         let mut dts: Vec<i64> = es.iter().filter_map(|e| e.dts).collect();
         if dts.windows(2).any(|w| w[1] <= w[0]) {
             return false;
@@ -259,17 +271,17 @@ pub(crate) enum PictureCodec {
     Mpeg12,
 }
 
-/// The coding type of the one picture in `data`: 0 I (or D), 1 P, 2 B, 3 S (MPEG-4 sprite);
-/// `None` when there is none or more than one.
-fn picture_type(codec: PictureCodec, data: &[u8]) -> Option<u8> {
-    let code = match codec {
+fn start_code(codec: PictureCodec) -> [u8; 4] {
+    match codec {
         PictureCodec::Mpeg4 => [0, 0, 1, 0xB6],
         PictureCodec::Mpeg12 => [0, 0, 1, 0x00],
-    };
-    let at = memchr::memmem::find(data, &code)?;
-    if memchr::memmem::find(&data[at + 4..], &code).is_some() {
-        return None;
     }
+}
+
+/// The coding type of the first picture in `data`: 0 I (or D), 1 P, 2 B, 3 S (MPEG-4 sprite);
+/// `None` when there is none.
+fn picture_type(codec: PictureCodec, data: &[u8]) -> Option<u8> {
+    let at = memchr::memmem::find(data, &start_code(codec))?;
     match codec {
         PictureCodec::Mpeg4 => Some(data.get(at + 4)? >> 6),
         PictureCodec::Mpeg12 => match (data.get(at + 5)? >> 3) & 7 {
@@ -281,9 +293,14 @@ fn picture_type(codec: PictureCodec, data: &[u8]) -> Option<u8> {
     }
 }
 
+/// How many pictures `data` holds (more than one: DivX packed B-frames, field pictures).
+fn pictures_in(codec: PictureCodec, data: &[u8]) -> usize {
+    memchr::memmem::find_iter(data, &start_code(codec)).count()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{picture_type, PictureCodec::*};
+    use super::{picture_type, pictures_in, PictureCodec::*};
 
     #[test]
     fn picture_types() {
@@ -294,7 +311,9 @@ mod tests {
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x80, 0]), Some(2));
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x40]), Some(1));
         let packed = [0, 0, 1, 0xB6, 0x40, 0, 0, 1, 0xB6, 0x80];
-        assert_eq!(picture_type(Mpeg4, &packed), None, "packed B-frame");
+        assert_eq!(picture_type(Mpeg4, &packed), Some(1), "the first of a packed pair");
+        assert_eq!(pictures_in(Mpeg4, &packed), 2, "packed B-frame");
+        assert_eq!(pictures_in(Mpeg4, &[0, 0, 1, 0xB6, 0x80, 0]), 1);
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB3, 0x40]), None);
         // sequence header, then a picture: temporal reference 5, coding type 3 (B)
         let b = [0, 0, 1, 0xB3, 9, 9, 0, 0, 1, 0x00, 0x01, 0x40 | (3 << 3), 0xff];
@@ -302,6 +321,6 @@ mod tests {
         assert_eq!(picture_type(Mpeg12, &[0, 0, 1, 0x00, 0x00, 1 << 3]), Some(0));
         assert_eq!(picture_type(Mpeg12, &[0, 0, 1, 0x00, 0x00, 2 << 3]), Some(1));
         let fields = [0, 0, 1, 0x00, 0x00, 1 << 3, 0, 0, 1, 0x00, 0x00, 1 << 3];
-        assert_eq!(picture_type(Mpeg12, &fields), None, "field pictures");
+        assert_eq!(pictures_in(Mpeg12, &fields), 2, "field pictures");
     }
 }
