@@ -31,14 +31,15 @@ bench-loader: build
 gluoncv-reference:
 	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_indices.py crates/kinema-data/tests/data/gluoncv_reference.json
 
-# Model parity with GluonCV (.params) and torchvision (.pth): export random-init fixtures
-# (cached), run the ignored parity tests.
+# Model parity with GluonCV (.params), torchvision and GluonCV's PyTorch port (.pth): export
+# random-init fixtures (cached), run the ignored parity tests.
 FIXTURES ?= $(HOME)/.cache/kinema/fixtures
 PARITY_MODELS ?= resnet18_v1b_kinetics400 i3d_resnet50_v1_kinetics400 i3d_nl5_resnet50_v1_kinetics400 slowfast_4x16_resnet50_kinetics400 slowfast_8x8_resnet50_kinetics400 r2plus1d_resnet18_kinetics400 r2plus1d_resnet50_kinetics400 c3d_kinetics400 inceptionv1_kinetics400 inceptionv3_kinetics400 vgg16_ucf101 i3d_inceptionv1_kinetics400 i3d_inceptionv3_kinetics400 p3d_resnet50_kinetics400 i3d_slow_resnet101_f16s4_kinetics700
 TORCHVISION_PARITY_MODELS ?= r3d_18 mc3_18 r2plus1d_18
 parity:
 	"$$(bash tools/gluoncv-venv.sh)" tools/gluoncv_fixtures.py --out $(FIXTURES) --skip-existing $(PARITY_MODELS)
 	"$$(bash tools/torch-venv.sh)" tools/torchvision_fixtures.py --out $(FIXTURES) --skip-existing $(TORCHVISION_PARITY_MODELS)
+	"$$(bash tools/torch-venv.sh)" tools/gluoncv_torch_fixtures.py --out $(FIXTURES) --skip-existing
 	KINEMA_FIXTURES=$(FIXTURES) $(CARGO) test --release -p kinema-models --test parity -- --ignored --nocapture
 
 # Fuzz open + decode (needs cargo-fuzz; RUSTC_BOOTSTRAP lets the stable toolchain build it).

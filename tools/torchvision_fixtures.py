@@ -54,11 +54,10 @@ def sha256(path):
     return h.hexdigest()
 
 
-def make(arch, out_dir):
-    name = arch + '_kinetics400'
-    torch.manual_seed(SEED)
-    net = getattr(video, arch)(num_classes=400)
-    g = torch.Generator().manual_seed(SEED)
+def randomize(net, g):
+    """BatchNorm weight~U(.5,1.5) bias~U(-.2,.2) mean~U(-.2,.2) var~U(.5,2), other biases
+    ~U(-.1,.1), from generator g in module order (so BatchNorm is no identity and biases count).
+    Returns the number of BatchNorm3d layers."""
     u = lambda t, lo, hi: t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
     n_bn = 0
     with torch.no_grad():
@@ -72,13 +71,29 @@ def make(arch, out_dir):
                 m.num_batches_tracked.fill_(7)
             elif getattr(m, 'bias', None) is not None:
                 u(m.bias, -0.1, 0.1)
+    return n_bn
+
+
+def forward(net, x):
+    """Eval-mode logits of net on x and the input of its `fc` (the pooled features)."""
     net.eval()
-    x = torch.randn(IN_SHAPE, generator=g)
     feats = {}
     h = net.fc.register_forward_pre_hook(lambda mod, inp: feats.__setitem__('f', inp[0].detach().clone()))
     with torch.no_grad():
         y = net(x)
     h.remove()
+    return y, feats['f']
+
+
+def make(arch, out_dir):
+    name = arch + '_kinetics400'
+    torch.manual_seed(SEED)
+    net = getattr(video, arch)(num_classes=400)
+    g = torch.Generator().manual_seed(SEED)
+    n_bn = randomize(net, g)
+    x = torch.randn(IN_SHAPE, generator=g)
+    y, f = forward(net, x)
+    feats = {'f': f}
 
     base = os.path.join(out_dir, name)
     files = {'.pth': base + '.pth'}

@@ -25,10 +25,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--main", required=True)
     ap.add_argument("--seq", required=True)
+    ap.add_argument("--rerun", action="append", default=[],
+                    help="a later harness JSON whose videos replace the main run's (noted in the report)")
     a = ap.parse_args()
     m = json.load(open(a.main))
     seq = json.load(open(a.seq))
     rows = m["results"]
+    reruns = []
+    for path in a.rerun:
+        extra = json.load(open(path))["results"]
+        vids = sorted({r["video"] for r in extra})
+        rows = [r for r in rows if r["video"] not in vids] + extra
+        reruns.append(vids)
     by = {}
     libs = []
     for r in rows:
@@ -45,6 +53,10 @@ def main():
     p("Harness: `shared/bench/decode` (corpus a-j, every frame checked against the ffmpeg CLI; "
       "median of 5 repetitions after 1 warm-up, each repetition opens the video anew).  ")
     p("Reproduce: `bash bench/decode/run.sh` (or `make bench-decode`).\n")
+    for vids in reruns:
+        p(f"Video(s) {', '.join(vids)}: every library re-run after the main run, on the idle machine "
+          "(`bench.py --videos ...`; raw JSON beside the main run's in `results/`, merged here with "
+          "`report.py --rerun`).\n")
 
     # Goals.
     wrong = sum(r.get("acc", {}).get("bad", 0) for r in rows if r["lib"] == "kinema")

@@ -117,7 +117,7 @@ impl PacketStore {
             (Some(codec), Some(bytes)) => picture_type(codec, bytes),
             _ => None,
         };
-        let check = !self.sampled || n < CHECK_FIRST || n % CHECK_EVERY == 0;
+        let check = !self.sampled || n < CHECK_FIRST || n.is_multiple_of(CHECK_EVERY);
         let verbatim = match (&self.file, pkt.position(), pkt.data()) {
             (Some(f), pos, Some(bytes)) if pos >= 0 && side == 0 && size > 0 => {
                 if check {
@@ -311,7 +311,11 @@ mod tests {
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x80, 0]), Some(2));
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB6, 0x40]), Some(1));
         let packed = [0, 0, 1, 0xB6, 0x40, 0, 0, 1, 0xB6, 0x80];
-        assert_eq!(picture_type(Mpeg4, &packed), Some(1), "the first of a packed pair");
+        assert_eq!(
+            picture_type(Mpeg4, &packed),
+            Some(1),
+            "the first of a packed pair"
+        );
         assert_eq!(pictures_in(Mpeg4, &packed), 2, "packed B-frame");
         assert_eq!(pictures_in(Mpeg4, &[0, 0, 1, 0xB6, 0x80, 0]), 1);
         assert_eq!(picture_type(Mpeg4, &[0, 0, 1, 0xB3, 0x40]), None);

@@ -66,7 +66,7 @@ impl VideoWriter {
             path: path.clone(),
             reason,
         };
-        if width < 2 || height < 2 || width % 2 != 0 || height % 2 != 0 {
+        if width < 2 || height < 2 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(fail(format!(
                 "frame size {width}x{height} must be even and at least 2x2"
             )));

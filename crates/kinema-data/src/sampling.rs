@@ -77,7 +77,10 @@ impl ClipSampler {
             if self.fast_temporal_stride == 0 || self.slow_temporal_stride == 0 {
                 return bad("slow_temporal_stride and fast_temporal_stride must be at least 1");
             }
-            if self.slow_temporal_stride % self.fast_temporal_stride != 0 {
+            if !self
+                .slow_temporal_stride
+                .is_multiple_of(self.fast_temporal_stride)
+            {
                 return bad("slow_temporal_stride must be a multiple of fast_temporal_stride");
             }
             if self.temporal_jitter {

@@ -320,7 +320,7 @@ fn poses(label: usize, w: f32, h: f32, rng: &mut Rng) -> (Pose, Pose) {
         2 => {
             // rotation: a quarter to a full turn, clockwise on screen = increasing angle
             let turn = travel(0.5, 2.0, rng) * std::f32::consts::PI;
-            b.angle = a.angle + if label % 2 == 0 { turn } else { -turn };
+            b.angle = a.angle + if label.is_multiple_of(2) { turn } else { -turn };
             b.x += dx;
             b.y += dy;
         }
@@ -329,7 +329,7 @@ fn poses(label: usize, w: f32, h: f32, rng: &mut Rng) -> (Pose, Pose) {
             let f = travel(1.8, 3.0, rng);
             let small = r * 0.7;
             let big = (small * f).min(m * 0.42);
-            (a.r, b.r) = if label % 2 == 0 {
+            (a.r, b.r) = if label.is_multiple_of(2) {
                 (small, big)
             } else {
                 (big, small)
@@ -345,7 +345,11 @@ fn poses(label: usize, w: f32, h: f32, rng: &mut Rng) -> (Pose, Pose) {
         }
         _ => {
             // appear / vanish
-            (a.alpha, b.alpha) = if label % 2 == 0 { (0.0, 1.0) } else { (1.0, 0.0) };
+            (a.alpha, b.alpha) = if label.is_multiple_of(2) {
+                (0.0, 1.0)
+            } else {
+                (1.0, 0.0)
+            };
             b.x += dx;
             b.y += dy;
             b.angle = a.angle + spin;

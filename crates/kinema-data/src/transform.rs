@@ -398,7 +398,12 @@ mod tests {
             );
             assert!(i.abs_diff(j) <= 1);
             let (hs, ws) = ((256 - b.h) / 4, (340 - b.w) / 4);
-            assert!(b.y % hs.max(1) == 0 && b.x % ws.max(1) == 0 && b.y <= 4 * hs && b.x <= 4 * ws);
+            assert!(
+                b.y.is_multiple_of(hs.max(1))
+                    && b.x.is_multiple_of(ws.max(1))
+                    && b.y <= 4 * hs
+                    && b.x <= 4 * ws
+            );
             seen_flip[b.flip as usize] = true;
         }
         assert_eq!(seen_flip, [true, true]);

@@ -82,7 +82,7 @@ fn synthetic_setting_files_load_and_are_consistent() {
         let r = VideoReader::open(&s.path).unwrap();
         assert_eq!(r.len(), s.num_frames, "{}", s.path.display());
         assert!((20..=40).contains(&r.len()));
-        assert!(r.width() % 2 == 0 && (64..=96).contains(&r.width()));
+        assert!(r.width().is_multiple_of(2) && (64..=96).contains(&r.width()));
     }
     assert_eq!(open("val.txt", options(Mode::Val)).len(), 4);
 }

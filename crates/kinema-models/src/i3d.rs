@@ -64,7 +64,7 @@ impl I3dConfig {
         let mut c = I3dConfig::resnet_v1(depth, nclass)?;
         let every = |n: usize, k: usize, from: usize| {
             (0..n)
-                .map(|i| i >= from && (i - from) % k == 0)
+                .map(|i| i >= from && (i - from).is_multiple_of(k))
                 .collect::<Vec<_>>()
         };
         let (s2, s3) = match (depth, blocks) {

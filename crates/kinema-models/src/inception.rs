@@ -92,7 +92,7 @@ fn segment_mean(x: Tensor<4>, segments: usize) -> Tensor<2> {
 }
 
 fn check_segments(frames: usize, segments: usize) -> Result<()> {
-    if frames % segments != 0 {
+    if !frames.is_multiple_of(segments) {
         return Err(ModelError::InvalidOption(format!(
             "{frames} frames do not split into videos of {segments} segments"
         )));

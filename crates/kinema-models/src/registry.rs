@@ -791,13 +791,16 @@ impl Net {
     }
 
     /// Loads a PyTorch checkpoint (`torch.save` of a state dict, zip or legacy format) into
-    /// the model. Its keys are PyTorch's names of kinema's parameter paths: BatchNorm's
-    /// `weight`/`bias` for burn's `gamma`/`beta`, everything else as it is (torchvision's
-    /// video ResNets: torchvision's keys). Every missing, unused or mis-shaped entry is an
-    /// error naming it by its key in the file.
+    /// the model. Its keys are PyTorch's names of kinema's parameter paths (BatchNorm's
+    /// `weight`/`bias` for burn's `gamma`/`beta`): torchvision's keys for its video ResNets,
+    /// GluonCV's PyTorch port's (`gluoncv.torch`) for I3D (non-local and slow included),
+    /// SlowFast and R(2+1)D (see [`Net::torch_key`]). Every missing, unused or mis-shaped entry
+    /// is an error naming it by its key in the file.
     pub fn load_pth(self, path: &Path) -> Result<Net> {
-        let tensors = read_pth(path)?;
-        Ok(map_net!(self, m => load_named(*m, tensors, path, &pytorch_name)?))
+        let mut tensors = read_pth(path)?;
+        let key = self.torch_key(&tensors);
+        drop_torch_aliases(&mut tensors);
+        Ok(map_net!(self, m => load_named(*m, tensors, path, &key)?))
     }
 
     /// A PyTorch checkpoint's tensors under kinema's parameter paths (PyTorch's names mapped
@@ -805,17 +808,34 @@ impl Net {
     /// edit a state dict before [`load_tensors`](Self::load_tensors) (fine-tuning swaps the
     /// classifier).
     pub fn read_pth(&self, path: &Path) -> Result<Vec<NamedTensor>> {
+        let mut tensors = read_pth(path)?;
+        let key = self.torch_key(&tensors);
+        drop_torch_aliases(&mut tensors);
         let ours: std::collections::HashMap<String, String> = each_net!(self, m => parameter_names(&**m))
             .into_iter()
-            .map(|(p, _)| (pytorch_name(&p), p))
+            .map(|(p, _)| (key(&p), p))
             .collect();
-        let mut tensors = read_pth(path)?;
         for t in &mut tensors {
             if let Some(p) = ours.get(&t.name) {
                 t.name = p.clone();
             }
         }
         Ok(tensors)
+    }
+
+    /// The key a PyTorch state dict gives kinema parameter path `path` of this net:
+    /// [`pytorch_name`], then GluonCV's PyTorch port's module names where they differ from
+    /// kinema's (which follow GluonCV's MXNet names): the non-local block's `W`, R(2+1)D's
+    /// bottleneck `conv1`, and the slow I3D's `conv1`/`bn1`/`layerN` (`tensors` tell that
+    /// naming apart from the other I3Ds' `first_stage`/`res_layers`).
+    fn torch_key(&self, tensors: &[NamedTensor]) -> fn(&str) -> String {
+        let has = |k: &str| tensors.iter().any(|t| t.name == k);
+        match self {
+            Net::I3d(_) if has("conv1.weight") && !has("first_stage.0.weight") => torch_slow_i3d_key,
+            Net::I3d(_) => |p| pytorch_name(p).replace(".nonlocal_block.w.", ".nonlocal_block.W."),
+            Net::R2Plus1d(_) => |p| pytorch_name(p).replace(".conv1x1.", ".conv1."),
+            _ => pytorch_name,
+        }
     }
 
     /// Loads a GluonCV `.params` file into the model (names mapped, aliases accepted, every
@@ -842,6 +862,47 @@ impl Net {
 /// Whether a file extension is a PyTorch checkpoint's.
 pub fn is_pth(extension: &str) -> bool {
     matches!(extension, "pth" | "pt")
+}
+
+/// GluonCV's PyTorch port saves some modules twice, under a second path that shares the
+/// tensors: I3D's `head.1` (the classifier inside its dropout-and-fc `head`) and the non-local
+/// block's `W_bn` (`W` and `bn` again). The copies are dropped when the original is there, so a
+/// fine-tuned classifier does not leave the old one behind as an unused entry.
+fn drop_torch_aliases(tensors: &mut Vec<NamedTensor>) {
+    let names: std::collections::HashSet<String> = tensors.iter().map(|t| t.name.clone()).collect();
+    let original = |name: &str| -> Option<String> {
+        if let Some(rest) = name.strip_prefix("head.1.") {
+            return Some(format!("fc.{rest}"));
+        }
+        let (block, rest) = name.split_once(".nonlocal_block.W_bn.")?;
+        let (which, leaf) = rest.split_once('.')?;
+        let module = match which {
+            "0" => "W",
+            "1" => "bn",
+            _ => return None,
+        };
+        Some(format!("{block}.nonlocal_block.{module}.{leaf}"))
+    };
+    tensors.retain(|t| original(&t.name).is_none_or(|o| !names.contains(&o)));
+}
+
+/// The slow I3D (`i3d_slow_*`) in GluonCV's PyTorch port names its stem `conv1`/`bn1` and its
+/// stages `layer1`..`layer4`, where kinema (and GluonCV's MXNet model) have `first_stage.0`,
+/// `first_stage.1` and `res_layers.0`..`res_layers.3`.
+fn torch_slow_i3d_key(path: &str) -> String {
+    let p = pytorch_name(path);
+    if let Some(rest) = p.strip_prefix("first_stage.0.") {
+        return format!("conv1.{rest}");
+    }
+    if let Some(rest) = p.strip_prefix("first_stage.1.") {
+        return format!("bn1.{rest}");
+    }
+    if let Some((stage, rest)) = p.strip_prefix("res_layers.").and_then(|r| r.split_once('.')) {
+        if let Ok(i) = stage.parse::<usize>() {
+            return format!("layer{}.{rest}", i + 1);
+        }
+    }
+    p
 }
 
 /// PyTorch's name of a kinema parameter path: burn's BatchNorm keeps `gamma`/`beta` where
@@ -963,6 +1024,49 @@ pub fn get_model(name: &str, o: &GetModelOptions, dev: &Device) -> Result<Net> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gluoncv_torch_port_names() {
+        let t = |name: &str| NamedTensor {
+            name: name.into(),
+            shape: vec![1],
+            data: vec![0.0],
+        };
+        let mut ts: Vec<NamedTensor> = [
+            "fc.weight",
+            "fc.bias",
+            "head.1.weight",
+            "head.1.bias",
+            "res_layers.1.1.nonlocal_block.W.weight",
+            "res_layers.1.1.nonlocal_block.W_bn.0.weight",
+            "res_layers.1.1.nonlocal_block.bn.running_var",
+            "res_layers.1.1.nonlocal_block.W_bn.1.running_var",
+            // No original beside it: kept, so the loader reports it.
+            "res_layers.2.0.nonlocal_block.W_bn.1.bias",
+        ]
+        .map(t)
+        .into();
+        drop_torch_aliases(&mut ts);
+        let left: Vec<&str> = ts.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            left,
+            [
+                "fc.weight",
+                "fc.bias",
+                "res_layers.1.1.nonlocal_block.W.weight",
+                "res_layers.1.1.nonlocal_block.bn.running_var",
+                "res_layers.2.0.nonlocal_block.W_bn.1.bias",
+            ]
+        );
+        assert_eq!(torch_slow_i3d_key("first_stage.0.weight"), "conv1.weight");
+        assert_eq!(torch_slow_i3d_key("first_stage.1.gamma"), "bn1.weight");
+        assert_eq!(torch_slow_i3d_key("res_layers.3.2.bn3.beta"), "layer4.2.bn3.bias");
+        assert_eq!(
+            torch_slow_i3d_key("res_layers.0.0.downsample.1.running_mean"),
+            "layer1.0.downsample.1.running_mean"
+        );
+        assert_eq!(torch_slow_i3d_key("fc.weight"), "fc.weight");
+    }
 
     #[test]
     fn names_are_unique_and_unknown_names_get_suggestions() {

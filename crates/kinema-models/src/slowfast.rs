@@ -186,7 +186,7 @@ impl SlowFast {
     pub fn new(c: &SlowFastConfig, dev: &Device) -> Result<SlowFast> {
         if c.beta_inv == 0
             || c.fusion_conv_channel_ratio == 0
-            || c.beta_inv % c.fusion_conv_channel_ratio != 0
+            || !c.beta_inv.is_multiple_of(c.fusion_conv_channel_ratio)
         {
             return Err(ModelError::InvalidOption(
                 "SlowFast: beta_inv must be a multiple of fusion_conv_channel_ratio".into(),

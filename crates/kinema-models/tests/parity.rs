@@ -1,6 +1,7 @@
-//! Logits and pooled features against GluonCV on the same `.params`, and against torchvision on
-//! the same `.pth` (zip and legacy format), from random-init models exported by
-//! `tools/gluoncv_fixtures.py` and `tools/torchvision_fixtures.py` (too large to commit). Run:
+//! Logits and pooled features against GluonCV on the same `.params`, against torchvision and
+//! GluonCV's PyTorch port on the same `.pth` (zip and legacy format), from random-init models
+//! exported by `tools/gluoncv_fixtures.py`, `tools/torchvision_fixtures.py` and
+//! `tools/gluoncv_torch_fixtures.py` (too large to commit). Run:
 //! `make parity` (builds the venvs, exports the fixtures into ~/.cache/kinema/fixtures, runs
 //! these with `--ignored`). `KINEMA_FIXTURES` points elsewhere.
 
@@ -33,8 +34,19 @@ fn case(name: &str, num_segments: usize) {
 
 /// [`case`] with the weights in `weights` (of the fixtures folder), loaded by its extension.
 fn case_with(name: &str, weights: &str, num_segments: usize) {
+    compare(name, name, weights, num_segments);
+}
+
+/// Fixture `gluoncv_torch.PORT` from GluonCV's PyTorch port, loaded into registry entry `name`.
+fn port_case(port: &str, name: &str) {
+    let base = format!("gluoncv_torch.{port}");
+    compare(name, &base, &format!("{base}.pth"), 1);
+}
+
+/// Registry entry `name` with weights `weights` against the fixture files `BASE.*`.
+fn compare(name: &str, base: &str, weights: &str, num_segments: usize) {
     let dir = fixtures();
-    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let file = |ext: &str| dir.join(format!("{base}.{ext}"));
     let dev = Device::flex();
     let (shape, input) = read_npy_f32(&file("input.npy")).unwrap();
     let (_, logits) = read_npy_f32(&file("logits.npy")).unwrap();
@@ -166,4 +178,48 @@ fn p3d_resnet50_kinetics400() {
 #[ignore = "needs the GluonCV fixtures: make parity"]
 fn i3d_slow_resnet101_f16s4_kinetics700() {
     case("i3d_slow_resnet101_f16s4_kinetics700", 1);
+}
+
+// GluonCV's PyTorch port (`gluoncv.torch`): its state dicts into the same registry entries.
+
+#[test]
+#[ignore = "needs the GluonCV PyTorch-port fixtures: make parity"]
+fn gluoncv_torch_i3d_resnet50_v1_kinetics400() {
+    port_case("i3d_resnet50_v1_kinetics400", "i3d_resnet50_v1_kinetics400");
+}
+
+#[test]
+#[ignore = "needs the GluonCV PyTorch-port fixtures: make parity"]
+fn gluoncv_torch_i3d_nl5_resnet50_v1_kinetics400() {
+    port_case(
+        "i3d_nl5_resnet50_v1_kinetics400",
+        "i3d_nl5_resnet50_v1_kinetics400",
+    );
+}
+
+#[test]
+#[ignore = "needs the GluonCV PyTorch-port fixtures: make parity"]
+fn gluoncv_torch_i3d_slow_resnet101_f16s4_kinetics700() {
+    port_case(
+        "i3d_slow_resnet101_f16s4_kinetics700",
+        "i3d_slow_resnet101_f16s4_kinetics700",
+    );
+}
+
+#[test]
+#[ignore = "needs the GluonCV PyTorch-port fixtures: make parity"]
+fn gluoncv_torch_slowfast_4x16_resnet50_kinetics400() {
+    port_case(
+        "slowfast_4x16_resnet50_kinetics400",
+        "slowfast_4x16_resnet50_kinetics400",
+    );
+}
+
+#[test]
+#[ignore = "needs the GluonCV PyTorch-port fixtures: make parity"]
+fn gluoncv_torch_r2plus1d_v1_resnet50_kinetics400() {
+    port_case(
+        "r2plus1d_v1_resnet50_kinetics400",
+        "r2plus1d_resnet50_kinetics400",
+    );
 }

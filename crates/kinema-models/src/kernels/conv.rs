@@ -7,7 +7,8 @@
 //! is a stride-1 grid, so the input of every kernel offset is one contiguous shifted slice of it
 //! and the convolution is a sum of plain GEMMs (no im2col) straight into the output, computed
 //! over the padded grid's width and cropped in the same pass that applies the epilogue.
-//! Inputs with few channels (stems) gather the offsets into one taller GEMM instead.
+//! Inputs with few channels (stems) run the direct kernel of `direct.rs` on AVX-512 CPUs and
+//! otherwise gather the offsets into one taller GEMM.
 //!
 //! [`conv3d_reference`] is the plain-loop definition the fast path is tested against.
 
@@ -71,7 +72,7 @@ impl Epilogue<'_> {
     /// `dst = epilogue(src)` for one run of channel `c` (`src` is `dst` itself when `None`);
     /// `res` is the residual for the same run. One branch-free loop per case, so each one
     /// vectorises.
-    fn apply_run(&self, c: usize, dst: &mut [f32], src: Option<&[f32]>, res: Option<&[f32]>) {
+    pub(super) fn apply_run(&self, c: usize, dst: &mut [f32], src: Option<&[f32]>, res: Option<&[f32]>) {
         if self.relu {
             self.run(c, dst, src, res, |y| y.max(0.0))
         } else {
@@ -250,17 +251,18 @@ impl<'a> Phases<'a> {
     }
 }
 
-/// A raw pointer the GEMM tiles write through; each tile owns a disjoint block of the output.
+/// A raw pointer parallel tiles write through; each tile owns a disjoint part of the output
+/// (GEMM tiles here, position ranges in `direct.rs`).
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(super) struct OutPtr(pub(super) *mut f32);
 
 impl OutPtr {
     /// The pointer (a method, so closures capture the `Send` wrapper, not the raw field).
-    fn get(self) -> *mut f32 {
+    pub(super) fn get(self) -> *mut f32 {
         self.0
     }
 }
-// SAFETY: tiles write disjoint (row, column) blocks of one buffer that outlives the parallel loop.
+// SAFETY: tiles write disjoint parts of one buffer that outlives the parallel loop.
 unsafe impl Send for OutPtr {}
 // SAFETY: as above; the pointer itself is only copied.
 unsafe impl Sync for OutPtr {}
@@ -278,6 +280,19 @@ pub fn conv3d(
     g: &ConvGeom,
     ep: &Epilogue,
 ) -> (Vec<f32>, [usize; 5]) {
+    conv3d_paths(x, xshape, weight, cout, g, ep, super::direct::available())
+}
+
+/// [`conv3d`], with the direct few-channel kernel allowed or not (tests run both paths).
+fn conv3d_paths(
+    x: &[f32],
+    xshape: [usize; 5],
+    weight: &[f32],
+    cout: usize,
+    g: &ConvGeom,
+    ep: &Epilogue,
+    allow_direct: bool,
+) -> (Vec<f32>, [usize; 5]) {
     let [n, cin, d, h, w] = xshape;
     let [kd, kh, kw] = g.kernel;
     let taps = kd * kh * kw;
@@ -294,11 +309,16 @@ pub fn conv3d(
     // Slack: the furthest shift of any tap, plus the over-read of the last grid row.
     let grid_probe = [0, 1, 2].map(|i| (xshape[i + 2] + g.pad_begin[i] + g.pad_end[i]).div_ceil(g.stride[i]));
     let gather = cin < GATHER_BELOW_CIN && taps > 1;
+    // Few channels on AVX-512: the direct kernel reads every tap in place instead.
+    let direct = gather && allow_direct;
     // The gathered form copies only the positions the output keeps: it never over-reads.
-    let slack = if taps == 1 || gather {
+    let shifted = ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw;
+    let slack = if direct {
+        shifted
+    } else if taps == 1 || gather {
         0
     } else {
-        ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw
+        shifted
     };
     let plane_in = cin * d * h * w;
     let phases: Vec<Phases> = (0..n)
@@ -314,7 +334,20 @@ pub fn conv3d(
     let plane_out = od * oh * ow;
     // Runs of the output are (batch element, channel) pairs: run i is channel i % cout.
     let residual = |i: usize| ep.residual.map(|r| &r[i * plane_out..(i + 1) * plane_out]);
-    if gather {
+    if direct {
+        let plane = phases[0].plane;
+        super::direct::Direct {
+            srcs: phases.iter().map(|p| p.data.as_ref()).collect(),
+            rows: (0..cin)
+                .flat_map(|ci| offsets.iter().map(move |&o| o + ci * plane))
+                .collect(),
+            weight,
+            cout,
+            odhw: [od, oh, ow],
+            grid: [hq, wq],
+        }
+        .run(ep, &mut out);
+    } else if gather {
         gemm_gathered(
             &phases,
             &offsets,
@@ -608,14 +641,17 @@ mod tests {
         };
         let w = wt;
         let (want, ws) = conv3d_reference(&x, xshape, &w, cout, &g, &ep);
-        let (got, gs) = conv3d(&x, xshape, &w, cout, &g, &ep);
-        assert_eq!(ws, gs, "{xshape:?} {g:?}");
-        let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let err = want.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(
-            err <= 1e-5 * max.max(1.0),
-            "{xshape:?} {g:?}: max err {err} (max {max})"
-        );
+        // Both few-channel paths where this CPU has the direct one.
+        for direct in [false, crate::kernels::direct::available()] {
+            let (got, gs) = conv3d_paths(&x, xshape, &w, cout, &g, &ep, direct);
+            assert_eq!(ws, gs, "{xshape:?} {g:?}");
+            let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let err = want.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err <= 1e-5 * max.max(1.0),
+                "{xshape:?} {g:?} (direct {direct}): max err {err} (max {max})"
+            );
+        }
     }
 
     fn geom(kernel: [usize; 3], stride: [usize; 3], pad: [usize; 3]) -> ConvGeom {
@@ -652,6 +688,16 @@ mod tests {
         check([1, 3, 8, 20, 18], 16, geom([5, 7, 7], [2, 2, 2], [2, 3, 3]), true);
         check([2, 3, 1, 23, 23], 16, geom([1, 7, 7], [1, 2, 2], [0, 3, 3]), true);
         check([1, 3, 6, 10, 10], 8, geom([3, 3, 3], [1, 1, 1], [1, 1, 1]), true);
+        // Channel counts off the micro-tile (R(2+1)D's 45), rows longer than a vector run, a
+        // grid of more than one task, a residual (odd height).
+        check(
+            [1, 3, 4, 21, 40],
+            45,
+            geom([1, 7, 7], [1, 2, 2], [0, 3, 3]),
+            false,
+        );
+        check([2, 5, 3, 9, 70], 7, geom([3, 3, 3], [1, 1, 2], [1, 1, 1]), true);
+        check([1, 3, 12, 64, 64], 6, geom([5, 7, 7], [2, 2, 2], [2, 3, 3]), true);
     }
 
     #[test]

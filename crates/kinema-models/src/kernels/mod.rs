@@ -3,4 +3,5 @@
 
 pub mod buffers;
 pub mod conv;
+pub mod direct;
 pub mod pool;

@@ -7,7 +7,7 @@ use crate::error::{ModelError, Result};
 
 /// An error unless `clips` splits into videos of `segments` clips each.
 pub fn check_clips(clips: usize, segments: usize) -> Result<()> {
-    if segments == 0 || clips % segments != 0 {
+    if segments == 0 || !clips.is_multiple_of(segments) {
         return Err(ModelError::InvalidOption(format!(
             "{clips} clips do not split into videos of {segments} clips"
         )));

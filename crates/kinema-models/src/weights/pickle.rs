@@ -246,7 +246,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, items: Vec<Value>, op: &str) -> Result<(), String> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(format!("corrupt pickle: {op} with an odd number of items"));
         }
         let at = self.at - 1;
