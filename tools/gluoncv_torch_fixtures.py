@@ -21,7 +21,6 @@ replaced by a no-op (the weights are random anyway). Init as tools/torchvision_f
 """
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -43,7 +42,7 @@ except ImportError:
     os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torchvision_fixtures import forward, randomize, sha256  # noqa: E402
+from torchvision_fixtures import forward, randomize, sha256, write_meta  # noqa: E402
 
 SEED = 0
 # port name -> (kinema registry name, input NCTHW as the port takes it, SlowFast alpha or None)
@@ -114,10 +113,7 @@ def make(name, out_dir):
                       gluoncv=_gluoncv_version()),
         sha256={s: sha256(p) for s, p in files.items()},
     )
-    with open(base + '.meta.json', 'w') as f:
-        json.dump(meta, f, indent=1)
-    print(json.dumps({k: meta[k] for k in ('model', 'kinema_name', 'input_shape', 'logits_shape',
-                                           'n_state_dict_entries')}), flush=True)
+    write_meta(base, meta, ('model', 'kinema_name', 'input_shape', 'logits_shape', 'n_state_dict_entries'))
 
 
 def _gluoncv_version():

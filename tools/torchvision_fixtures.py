@@ -118,10 +118,14 @@ def make(arch, out_dir):
                       python=sys.version.split()[0]),
         sha256={s: sha256(p) for s, p in files.items()},
     )
+    write_meta(base, meta, ('model', 'input_shape', 'logits_shape', 'n_state_dict_entries', 'logits_stats'))
+
+
+def write_meta(base, meta, show):
+    """BASE.meta.json, and the `show` keys of it as one line of JSON on stdout."""
     with open(base + '.meta.json', 'w') as f:
         json.dump(meta, f, indent=1)
-    print(json.dumps({k: meta[k] for k in ('model', 'input_shape', 'logits_shape', 'n_state_dict_entries',
-                                           'logits_stats')}), flush=True)
+    print(json.dumps({k: meta[k] for k in show}), flush=True)
 
 
 def main():
