@@ -797,9 +797,7 @@ impl Net {
     /// SlowFast and R(2+1)D (see [`Net::torch_key`]). Every missing, unused or mis-shaped entry
     /// is an error naming it by its key in the file.
     pub fn load_pth(self, path: &Path) -> Result<Net> {
-        let mut tensors = read_pth(path)?;
-        let key = self.torch_key(&tensors);
-        drop_torch_aliases(&mut tensors);
+        let (tensors, key) = self.torch_tensors(path)?;
         Ok(map_net!(self, m => load_named(*m, tensors, path, &key)?))
     }
 
@@ -808,9 +806,7 @@ impl Net {
     /// edit a state dict before [`load_tensors`](Self::load_tensors) (fine-tuning swaps the
     /// classifier).
     pub fn read_pth(&self, path: &Path) -> Result<Vec<NamedTensor>> {
-        let mut tensors = read_pth(path)?;
-        let key = self.torch_key(&tensors);
-        drop_torch_aliases(&mut tensors);
+        let (mut tensors, key) = self.torch_tensors(path)?;
         let ours: std::collections::HashMap<String, String> = each_net!(self, m => parameter_names(&**m))
             .into_iter()
             .map(|(p, _)| (key(&p), p))
@@ -823,17 +819,26 @@ impl Net {
         Ok(tensors)
     }
 
+    /// A PyTorch checkpoint's tensors, the port's aliased copies dropped, and the key each
+    /// kinema parameter path has in it ([`Net::torch_key`]).
+    fn torch_tensors(&self, path: &Path) -> Result<(Vec<NamedTensor>, KeyFn)> {
+        let mut tensors = read_pth(path)?;
+        let key = self.torch_key(&tensors);
+        drop_torch_aliases(&mut tensors);
+        Ok((tensors, key))
+    }
+
     /// The key a PyTorch state dict gives kinema parameter path `path` of this net:
     /// [`pytorch_name`], then GluonCV's PyTorch port's module names where they differ from
     /// kinema's (which follow GluonCV's MXNet names): the non-local block's `W`, R(2+1)D's
     /// bottleneck `conv1`, and the slow I3D's `conv1`/`bn1`/`layerN` (`tensors` tell that
     /// naming apart from the other I3Ds' `first_stage`/`res_layers`).
-    fn torch_key(&self, tensors: &[NamedTensor]) -> fn(&str) -> String {
+    fn torch_key(&self, tensors: &[NamedTensor]) -> KeyFn {
         let has = |k: &str| tensors.iter().any(|t| t.name == k);
         match self {
             Net::I3d(_) if has("conv1.weight") && !has("first_stage.0.weight") => torch_slow_i3d_key,
-            Net::I3d(_) => |p| pytorch_name(p).replace(".nonlocal_block.w.", ".nonlocal_block.W."),
-            Net::R2Plus1d(_) => |p| pytorch_name(p).replace(".conv1x1.", ".conv1."),
+            Net::I3d(_) => |p| i3d_gluon_path(&pytorch_name(p)),
+            Net::R2Plus1d(_) => |p| r2plus1d_gluon_path(&pytorch_name(p)),
             _ => pytorch_name,
         }
     }
@@ -843,10 +848,10 @@ impl Net {
     pub fn load_params(self, path: &Path) -> Result<Net> {
         let tensors = read_params(path)?;
         // GluonCV's parameter paths where they differ from kinema's.
-        let rename: fn(&str) -> String = match &self {
+        let rename: KeyFn = match &self {
             Net::Tsn(_) => |p| p.strip_prefix("backbone.").unwrap_or(p).to_string(),
-            Net::I3d(_) => |p| p.replace(".nonlocal_block.w.", ".nonlocal_block.W."),
-            Net::R2Plus1d(_) => |p| p.replace(".conv1x1.", ".conv1."),
+            Net::I3d(_) => i3d_gluon_path,
+            Net::R2Plus1d(_) => r2plus1d_gluon_path,
             Net::TsnVgg16(_) => crate::vgg::gluon_path,
             Net::TsnInceptionV1(_) | Net::TsnInceptionV3(_) | Net::I3dInception(_) => {
                 crate::layers::inception::gluon_path
@@ -862,6 +867,19 @@ impl Net {
 /// Whether a file extension is a PyTorch checkpoint's.
 pub fn is_pth(extension: &str) -> bool {
     matches!(extension, "pth" | "pt")
+}
+
+/// How a weight file names a kinema parameter path.
+type KeyFn = fn(&str) -> String;
+
+/// GluonCV's name (MXNet and PyTorch port alike) of an I3D path: the non-local block's `W`.
+fn i3d_gluon_path(path: &str) -> String {
+    path.replace(".nonlocal_block.w.", ".nonlocal_block.W.")
+}
+
+/// GluonCV's name (MXNet and PyTorch port alike) of an R(2+1)D path: a bottleneck's `conv1`.
+fn r2plus1d_gluon_path(path: &str) -> String {
+    path.replace(".conv1x1.", ".conv1.")
 }
 
 /// GluonCV's PyTorch port saves some modules twice, under a second path that shares the

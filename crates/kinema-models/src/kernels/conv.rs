@@ -311,14 +311,12 @@ fn conv3d_paths(
     let gather = cin < GATHER_BELOW_CIN && taps > 1;
     // Few channels on AVX-512: the direct kernel reads every tap in place instead.
     let direct = gather && allow_direct;
-    // The gathered form copies only the positions the output keeps: it never over-reads.
-    let shifted = ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw;
-    let slack = if direct {
-        shifted
-    } else if taps == 1 || gather {
+    // The gathered form copies only the positions the output keeps: it never over-reads. The
+    // per-tap GEMMs and the direct kernel read each tap's shifted range of the whole grid.
+    let slack = if taps == 1 || (gather && !direct) {
         0
     } else {
-        shifted
+        ((kh - 1) / g.stride[1] + 1) * grid_probe[2] + kw
     };
     let plane_in = cin * d * h * w;
     let phases: Vec<Phases> = (0..n)
@@ -642,7 +640,8 @@ mod tests {
         let w = wt;
         let (want, ws) = conv3d_reference(&x, xshape, &w, cout, &g, &ep);
         // Both few-channel paths where this CPU has the direct one.
-        for direct in [false, crate::kernels::direct::available()] {
+        let paths = [false, true].into_iter();
+        for direct in paths.filter(|&d| !d || crate::kernels::direct::available()) {
             let (got, gs) = conv3d_paths(&x, xshape, &w, cout, &g, &ep, direct);
             assert_eq!(ws, gs, "{xshape:?} {g:?}");
             let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
