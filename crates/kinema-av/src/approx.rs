@@ -11,7 +11,7 @@ use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
 use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
-use crate::decoder::open_decoder;
+use crate::decoder::{open_decoder, share};
 use crate::error::{AvError, Result};
 use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
 
@@ -290,7 +290,7 @@ impl ApproxReader {
     pub fn get_into(&mut self, idx: usize, dst: &mut [u8]) -> Result<()> {
         self.check(idx)?;
         if let Some(f) = self.cache.get(idx) {
-            let f = f.clone();
+            let f = share(f);
             return self.output.convert(&f, dst).map_err(|e| e.into_av(&self.path));
         }
         let target = self.pts_of(idx);
@@ -306,12 +306,12 @@ impl ApproxReader {
             };
             let i = self.index_of(pts);
             if self.cache.budget() > 0 && i <= idx {
-                let f = self.frame.clone();
+                let f = share(&self.frame);
                 let n = frame_bytes(&f);
                 self.cache.insert(i, f, n);
             }
             if pts + half >= target {
-                let f = self.frame.clone();
+                let f = share(&self.frame);
                 return self.output.convert(&f, dst).map_err(|e| e.into_av(&self.path));
             }
         }

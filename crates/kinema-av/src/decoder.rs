@@ -45,6 +45,20 @@ pub(crate) fn open_decoder(
     ctx.decoder().video().map_err(|e| e.to_string())
 }
 
+/// A new reference to `f`'s pictures, no pixel copy (`frame::Video`'s `Clone` allocates and
+/// copies every plane). Decoded pictures are never written again while a reference lives.
+pub(crate) fn share(f: &frame::Video) -> frame::Video {
+    let mut out = frame::Video::empty();
+    // SAFETY: both frames are valid AVFrames and `out` is empty; av_frame_ref adds references
+    // to `f`'s buffers and copies its properties, or fails leaving `out` empty.
+    let r = unsafe { ffmpeg::ffi::av_frame_ref(out.as_mut_ptr(), f.as_ptr()) };
+    if r < 0 {
+        // A frame without reference-counted buffers: copy it.
+        return f.clone();
+    }
+    out
+}
+
 pub(crate) struct Cursor {
     dec: decoder::Video,
     next_pkt: usize,

@@ -11,7 +11,7 @@ use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
 use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
-use crate::decoder::{open_decoder, Cursor};
+use crate::decoder::{open_decoder, share, Cursor};
 use crate::error::{AvError, Result};
 use crate::index::{FrameEntry, FrameIndex, PacketMeta};
 use crate::nal::{framing, Framing, NalCodec};
@@ -212,7 +212,7 @@ impl FileReader {
         };
         if key.width == 0 || key.height == 0 {
             let c = self.decode_to(0)?;
-            let f = self.cursors[c].frame().clone();
+            let f = share(self.cursors[c].frame());
             return self.confirm(&f);
         }
         if pix == format::Pixel::None {
@@ -415,7 +415,7 @@ impl FileReader {
                 match got {
                     Some(i) if i <= t => {
                         if cache && self.cache_enabled() && !self.cache.contains(i) {
-                            let f = self.cursors[slot].frame().clone();
+                            let f = share(self.cursors[slot].frame());
                             let n = frame_bytes(&f);
                             self.cache.insert(i, f, n);
                         }
@@ -486,10 +486,10 @@ impl FileReader {
     /// batch when `batch` names its frames).
     fn frame_at(&mut self, idx: usize, cache: bool, batch: Option<&HashSet<usize>>) -> Result<frame::Video> {
         if let Some(f) = self.cache.get(idx) {
-            return Ok(f.clone());
+            return Ok(share(f));
         }
         let slot = self.decode_to_inner(idx, cache, batch)?;
-        Ok(self.cursors[slot].frame().clone())
+        Ok(share(self.cursors[slot].frame()))
     }
 
     /// One frame, through the cache: random single-frame access does not decode a GOP twice.
@@ -621,7 +621,7 @@ impl FileReader {
         let first = cursor.next_frame(&self.packets, &self.index);
         let pending = match first {
             Some(i) => {
-                let f = cursor.frame().clone();
+                let f = share(cursor.frame());
                 self.confirm(&f)?;
                 Some(Decoded::Frame(i, f, cursor.last_error.clone()))
             }
@@ -635,7 +635,7 @@ impl FileReader {
                 .name("kinema-seq-decode".into())
                 .spawn(move || loop {
                     let msg = match cursor.next_frame(&packets, &index) {
-                        Some(i) => Decoded::Frame(i, cursor.frame().clone(), cursor.last_error.clone()),
+                        Some(i) => Decoded::Frame(i, share(cursor.frame()), cursor.last_error.clone()),
                         None => Decoded::End(cursor.last_error.clone()),
                     };
                     let end = matches!(msg, Decoded::End(_));
