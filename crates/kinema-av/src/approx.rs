@@ -290,8 +290,7 @@ impl ApproxReader {
     pub fn get_into(&mut self, idx: usize, dst: &mut [u8]) -> Result<()> {
         self.check(idx)?;
         if let Some(f) = self.cache.get(idx) {
-            let f = share(f);
-            return self.output.convert(&f, dst).map_err(|e| e.into_av(&self.path));
+            return self.output.convert(f, dst).map_err(|e| e.into_av(&self.path));
         }
         let target = self.pts_of(idx);
         let half = (self.step / 2.0).floor() as i64;
@@ -311,8 +310,10 @@ impl ApproxReader {
                 self.cache.insert(i, f, n);
             }
             if pts + half >= target {
-                let f = share(&self.frame);
-                return self.output.convert(&f, dst).map_err(|e| e.into_av(&self.path));
+                return self
+                    .output
+                    .convert(&self.frame, dst)
+                    .map_err(|e| e.into_av(&self.path));
             }
         }
     }

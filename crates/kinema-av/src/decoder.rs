@@ -53,7 +53,8 @@ pub(crate) fn share(f: &frame::Video) -> frame::Video {
     // to `f`'s buffers and copies its properties, or fails leaving `out` empty.
     let r = unsafe { ffmpeg::ffi::av_frame_ref(out.as_mut_ptr(), f.as_ptr()) };
     if r < 0 {
-        // A frame without reference-counted buffers: copy it.
+        // av_frame_ref itself copies frames whose buffers are not reference-counted, so this
+        // is out of memory: fall back to the plain copy.
         return f.clone();
     }
     out
