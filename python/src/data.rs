@@ -7,11 +7,16 @@ use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::IntoPyArray;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
+use crate::clip::clip_from_kwargs;
 use crate::err;
 
 /// GluonCV's `VideoClsCustom(root, setting, train=True, test_mode=False, ...)`, same
 /// parameters and defaults, kinema's frame choices (the ones GluonCV picks in val/test mode).
+/// The clip parameters (`num_segments`, `new_length`, `new_step`, `new_width`, `new_height`,
+/// `target_width`, `target_height` or `input_size`, `temporal_jitter`, `slowfast`,
+/// `slow_temporal_stride`, `fast_temporal_stride`, `mean`, `std`) are keyword arguments.
 ///
 /// `ds[i]` is `(clip, label)`: clip float32, normalized with ImageNet's mean and std, shaped
 /// `[views, 3, T, H, W]` (`[views, 3, H, W]` when `new_length == 1`), views =
@@ -29,11 +34,10 @@ impl VideoClsCustom {
     #[new]
     #[pyo3(signature = (
         root, setting, train = true, test_mode = false, name_pattern = "img_%05d.jpg",
-        video_ext = "mp4", is_color = true, modality = "rgb", num_segments = 1, num_crop = 1,
-        new_length = 1, new_step = 1, new_width = 340, new_height = 256, target_width = 224,
-        target_height = 224, temporal_jitter = false, video_loader = false, use_decord = false,
-        slowfast = false, slow_temporal_stride = 16, fast_temporal_stride = 2, data_aug = "v1",
-        lazy_init = false, transform = None, seed = 0, skip_missing = false, reader_threads = 1
+        video_ext = "mp4", is_color = true, modality = "rgb", num_crop = 1,
+        video_loader = false, use_decord = false, data_aug = "v1",
+        lazy_init = false, transform = None, seed = 0, skip_missing = false, reader_threads = 1,
+        **clip
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -46,26 +50,16 @@ impl VideoClsCustom {
         video_ext: &str,
         is_color: bool,
         modality: &str,
-        num_segments: usize,
         num_crop: usize,
-        new_length: usize,
-        new_step: usize,
-        new_width: u32,
-        new_height: u32,
-        target_width: u32,
-        target_height: u32,
-        temporal_jitter: bool,
         video_loader: bool,
         use_decord: bool,
-        slowfast: bool,
-        slow_temporal_stride: usize,
-        fast_temporal_stride: usize,
         data_aug: &str,
         lazy_init: bool,
         transform: Option<&Bound<'_, PyAny>>,
         seed: u64,
         skip_missing: bool,
         reader_threads: usize,
+        clip: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         if transform.is_some_and(|t| !t.is_none()) {
             return Err(PyValueError::new_err(
@@ -80,20 +74,10 @@ impl VideoClsCustom {
             video_ext: video_ext.to_string(),
             is_color,
             modality: modality.to_string(),
-            num_segments,
+            clip: clip_from_kwargs(clip)?,
             num_crop,
-            new_length,
-            new_step,
-            new_width,
-            new_height,
-            target_width,
-            target_height,
-            temporal_jitter,
             video_loader,
             use_decord,
-            slowfast,
-            slow_temporal_stride,
-            fast_temporal_stride,
             data_aug: data_aug.to_string(),
             lazy_init,
             skip_missing,

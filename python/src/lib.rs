@@ -5,6 +5,7 @@
 //! runs with the interpreter released, so Python threads decode in parallel. The Python half
 //! (`pysrc/kinema`) adds the bridges (`native`, `numpy`, `torch`) and decord's module layout.
 
+mod clip;
 mod data;
 mod loader;
 mod models;

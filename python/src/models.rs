@@ -4,14 +4,15 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use burn::tensor::Device;
-use kinema_models::{ModelCard, Net};
-use kinema_train::{predict_videos, resolve_model, ModelSource, PredictOptions};
+use kinema_infer::{predict_videos, PredictOptions};
+use kinema_models::{Model as Built, ModelCard, ModelSource};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::clip::clip_to_dict;
 use crate::err;
 
 /// A built model (eval mode) with its card: class names and how to feed it.
@@ -21,7 +22,9 @@ use crate::err;
 /// classifier takes; `model.predict(videos)` the top labels of each video, views averaged.
 #[pyclass(module = "kinema.models")]
 pub struct Model {
-    net: Mutex<Net>,
+    /// The network and its card, one call at a time.
+    built: Mutex<Built>,
+    /// A copy of the card, read without waiting for a running call.
     card: ModelCard,
 }
 
@@ -31,10 +34,11 @@ impl Model {
         let data = clip.as_array().iter().copied().collect::<Vec<f32>>();
         let (dims, y) = py
             .detach(|| {
-                let net = self
-                    .net
+                let built = self
+                    .built
                     .lock()
                     .map_err(|_| "a previous call on this model panicked".to_string())?;
+                let net = &built.net;
                 if shape.len() != net.input_rank() {
                     return Err(format!(
                         "{}: expected a clip batch of {} dimensions, got shape {shape:?}",
@@ -88,19 +92,12 @@ impl Model {
         };
         let preds = py
             .detach(|| {
-                let net = self
-                    .net
+                let built = self
+                    .built
                     .lock()
                     .map_err(|_| "a previous call on this model panicked".to_string())?;
-                predict_videos(
-                    (&net, &self.card),
-                    &videos,
-                    &o,
-                    "<python>",
-                    &Device::flex(),
-                    &|_, _| {},
-                )
-                .map_err(|e| e.to_string())
+                predict_videos(&built, &videos, &o, "<python>", &Device::flex(), &|_, _| {})
+                    .map_err(|e| e.to_string())
             })
             .map_err(err)?;
         preds
@@ -138,21 +135,11 @@ impl Model {
     }
 
     /// How to feed it, with GluonCV's names (`num_segments`, `new_length`, `new_step`,
-    /// `new_width`, `new_height`, `input_size`, `mean`, `std`, `slowfast`).
+    /// `new_width`, `new_height`, `target_width`, `target_height`, `input_size` (square
+    /// crops), `mean`, `std`, `slowfast`, ...): keyword arguments `VideoClsCustom` takes.
     #[getter]
     fn input<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let i = &self.card.input;
-        let d = PyDict::new(py);
-        d.set_item("num_segments", i.num_segments)?;
-        d.set_item("new_length", i.new_length)?;
-        d.set_item("new_step", i.new_step)?;
-        d.set_item("new_width", i.new_width)?;
-        d.set_item("new_height", i.new_height)?;
-        d.set_item("input_size", i.input_size)?;
-        d.set_item("mean", i.mean.to_vec())?;
-        d.set_item("std", i.std.to_vec())?;
-        d.set_item("slowfast", i.slowfast)?;
-        Ok(d)
+        clip_to_dict(py, &self.card.input)
     }
 
     fn __repr__(&self) -> String {
@@ -162,7 +149,7 @@ impl Model {
             self.card.classes.len(),
             self.card.input.new_length,
             self.card.input.new_step,
-            self.card.input.input_size
+            self.card.input.target_width
         )
     }
 }
@@ -188,20 +175,20 @@ pub fn get_model(
         nclass,
         pretrained,
     };
-    let (net, card) = py
-        .detach(|| resolve_model(&src, &Device::flex()).map_err(|e| e.to_string()))
+    let built = py
+        .detach(|| Built::load(&src, &Device::flex()).map_err(|e| e.to_string()))
         .map_err(err)?;
     Ok(Model {
-        net: Mutex::new(net),
-        card,
+        card: built.card.clone(),
+        built: Mutex::new(built),
     })
 }
 
 /// GluonCV's `get_model_list()`: every registry name.
 #[pyfunction]
 pub fn get_model_list() -> Vec<String> {
-    kinema_models::registry::models()
-        .into_iter()
-        .map(|m| m.name)
+    kinema_models::models()
+        .iter()
+        .map(|m| m.name.to_string())
         .collect()
 }

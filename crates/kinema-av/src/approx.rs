@@ -13,7 +13,9 @@ use crate::cache::FrameCache;
 use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
 use crate::decoder::{open_decoder, share};
 use crate::error::{AvError, Result};
-use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
+use crate::options::{check_size, ReaderOptions};
+use crate::setup::init;
+use crate::types::{FrameBatch, VideoInfo};
 
 pub(crate) struct ApproxReader {
     path: PathBuf,
@@ -37,7 +39,7 @@ pub(crate) struct ApproxReader {
 
 impl ApproxReader {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<ApproxReader> {
-        crate::init();
+        init();
         let p = path.to_path_buf();
         let (ictx, _) = crate::input::open_input(path, false).map_err(|e| AvError::Open {
             path: p.clone(),
@@ -101,7 +103,7 @@ impl ApproxReader {
                 reason: format!("cannot open the decoder: {e}"),
             }
         })?;
-        crate::reader::check_size(&p, width, height, opts.max_pixels)?;
+        check_size(&p, width, height, opts.max_pixels)?;
         let target = Target::of(opts);
         let output = RgbOutput::new(
             InputKey {

@@ -9,6 +9,9 @@ use std::ffi::CString;
 use ffmpeg::{filter, format::Pixel, frame, Rational};
 use ffmpeg_next as ffmpeg;
 
+use crate::error::AvError;
+use crate::options::ReaderOptions;
+
 /// The input a graph was configured for; a frame that differs needs a new graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct InputKey {
@@ -40,7 +43,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub fn of(o: &crate::ReaderOptions) -> Target {
+    pub fn of(o: &ReaderOptions) -> Target {
         Target {
             width: o.width,
             height: o.height,
@@ -208,16 +211,16 @@ pub(crate) enum ConvertError {
 }
 
 impl ConvertError {
-    pub fn into_av(self, path: &std::path::Path) -> crate::AvError {
+    pub fn into_av(self, path: &std::path::Path) -> AvError {
         match self {
-            ConvertError::SizeChanged { width, height, want } => crate::AvError::Corrupt {
+            ConvertError::SizeChanged { width, height, want } => AvError::Corrupt {
                 path: path.to_path_buf(),
                 reason: format!(
                     "a frame is {width}x{height} where the others are {}x{} (open with a fixed width and height)",
                     want.0, want.1
                 ),
             },
-            ConvertError::Failed(reason) => crate::AvError::Convert { path: path.to_path_buf(), reason },
+            ConvertError::Failed(reason) => AvError::Convert { path: path.to_path_buf(), reason },
         }
     }
 }
@@ -264,8 +267,8 @@ impl RgbOutput {
 /// Bytes a decoded frame of this layout holds (for cache accounting).
 pub(crate) fn frame_bytes(frame: &frame::Video) -> usize {
     let pix: ffmpeg::ffi::AVPixelFormat = frame.format().into();
+    let (width, height) = (frame.width() as i32, frame.height() as i32);
     // SAFETY: pure computation on integers.
-    let n =
-        unsafe { ffmpeg::ffi::av_image_get_buffer_size(pix, frame.width() as i32, frame.height() as i32, 1) };
+    let n = unsafe { ffmpeg::ffi::av_image_get_buffer_size(pix, width, height, 1) };
     n.max(0) as usize + 256
 }

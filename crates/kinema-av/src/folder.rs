@@ -9,7 +9,9 @@ use ffmpeg_next as ffmpeg;
 
 use crate::convert::{InputKey, RgbOutput, Target};
 use crate::error::{AvError, Result};
-use crate::reader::{FrameBatch, ReaderOptions, VideoInfo};
+use crate::options::{check_size, ReaderOptions};
+use crate::setup::init;
+use crate::types::{FrameBatch, VideoInfo};
 
 /// Expands a printf-style pattern with one integer field (`%d`, `%05d`).
 pub(crate) fn expand_pattern(pattern: &str, n: usize) -> Result<String> {
@@ -144,7 +146,7 @@ pub(crate) struct FolderReader {
 
 impl FolderReader {
     pub fn open(dir: &Path, opts: &ReaderOptions) -> Result<FolderReader> {
-        crate::init();
+        init();
         let mut files = Vec::new();
         let mut n = opts.frame_start;
         loop {
@@ -167,7 +169,7 @@ impl FolderReader {
         let mut dec = ImageDecoder::new(opts.max_pixels);
         let f0 = dec.decode(&files[0])?;
         let (width, height) = (f0.width(), f0.height());
-        crate::reader::check_size(&files[0], width, height, opts.max_pixels)?;
+        check_size(&files[0], width, height, opts.max_pixels)?;
         let pixel_format = format!("{:?}", f0.format()).to_lowercase();
         let target = Target::of(opts);
         let out = RgbOutput::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
@@ -177,7 +179,7 @@ impl FolderReader {
             }
         })?;
         let (out_width, out_height) = out.size();
-        crate::reader::check_size(&files[0], out_width, out_height, opts.max_pixels)?;
+        check_size(&files[0], out_width, out_height, opts.max_pixels)?;
         dec.out = Some(out);
         let fps = opts.folder_fps;
         let info = VideoInfo {

@@ -12,6 +12,8 @@ use std::ptr;
 use ffmpeg::format;
 use ffmpeg_next as ffmpeg;
 
+use crate::error::{AvError, Result};
+
 /// Containers whose header lists every stream with its size, time base and frame rate.
 pub(crate) const HEADER_FORMATS: [&str; 3] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"];
 
@@ -77,8 +79,7 @@ pub(crate) struct VideoStream {
 
 /// The stream `-map 0:v:0` picks: the first video stream, cover art only if there is nothing
 /// else; an error when there is none or this FFmpeg cannot decode it.
-pub(crate) fn video_stream(ictx: &format::context::Input, path: &Path) -> crate::Result<VideoStream> {
-    use crate::AvError;
+pub(crate) fn video_stream(ictx: &format::context::Input, path: &Path) -> Result<VideoStream> {
     use ffmpeg::media;
     let streams: Vec<_> = ictx
         .streams()

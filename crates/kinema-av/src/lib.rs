@@ -1,8 +1,21 @@
+#![deny(clippy::undocumented_unsafe_blocks)]
 //! kinema-av: a frame-exact, random-access video reader on the system FFmpeg.
 //!
 //! [`VideoReader`] follows decord's API (`len`, `get_batch`, `fps`, key frames) and returns at
-//! native size exactly the RGB24 bytes the ffmpeg CLI decodes for each frame index. All FFmpeg
-//! FFI (and all `unsafe`) of kinema lives in this crate.
+//! native size exactly the RGB24 bytes the ffmpeg CLI decodes for each frame index. All of
+//! kinema's FFmpeg FFI lives in this crate; every `unsafe` block here says why it is sound in a
+//! `// SAFETY:` comment (enforced by clippy).
+//!
+//! Modules use each other in one direction only, each only modules listed before it (no two
+//! import each other; check with `grep -rn 'crate::\|super::' src`):
+//! 1. `error`, `cache`, `index`, `nal`: leaves. Then `setup` (FFmpeg init), `options`
+//!    (`ReaderOptions`, `check_size`), `types` (`FrameBatch`, `VideoInfo`, `FrameSource`),
+//!    `input`, `packets` (on `nal`), `decoder` (on `index`, `packets`), `convert` (on `options`).
+//! 2. The sources: `file` (exact mode; inside it `mod.rs` <- `random` <- `batch`, `mod.rs` <-
+//!    `sequential`, and `open` on `mod.rs` and `random`), `approx`, `folder`; also `writer`
+//!    (its tests read back through `reader`).
+//! 3. `reader`, the front door, on the sources, `options` and `types`. This file only
+//!    re-exports.
 
 mod approx;
 mod cache;
@@ -14,54 +27,25 @@ mod folder;
 mod index;
 mod input;
 mod nal;
+mod options;
 mod packets;
 mod reader;
+mod setup;
+mod types;
 mod writer;
 
 pub use error::{AvError, Result};
-pub use reader::{
-    FrameBatch, FrameSource, Frames, Interpolation, ReaderOptions, SeekMode, VideoInfo, VideoReader,
-};
+pub use options::{Interpolation, ReaderOptions, SeekMode};
+pub use reader::{Frames, VideoReader};
+pub use setup::ffmpeg_versions;
+pub use types::{FrameBatch, FrameSource, VideoInfo};
 pub use writer::{VideoWriter, WriterOptions};
-
-/// FFmpeg library versions this build runs on, e.g. `libavcodec 59.37.100`.
-pub fn ffmpeg_versions() -> String {
-    let v = |x: u32| format!("{}.{}.{}", x >> 16, (x >> 8) & 0xff, x & 0xff);
-    // SAFETY: version queries take no arguments and have no side effects.
-    unsafe {
-        format!(
-            "libavformat {}, libavcodec {}, libavfilter {}, libswscale {}",
-            v(ffmpeg_next::ffi::avformat_version()),
-            v(ffmpeg_next::ffi::avcodec_version()),
-            v(ffmpeg_next::ffi::avfilter_version()),
-            v(ffmpeg_next::ffi::swscale_version())
-        )
-    }
-}
-
-/// One-time FFmpeg set-up: quiet logging (errors come back as [`AvError`]s), unless
-/// `KINEMA_FFMPEG_LOG` names a level (`error`, `warning`, `info`, `debug`).
-pub(crate) fn init() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ffmpeg_next::init();
-        let level = match std::env::var("KINEMA_FFMPEG_LOG").as_deref() {
-            Ok("error") => ffmpeg_next::ffi::AV_LOG_ERROR,
-            Ok("warning") => ffmpeg_next::ffi::AV_LOG_WARNING,
-            Ok("info") => ffmpeg_next::ffi::AV_LOG_INFO,
-            Ok("debug") => ffmpeg_next::ffi::AV_LOG_DEBUG,
-            _ => ffmpeg_next::ffi::AV_LOG_QUIET,
-        };
-        // SAFETY: sets a global integer inside libavutil.
-        unsafe { ffmpeg_next::ffi::av_log_set_level(level) };
-    });
-}
 
 #[cfg(test)]
 mod send_check {
     fn assert_send<T: Send>() {}
     #[test]
     fn reader_is_send() {
-        assert_send::<crate::VideoReader>();
+        assert_send::<crate::reader::VideoReader>();
     }
 }

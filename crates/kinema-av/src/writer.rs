@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ffmpeg_next::{codec, encoder, format, frame, software::scaling, Dictionary, Packet, Rational};
 
 use crate::error::{AvError, Result};
+use crate::setup::init;
 
 /// How to encode: frame rate, quality and GOP layout.
 #[derive(Debug, Clone)]
@@ -60,7 +61,7 @@ impl VideoWriter {
     /// Starts `path` (an `.mp4`) for `width` x `height` RGB24 frames. Both sizes must be even
     /// (4:2:0 chroma).
     pub fn create(path: impl AsRef<Path>, width: u32, height: u32, options: &WriterOptions) -> Result<Self> {
-        crate::init();
+        init();
         let path = path.as_ref().to_path_buf();
         let fail = |reason: String| AvError::Encode {
             path: path.clone(),
@@ -252,7 +253,7 @@ impl Drop for VideoWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VideoReader;
+    use crate::reader::VideoReader;
 
     #[test]
     fn writes_a_readable_video_atomically() {

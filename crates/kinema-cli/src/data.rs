@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use kinema_av::VideoReader;
-use kinema_data::{read_setting, DataLoader, DatasetOptions, LoaderOptions, Mode, PathRules, VideoClsCustom};
+use kinema_data::{
+    read_setting, ClipOverrides, DataLoader, DatasetOptions, LoaderOptions, Mode, PathRules, VideoClsCustom,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -77,43 +79,27 @@ struct DatasetArgs {
     /// Folder the setting file's paths are relative to (default: the setting file's folder).
     #[arg(long)]
     root: Option<PathBuf>,
-    #[arg(long)]
-    num_segments: Option<usize>,
+    /// GluonCV's clip parameters (`--num-segments`, `--new-length`, `--slowfast`, ...).
+    #[command(flatten)]
+    clip: ClipOverrides,
     #[arg(long)]
     num_crop: Option<usize>,
-    #[arg(long)]
-    new_length: Option<usize>,
-    #[arg(long)]
-    new_step: Option<usize>,
-    #[arg(long)]
-    new_width: Option<u32>,
-    #[arg(long)]
-    new_height: Option<u32>,
-    #[arg(long)]
-    target_width: Option<u32>,
-    #[arg(long)]
-    target_height: Option<u32>,
-    #[arg(long)]
-    temporal_jitter: Option<bool>,
-    #[arg(long)]
-    slowfast: Option<bool>,
-    #[arg(long)]
-    slow_temporal_stride: Option<usize>,
-    #[arg(long)]
-    fast_temporal_stride: Option<usize>,
     #[arg(long)]
     name_pattern: Option<String>,
     #[arg(long)]
     video_ext: Option<String>,
-    #[arg(long)]
+    /// Colour frames (`--is-color=false`: grey).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     is_color: Option<bool>,
     #[arg(long)]
     modality: Option<String>,
     #[arg(long)]
     data_aug: Option<String>,
-    #[arg(long)]
+    /// Accepted for GluonCV's scripts (kinema tells videos from frame folders by the path).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     video_loader: Option<bool>,
-    #[arg(long)]
+    /// Accepted for GluonCV's scripts (kinema always decodes with its own reader).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     use_decord: Option<bool>,
     /// Resize while decoding: auto (fast in train, exact otherwise), exact (decord's and the
     /// CLI's pixels) or fast (in YUV, ~3x cheaper).
@@ -129,19 +115,9 @@ impl DatasetArgs {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { o.$f = v.clone(); } )* };
         }
+        self.clip.apply(&mut o.clip);
         set!(
-            num_segments,
             num_crop,
-            new_length,
-            new_step,
-            new_width,
-            new_height,
-            target_width,
-            target_height,
-            temporal_jitter,
-            slowfast,
-            slow_temporal_stride,
-            fast_temporal_stride,
             name_pattern,
             video_ext,
             is_color,
@@ -423,15 +399,15 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let mut o = DatasetOptions::default();
     match a.model_input {
         ModelInput::I3d => {
-            o.new_length = 32;
-            o.new_step = 2;
+            o.clip.new_length = 32;
+            o.clip.new_step = 2;
         }
-        ModelInput::Tsn => o.num_segments = 8,
+        ModelInput::Tsn => o.clip.num_segments = 8,
         ModelInput::Slowfast => {
-            o.new_length = 64;
-            o.slowfast = true;
-            o.slow_temporal_stride = 16;
-            o.fast_temporal_stride = 2;
+            o.clip.new_length = 64;
+            o.clip.slowfast = true;
+            o.clip.slow_temporal_stride = 16;
+            o.clip.fast_temporal_stride = 2;
         }
     }
     a.dataset.apply(&mut o)?;

@@ -24,10 +24,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let dev = crate::device();
-    let (net, card) = resolve(&a.model, &dev)?;
-    let ds = Arc::new(a.data.dataset(&card)?);
+    let model = resolve(&a.model, &dev)?;
+    let card = &model.card;
+    let ds = Arc::new(a.data.dataset(card)?);
     let d = &a.data;
-    let r = score(&net, &card, ds, (d.batch_size, d.workers), ("eval", a.json), &dev)
+    let r = score(&model, ds, (d.batch_size, d.workers), ("eval", a.json), &dev)
         .with_context(|| format!("evaluating on {}", d.data.display()))?;
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -56,7 +57,7 @@ pub fn run(a: Args) -> Result<()> {
             ));
         }
         kinema_data::write_atomic(&out.join("per_class.csv"), pc.as_bytes())?;
-        crate::charts::confusion_png(&out.join("confusion.png"), &r.confusion, &card.classes)?;
+        kinema_infer::write_confusion_png(&r, &card.classes, &out.join("confusion.png"))?;
     }
     if a.json {
         let mut v = serde_json::to_value(&r)?;

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use kinema_train::{extract_features, EvalOptions};
+use kinema_infer::extract_features;
+use kinema_infer::predict::eval_options;
 
-use crate::model_arg::{resolve, segments_in_model, DataArgs, ModelArgs};
+use crate::model_arg::{resolve, DataArgs, ModelArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,17 +26,14 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let dev = crate::device();
-    let (net, card) = resolve(&a.model, &dev)?;
-    let ds = a.data.dataset(&card)?;
+    let model = resolve(&a.model, &dev)?;
+    let card = &model.card;
+    let ds = a.data.dataset(card)?;
     let root = a.data.root();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let pb = crate::progress::bar(ds.len() as u64, "extract", a.json);
-    let o = EvalOptions {
-        batch_size: a.data.batch_size,
-        num_workers: a.data.workers,
-        segments_in_model: segments_in_model(&card),
-    };
-    let r = extract_features(&net, &ds, (&root, &a.out), &o, &dev, &|done, total| {
+    let o = eval_options(&model, a.data.batch_size, a.data.workers);
+    let r = extract_features(&model.net, &ds, (&root, &a.out), &o, &dev, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)
     })

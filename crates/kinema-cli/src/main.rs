@@ -1,7 +1,8 @@
 //! `kinema`: the command-line tool. Each verb lives in its own module.
 
+#![forbid(unsafe_code)]
+
 mod bench_decode;
-mod charts;
 mod data;
 mod eval;
 mod extract;

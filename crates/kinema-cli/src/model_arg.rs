@@ -8,10 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use kinema_data::VideoClsCustom;
-use kinema_models::{ModelCard, Net};
-pub use kinema_train::predict::{clip_options, segments_in_model};
-use kinema_train::predict::{resolve_model, ModelSource};
-use kinema_train::EvalReport;
+use kinema_infer::predict::{clip_options, eval_options};
+use kinema_infer::{evaluate, EvalReport};
+use kinema_models::{Model, ModelCard, ModelSource};
 
 /// The model options shared by the verbs that run a model.
 #[derive(clap::Args, Debug, Clone)]
@@ -32,8 +31,8 @@ pub struct ModelArgs {
     pub nclass: Option<usize>,
 }
 
-/// The built model (eval mode) and how to feed it.
-pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
+/// The built model (eval mode) with its card: how to feed it.
+pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<Model> {
     let classes = match &a.classes {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -58,7 +57,7 @@ pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<(Net, ModelCard)> {
         (Some(m), Some(w)) => format!("loading {m} with weights {}", w.display()),
         (Some(m), None) => format!("loading model {m}"),
     };
-    resolve_model(&src, dev).with_context(|| what)
+    Model::load(&src, dev).with_context(|| what)
 }
 
 /// A setting file and the views to read from each of its videos (eval and extract).
@@ -102,20 +101,18 @@ impl DataArgs {
     }
 }
 
-/// Runs `net` over every view of `ds` (`batch_size` videos a step on `workers` loader threads)
-/// behind a progress bar labelled `what` (hidden when `quiet`).
+/// Runs `model` over every view of `ds` (`batch_size` videos a step on `workers` loader
+/// threads) and scores it, behind a progress bar labelled `what` (hidden when `quiet`).
 pub fn score(
-    net: &Net,
-    card: &ModelCard,
+    model: &Model,
     ds: Arc<VideoClsCustom>,
     (batch_size, workers): (usize, usize),
     (what, quiet): (&str, bool),
     dev: &Device,
 ) -> Result<EvalReport> {
     let pb = crate::progress::bar(ds.len() as u64, what, quiet);
-    let r = kinema_train::predict::score(net, card, ds, (batch_size, workers), dev, &|done, _| {
-        pb.set_position(done as u64)
-    })?;
+    let o = eval_options(model, batch_size, workers);
+    let r = evaluate(&model.net, ds, &o, dev, &|done, _| pb.set_position(done as u64))?;
     pb.finish_and_clear();
     Ok(r)
 }

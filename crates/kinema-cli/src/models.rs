@@ -66,14 +66,35 @@ struct ForwardArgs {
     features: bool,
 }
 
+/// What a model's clip is, in the table's words: frames along T, the step between them (a
+/// SlowFast model's fast pathway), segments and crop side.
+struct InputSummary {
+    frames: usize,
+    stride: usize,
+    segments: usize,
+    size: u32,
+}
+
+fn summary(s: &ModelSpec) -> InputSummary {
+    let c = &s.input;
+    InputSummary {
+        frames: c.frames_per_view(),
+        stride: if c.slowfast {
+            c.fast_temporal_stride * c.new_step
+        } else {
+            c.new_step
+        },
+        segments: c.num_segments,
+        size: c.target_width,
+    }
+}
+
 fn describe(s: &ModelSpec) -> String {
-    let input = if s.input.frames == 1 {
-        format!("{} segments x {}px", s.input.segments, s.input.size)
+    let i = summary(s);
+    let input = if i.frames == 1 {
+        format!("{} segments x {}px", i.segments, i.size)
     } else {
-        format!(
-            "{}x{} frames x {}px",
-            s.input.frames, s.input.stride, s.input.size
-        )
+        format!("{}x{} frames x {}px", i.frames, i.stride, i.size)
     };
     let classes = if s.nclass == 0 {
         "nclass".to_string()
@@ -95,13 +116,11 @@ pub fn markdown_table(all: &[ModelSpec]) -> String {
         "| name | family | classes | input | published weight file |\n| --- | --- | --- | --- | --- |\n",
     );
     for s in all {
-        let input = if s.input.frames == 1 {
-            format!("{} segments x {}px", s.input.segments, s.input.size)
+        let i = summary(s);
+        let input = if i.frames == 1 {
+            format!("{} segments x {}px", i.segments, i.size)
         } else {
-            format!(
-                "{} frames, stride {}, {}px",
-                s.input.frames, s.input.stride, s.input.size
-            )
+            format!("{} frames, stride {}, {}px", i.frames, i.stride, i.size)
         };
         let classes = if s.nclass == 0 {
             "`nclass`".to_string()
@@ -122,7 +141,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Cmd::List { json, markdown } => {
             let all = models();
             if markdown {
-                print!("{}", markdown_table(&all));
+                print!("{}", markdown_table(all));
             } else if json {
                 let v: Vec<serde_json::Value> = all
                     .iter()
@@ -135,7 +154,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 println!("{}", serde_json::Value::Array(v));
             } else {
                 println!("{:<34} {:<16} {:>7}  input", "name", "family", "classes");
-                for s in &all {
+                for s in all {
                     println!("{}", describe(s));
                 }
             }
@@ -143,7 +162,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         Cmd::Forward(f) => forward(f),
         Cmd::Pull { names, root, repo } => {
-            let root = root.unwrap_or_else(kinema_models::registry::default_root);
+            let root = root.unwrap_or_else(kinema_models::store::default_root);
             let mut repo = repo.unwrap_or_else(kinema_models::store::repo_url);
             if !repo.ends_with('/') {
                 repo.push('/');

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use kinema_data::SampleList;
-use kinema_models::{ModelCard, Net};
-pub use kinema_train::predict::class_name;
-use kinema_train::predict::{predict_videos, video_list, Label, PredictOptions, Prediction};
+use kinema_infer::predict::{predict_videos, Label, PredictOptions, Prediction};
+use kinema_models::Model;
 
 use crate::model_arg::{resolve, ModelArgs};
 
@@ -39,7 +37,7 @@ pub struct Args {
 /// The `topk` labels of each video (views averaged), in the order given, behind a progress
 /// bar labelled `what` (hidden when `quiet`).
 pub fn predictions(
-    (net, card): (&Net, &ModelCard),
+    model: &Model,
     videos: &[PathBuf],
     num_clips: Option<usize>,
     (batch_size, workers): (usize, usize),
@@ -54,17 +52,12 @@ pub fn predictions(
         topk,
     };
     let pb = crate::progress::bar(videos.len() as u64, what, quiet);
-    let p = predict_videos((net, card), videos, &o, "<command line>", dev, &|done, _| {
+    let p = predict_videos(model, videos, &o, "<command line>", dev, &|done, _| {
         pb.set_position(done as u64)
     })
     .context("classifying")?;
     pb.finish_and_clear();
     Ok(p)
-}
-
-/// Videos named on the command line as a sample list, so errors name them as argument N.
-pub fn command_line_list(videos: &[PathBuf], card: &ModelCard) -> SampleList {
-    video_list(videos, card, "<command line>")
 }
 
 /// `label score, label score, ...`
@@ -77,9 +70,9 @@ pub fn labels_line(top: &[Label]) -> String {
 
 pub fn run(a: Args) -> Result<()> {
     let dev = crate::device();
-    let (net, card) = resolve(&a.model, &dev)?;
+    let model = resolve(&a.model, &dev)?;
     let preds = predictions(
-        (&net, &card),
+        &model,
         &a.videos,
         a.num_clips,
         (a.batch_size, a.workers),

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use kinema_data::VideoClsCustom;
-use kinema_train::{segments, tag_video, TagOptions};
+use kinema_infer::{tag_video, TagOptions};
+use kinema_models::Model;
 use serde_json::json;
 
-use crate::model_arg::{clip_options, resolve, segments_in_model, ModelArgs};
-use crate::predict::{class_name, command_line_list, labels_line, predictions};
+use crate::model_arg::{resolve, ModelArgs};
+use crate::predict::{labels_line, predictions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -76,7 +76,15 @@ fn videos_in(dir: &Path) -> Result<Vec<PathBuf>> {
 pub fn run(a: Args) -> Result<()> {
     anyhow::ensure!(a.input.exists(), "{}: no such file or folder", a.input.display());
     let dev = crate::device();
-    let (net, card) = resolve(&a.model, &dev)?;
+    for (secs, what) in [(a.window, "window"), (a.stride, "stride")] {
+        if let Some(s) = secs {
+            anyhow::ensure!(
+                s.is_finite() && s > 0.0,
+                "--{what} must be a positive number of seconds, got {s}"
+            );
+        }
+    }
+    let model = resolve(&a.model, &dev)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let videos = if a.input.is_dir() {
         videos_in(&a.input)?
@@ -84,17 +92,12 @@ pub fn run(a: Args) -> Result<()> {
         vec![]
     };
     if !videos.is_empty() {
-        return tag_folder(&a, (&net, &card), &videos, &dev);
+        return tag_folder(&a, &model, &videos, &dev);
     }
-    tag_long(&a, (&net, &card), &dev)
+    tag_long(&a, &model, &dev)
 }
 
-fn tag_folder(
-    a: &Args,
-    model: (&kinema_models::Net, &kinema_models::ModelCard),
-    videos: &[PathBuf],
-    dev: &Device,
-) -> Result<()> {
+fn tag_folder(a: &Args, model: &Model, videos: &[PathBuf], dev: &Device) -> Result<()> {
     let preds = predictions(
         model,
         videos,
@@ -117,7 +120,7 @@ fn tag_folder(
         csv.push('\n');
     }
     kinema_data::write_atomic(&a.out.join("tags.csv"), csv.as_bytes())?;
-    let v = json!({ "model": model.1.model, "videos": preds });
+    let v = json!({ "model": model.card.model, "videos": preds });
     kinema_data::write_atomic(
         &a.out.join("tags.json"),
         serde_json::to_string_pretty(&v)?.as_bytes(),
@@ -137,81 +140,53 @@ fn tag_folder(
     Ok(())
 }
 
-fn tag_long(
-    a: &Args,
-    (net, card): (&kinema_models::Net, &kinema_models::ModelCard),
-    dev: &Device,
-) -> Result<()> {
-    let opts = clip_options(card, None)?;
-    let sampler = opts.sampler();
-    let ds = VideoClsCustom::from_list(command_line_list(std::slice::from_ref(&a.input), card), opts)?;
-    let reader = ds.open(0)?;
-    let fps = reader.fps();
-    anyhow::ensure!(
-        fps > 0.0,
-        "{}: the video reports no frame rate",
-        a.input.display()
-    );
-    let frames = |secs: f64, what: &str| -> Result<usize> {
-        anyhow::ensure!(
-            secs.is_finite() && secs > 0.0,
-            "--{what} must be a positive number of seconds, got {secs}"
-        );
-        Ok(((secs * fps).round() as usize).max(1))
-    };
-    let window = match a.window {
-        Some(s) => frames(s, "window")?,
-        None => (sampler.skip_length() * segments_in_model(card)).max(fps.round() as usize),
-    };
-    let stride = match a.stride {
-        Some(s) => frames(s, "stride")?,
-        None => (window / 2).max(1),
-    };
+fn tag_long(a: &Args, model: &Model, dev: &Device) -> Result<()> {
     let o = TagOptions {
-        window,
-        stride,
+        window: a.window,
+        stride: a.stride,
         batch_size: a.batch_size,
-        segments_in_model: segments_in_model(card),
     };
     let pb = crate::progress::bar(0, "tag", a.json);
-    let windows = tag_video(net, (&ds, reader), &o, dev, &|done, total| {
+    let t = tag_video(model, &a.input, &o, dev, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)
     })
     .with_context(|| format!("tagging {}", a.input.display()))?;
     pb.finish_and_clear();
-    let segs = segments(&windows);
+    let (windows, segs, card) = (&t.windows, &t.segments, &model.card);
+    let (window, stride) = (t.window_frames, t.stride_frames);
+    let class_name = |k: usize| card.class_name(k);
 
     let mut csv = String::from("start,end,start_frame,end_frame,label,score\n");
-    for w in &windows {
+    for w in windows {
         csv.push_str(&format!(
             "{:.3},{:.3},{},{},{},{:.6}\n",
             w.start,
             w.end,
             w.start_frame,
             w.end_frame,
-            class_name(card, w.label),
+            class_name(w.label),
             w.score
         ));
     }
     kinema_data::write_atomic(&a.out.join("timeline.csv"), csv.as_bytes())?;
     let mut scsv = String::from("start,end,label,score,windows\n");
-    for s in &segs {
+    for s in segs {
         scsv.push_str(&format!(
             "{:.3},{:.3},{},{:.6},{}\n",
             s.start,
             s.end,
-            class_name(card, s.label),
+            class_name(s.label),
             s.score,
             s.windows
         ));
     }
     kinema_data::write_atomic(&a.out.join("segments.csv"), scsv.as_bytes())?;
-    let named = |label: usize| class_name(card, label);
+    let named = class_name;
     let v = json!({
         "video": a.input,
         "model": card.model,
-        "fps": fps,
+        "fps": t.fps,
         "window_frames": window,
         "stride_frames": stride,
         "classes": card.classes,
@@ -228,11 +203,11 @@ fn tag_long(
         &a.out.join("timeline.json"),
         serde_json::to_string_pretty(&v)?.as_bytes(),
     )?;
-    crate::charts::timeline_png(&a.out.join("timeline.png"), &windows, &segs, &card.classes)?;
+    kinema_infer::write_timeline_png(&t, &card.classes, &a.out.join("timeline.png"))?;
     if a.json {
         println!("{v}");
     } else {
-        for s in &segs {
+        for s in segs {
             println!(
                 "{:>8.2} - {:>8.2} s  {} {:.3}",
                 s.start,

@@ -231,6 +231,17 @@ fn synth_and_data_verbs() {
     assert_eq!(j["clip_shape"], serde_json::json!([2, 3, 3, 224, 224]));
     assert_eq!(j["crops"][0]["x"].as_u64(), Some(58));
 
+    // Boolean options are flags as users type them; `--slowfast=false` still reads. SlowFast
+    // 16 frames: 8 fast (stride 2) + 1 slow (stride 16) along T.
+    for (flag, t) in [("--slowfast", 9), ("--slowfast=false", 16), ("--temporal-jitter", 16)] {
+        let o = run(&[
+            "data", "sample", "syn/train.txt", "--line", "1", "--new-length", "16", flag, "--json",
+        ]);
+        assert!(o.status.success(), "{flag}: {}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["clip_shape"][2], t, "{flag}: {j}");
+    }
+
     for (args, needle) in [
         (
             vec!["data", "sample", "syn/train.txt", "--line", "6"],

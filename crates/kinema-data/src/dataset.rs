@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use kinema_av::{ReaderOptions, VideoReader};
 
+use crate::clip::ClipSpec;
 use crate::error::{DataError, Result};
 use crate::rng::Rng;
-use crate::sampling::{ClipSampler, Mode};
+use crate::sampling::Mode;
 use crate::setting::{read_setting, PathRules, Sample, SampleList};
 use crate::transform::{render, to_gray, Crop, CropBox, Normalize};
 
@@ -53,34 +54,14 @@ pub struct DatasetOptions {
     pub is_color: bool,
     /// Input modality; `rgb` only (GluonCV's loaders likewise).
     pub modality: String,
-    /// TSN segments, or temporal views in test mode.
-    pub num_segments: usize,
+    /// How clips are cut and normalized (segments, frames, step, sizes, SlowFast layout).
+    pub clip: ClipSpec,
     /// Crops per view: 1 (centre in val/test, multi-scale in train), 3 or 10.
     pub num_crop: usize,
-    /// Frames per segment.
-    pub new_length: usize,
-    /// Stride between those frames.
-    pub new_step: usize,
-    /// Width frames are resized to when decoded (data_aug v1; 0 keeps the native size).
-    pub new_width: u32,
-    /// Height frames are resized to when decoded.
-    pub new_height: u32,
-    /// Width of the network input (crop size).
-    pub target_width: u32,
-    /// Height of the network input.
-    pub target_height: u32,
-    /// Random extra offset per frame in `0..new_step`.
-    pub temporal_jitter: bool,
     /// Kept for GluonCV compatibility: kinema tells videos from frame folders by the path.
     pub video_loader: bool,
     /// Kept for GluonCV compatibility: kinema always decodes with its own reader.
     pub use_decord: bool,
-    /// SlowFast layout (fast frames then slow frames along T).
-    pub slowfast: bool,
-    /// Slow pathway stride.
-    pub slow_temporal_stride: usize,
-    /// Fast pathway stride.
-    pub fast_temporal_stride: usize,
     /// Augmentation family; `v1` (resize to new size, multi-scale crop / centre crop).
     pub data_aug: String,
     /// Build without reading the setting file (an empty dataset whose sampling can be used).
@@ -92,8 +73,6 @@ pub struct DatasetOptions {
     /// Decoder threads per reader (0 = one per core). 1 by default, like GluonCV's decord
     /// readers: a loader's parallelism comes from its workers.
     pub reader_threads: usize,
-    /// Mean/std normalization.
-    pub normalize: Normalize,
     /// How frames are resized while decoding.
     pub resize: ResizeMode,
     /// Random horizontal flips in training (GluonCV always flips; a dataset whose labels
@@ -113,26 +92,15 @@ impl Default for DatasetOptions {
             video_ext: "mp4".into(),
             is_color: true,
             modality: "rgb".into(),
-            num_segments: 1,
+            clip: ClipSpec::default(),
             num_crop: 1,
-            new_length: 1,
-            new_step: 1,
-            new_width: 340,
-            new_height: 256,
-            target_width: 224,
-            target_height: 224,
-            temporal_jitter: false,
             video_loader: false,
             use_decord: false,
-            slowfast: false,
-            slow_temporal_stride: 16,
-            fast_temporal_stride: 2,
             data_aug: "v1".into(),
             lazy_init: false,
             skip_missing: false,
             seed: 0,
             reader_threads: 1,
-            normalize: Normalize::IMAGENET,
             resize: ResizeMode::Auto,
             flip: true,
             scale_ratios: vec![1.0, 0.875, 0.75, 0.66],
@@ -150,16 +118,11 @@ impl DatasetOptions {
         }
     }
 
-    /// The temporal sampler these options describe.
-    pub fn sampler(&self) -> ClipSampler {
-        ClipSampler {
-            num_segments: self.num_segments,
-            new_length: self.new_length,
-            new_step: self.new_step,
-            temporal_jitter: self.temporal_jitter,
-            slowfast: self.slowfast,
-            slow_temporal_stride: self.slow_temporal_stride,
-            fast_temporal_stride: self.fast_temporal_stride,
+    /// The normalization of the clip's values.
+    pub fn normalize(&self) -> Normalize {
+        Normalize {
+            mean: self.clip.mean,
+            std: self.clip.std,
         }
     }
 
@@ -202,7 +165,7 @@ impl DatasetOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        self.sampler().validate()?;
+        self.clip.validate()?;
         self.crop()?;
         let bad = |m: String| Err(DataError::InvalidOption(m));
         if self.modality != "rgb" {
@@ -211,10 +174,7 @@ impl DatasetOptions {
         if self.data_aug != "v1" {
             return bad(format!("data_aug {:?}: only \"v1\" is supported", self.data_aug));
         }
-        if self.target_width == 0 || self.target_height == 0 {
-            return bad("target_width and target_height must be positive".into());
-        }
-        if (self.new_width == 0) != (self.new_height == 0) {
+        if (self.clip.new_width == 0) != (self.clip.new_height == 0) {
             return bad("new_width and new_height must both be set or both be 0".into());
         }
         Ok(())
@@ -223,12 +183,12 @@ impl DatasetOptions {
     /// Shape of one sample's tensor: `[views, 3, T, H, W]`, or `[views, 3, H, W]` when
     /// `new_length == 1` (GluonCV squeezes T for 2D models). views = num_segments x num_crop.
     pub fn clip_shape(&self) -> Vec<usize> {
-        let views = self.num_segments * self.num_crop;
-        let (h, w) = (self.target_height as usize, self.target_width as usize);
-        if self.new_length == 1 && !self.slowfast {
+        let views = self.clip.num_segments * self.num_crop;
+        let (h, w) = (self.clip.target_height as usize, self.clip.target_width as usize);
+        if self.clip.new_length == 1 && !self.clip.slowfast {
             vec![views, 3, h, w]
         } else {
-            vec![views, 3, self.sampler().frames_per_view(), h, w]
+            vec![views, 3, self.clip.frames_per_view(), h, w]
         }
     }
 }
@@ -342,8 +302,8 @@ impl VideoClsCustom {
             cache_bytes: 64 << 20,
             ..Default::default()
         };
-        if o.new_width > 0 {
-            ro = ro.size(o.new_width, o.new_height);
+        if o.clip.new_width > 0 {
+            ro = ro.size(o.clip.new_width, o.clip.new_height);
             ro.interpolation = kinema_av::Interpolation::Bilinear;
             ro.fast_resize = match o.resize {
                 ResizeMode::Exact => false,
@@ -382,7 +342,7 @@ impl VideoClsCustom {
     pub fn plan(&self, index: usize, epoch: u64, reader: &VideoReader) -> Result<ClipPlan> {
         let o = &self.options;
         let mut rng = Rng::for_sample(o.seed, epoch, index as u64);
-        let frame_indices = o.sampler().frame_indices(reader.len(), o.mode(), &mut rng);
+        let frame_indices = o.clip.frame_indices(reader.len(), o.mode(), &mut rng);
         self.plan_frames(index, frame_indices, reader, &mut rng)
     }
 
@@ -398,7 +358,7 @@ impl VideoClsCustom {
         let (w, h) = (reader.width(), reader.height());
         let crops = o
             .crop()?
-            .boxes(w, h, o.target_width, o.target_height, rng)
+            .boxes(w, h, o.clip.target_width, o.clip.target_height, rng)
             .map_err(|e| DataError::File {
                 path: reader.path().to_path_buf(),
                 reason: e.to_string(),
@@ -453,7 +413,7 @@ impl VideoClsCustom {
                 reader.len()
             )));
         }
-        let ids = self.options.sampler().window_indices(reader.len(), start, len);
+        let ids = self.options.clip.window_indices(reader.len(), start, len);
         let mut rng = Rng::for_sample(self.options.seed, 0, index as u64);
         let plan = self.plan_frames(index, ids, reader, &mut rng)?;
         self.read(reader, plan, out)
@@ -495,10 +455,10 @@ impl VideoClsCustom {
             to_gray(frames);
         }
         let (w, h) = plan.frame_size;
-        let (tw, th) = (o.target_width, o.target_height);
+        let (tw, th) = (o.clip.target_width, o.clip.target_height);
         let plane = (tw * th) as usize;
-        let t_len = o.sampler().frames_per_view();
-        let segs = o.num_segments;
+        let t_len = o.clip.frames_per_view();
+        let segs = o.clip.num_segments;
         let frame_bytes = (w * h * 3) as usize;
         for (k, crop) in plan.crops.iter().enumerate() {
             for (f, frame) in frames.chunks_exact(frame_bytes).enumerate() {
@@ -512,7 +472,7 @@ impl VideoClsCustom {
                     crop,
                     tw,
                     th,
-                    &o.normalize,
+                    &o.normalize(),
                     &mut out[base..],
                     t_len * plane,
                 );

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use crate::atomic::write_atomic;
 use crate::error::Result;
-use crate::setting::write_atomic;
 
 /// Writes a little-endian f32 array of `shape` (C order) to `path`, atomically.
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {

@@ -4,6 +4,7 @@
 //! the order GluonCV's decord loader reads them (`frame_id_list`). See `docs/data.md` for the
 //! formulae.
 
+use crate::clip::ClipSpec;
 use crate::error::{DataError, Result};
 use crate::rng::Rng;
 
@@ -33,45 +34,18 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// The temporal parameters of a clip, GluonCV's names and defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipSampler {
-    /// Segments the video is divided into (TSN); in test mode, the temporal views.
-    pub num_segments: usize,
-    /// Frames per segment.
-    pub new_length: usize,
-    /// Stride between those frames.
-    pub new_step: usize,
-    /// Random extra offset `0..new_step` per frame.
-    pub temporal_jitter: bool,
-    /// SlowFast layout: fast frames then slow frames along T.
-    pub slowfast: bool,
-    /// Slow pathway stride (SlowFast).
-    pub slow_temporal_stride: usize,
-    /// Fast pathway stride (SlowFast).
-    pub fast_temporal_stride: usize,
-}
-
-impl Default for ClipSampler {
-    fn default() -> Self {
-        ClipSampler {
-            num_segments: 1,
-            new_length: 1,
-            new_step: 1,
-            temporal_jitter: false,
-            slowfast: false,
-            slow_temporal_stride: 16,
-            fast_temporal_stride: 2,
-        }
-    }
-}
-
-impl ClipSampler {
-    /// Checks the combination the way GluonCV asserts it.
+impl ClipSpec {
+    /// Checks the combination the way GluonCV asserts it; an error names the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(DataError::InvalidOption(m.to_string()));
         if self.num_segments == 0 || self.new_length == 0 || self.new_step == 0 {
             return bad("num_segments, new_length and new_step must be at least 1");
+        }
+        if self.target_width == 0 || self.target_height == 0 {
+            return bad("target_width and target_height must be positive");
+        }
+        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || self.mean.iter().any(|m| !m.is_finite()) {
+            return bad("mean must be finite and std positive");
         }
         if self.slowfast {
             if self.fast_temporal_stride == 0 || self.slow_temporal_stride == 0 {
@@ -215,13 +189,13 @@ impl ClipSampler {
 mod tests {
     use super::*;
 
-    fn val(s: &ClipSampler, n: usize) -> Vec<usize> {
+    fn val(s: &ClipSpec, n: usize) -> Vec<usize> {
         s.frame_indices(n, Mode::Val, &mut Rng::new(0))
     }
 
     #[test]
     fn windows_read_their_own_frames() {
-        let s = ClipSampler {
+        let s = ClipSpec {
             new_length: 4,
             new_step: 2,
             ..Default::default()
@@ -232,7 +206,7 @@ mod tests {
         assert_eq!(s.window_indices(100, 40, 16), vec![44, 46, 48, 50]);
         // At the end of the video the frames hold at the last one.
         assert_eq!(s.window_indices(45, 40, 8), vec![40, 42, 42, 42]);
-        let t = ClipSampler {
+        let t = ClipSpec {
             num_segments: 3,
             ..Default::default()
         };
@@ -241,7 +215,7 @@ mod tests {
 
     #[test]
     fn tsn_val_takes_segment_centres() {
-        let s = ClipSampler {
+        let s = ClipSpec {
             num_segments: 3,
             ..Default::default()
         };
@@ -254,7 +228,7 @@ mod tests {
 
     #[test]
     fn dense_clip_holds_at_the_end() {
-        let s = ClipSampler {
+        let s = ClipSpec {
             new_length: 4,
             new_step: 2,
             ..Default::default()
@@ -268,7 +242,7 @@ mod tests {
 
     #[test]
     fn slowfast_layout_is_fast_then_slow() {
-        let s = ClipSampler {
+        let s = ClipSpec {
             new_length: 8,
             slowfast: true,
             slow_temporal_stride: 4,
@@ -280,7 +254,7 @@ mod tests {
         // fast = steps {1,3,5,7}, slow = steps {3,7}
         assert_eq!(val(&s, 8), vec![1, 3, 5, 6, 3, 6]);
         s.validate().unwrap();
-        let bad = ClipSampler {
+        let bad = ClipSpec {
             new_step: 2,
             ..s.clone()
         };
@@ -289,7 +263,7 @@ mod tests {
 
     #[test]
     fn train_offsets_stay_in_their_segment_and_are_seeded() {
-        let s = ClipSampler {
+        let s = ClipSpec {
             num_segments: 4,
             new_length: 2,
             new_step: 3,

@@ -177,21 +177,7 @@ pub fn write_setting(samples: &[Sample], root: &Path, out: &Path) -> Result<()> 
         let p = s.path.strip_prefix(root).unwrap_or(&s.path);
         text.push_str(&format!("{} {} {}\n", p.display(), s.num_frames, s.label));
     }
-    write_atomic(out, text.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a temp file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
+    crate::atomic::write_atomic(out, text.as_bytes())
 }
 
 #[cfg(test)]

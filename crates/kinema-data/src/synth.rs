@@ -9,9 +9,10 @@ use std::sync::Mutex;
 
 use kinema_av::{VideoWriter, WriterOptions};
 
+use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
 use crate::rng::Rng;
-use crate::setting::{write_atomic, write_setting, Sample};
+use crate::setting::{write_setting, Sample};
 
 /// The classes, in label order; each is the time reversal of its neighbour.
 pub const CLASS_NAMES: [&str; 12] = [

@@ -2,7 +2,7 @@
 //! `tools/gluoncv_indices.py` into `tests/data/gluoncv_reference.json`.
 
 use kinema_data::transform::Crop;
-use kinema_data::{ClipSampler, Mode, Rng};
+use kinema_data::{ClipSpec, Mode, Rng};
 use serde_json::Value;
 
 fn reference() -> Value {
@@ -26,7 +26,7 @@ fn val_and_test_frame_ids_equal_gluoncv() {
     let mut checked = 0;
     for c in cases {
         let p = &c["params"];
-        let s = ClipSampler {
+        let s = ClipSpec {
             num_segments: get(p, "num_segments", 1),
             new_length: get(p, "new_length", 1),
             new_step: get(p, "new_step", 1),
@@ -34,6 +34,7 @@ fn val_and_test_frame_ids_equal_gluoncv() {
             slowfast: p.get("slowfast").and_then(Value::as_bool).unwrap_or(false),
             slow_temporal_stride: get(p, "slow_temporal_stride", 16),
             fast_temporal_stride: get(p, "fast_temporal_stride", 2),
+            ..Default::default()
         };
         let n = c["num_frames"].as_u64().unwrap() as usize;
         let mode: Mode = c["mode"].as_str().unwrap().parse().unwrap();

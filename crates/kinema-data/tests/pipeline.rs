@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use kinema_av::{ReaderOptions, VideoReader};
 use kinema_data::synth::{synth, SynthOptions};
-use kinema_data::{DataLoader, DatasetOptions, LoaderOptions, Mode, VideoClsCustom};
+use kinema_data::{ClipSpec, DataLoader, DatasetOptions, LoaderOptions, Mode, VideoClsCustom};
 
 /// The small synthetic dataset of these tests, written to `out`.
 fn small_synth(out: PathBuf) -> SynthOptions {
@@ -54,10 +54,13 @@ fn options(mode: Mode) -> DatasetOptions {
     DatasetOptions {
         train: mode == Mode::Train,
         test_mode: mode == Mode::Test,
-        new_width: 80,
-        new_height: 64,
-        target_width: 48,
-        target_height: 48,
+        clip: ClipSpec {
+            new_width: 80,
+            new_height: 64,
+            target_width: 48,
+            target_height: 48,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -136,9 +139,12 @@ fn synth_is_deterministic() {
 #[test]
 fn clip_tensor_holds_the_planned_frames() {
     let o = DatasetOptions {
-        num_segments: 2,
-        new_length: 3,
-        new_step: 2,
+        clip: ClipSpec {
+            num_segments: 2,
+            new_length: 3,
+            new_step: 2,
+            ..options(Mode::Val).clip
+        },
         ..options(Mode::Val)
     };
     let ds = open("train.txt", o.clone());
@@ -175,16 +181,22 @@ fn model_input_layouts() {
     let tsn = open(
         "train.txt",
         DatasetOptions {
-            num_segments: 3,
+            clip: ClipSpec {
+                num_segments: 3,
+                ..options(Mode::Train).clip
+            },
             ..options(Mode::Train)
         },
     );
     assert_eq!(tsn.get(0, 0).unwrap().shape, vec![3, 3, 48, 48]);
     let sf = DatasetOptions {
-        new_length: 16,
-        slowfast: true,
-        slow_temporal_stride: 8,
-        fast_temporal_stride: 2,
+        clip: ClipSpec {
+            new_length: 16,
+            slowfast: true,
+            slow_temporal_stride: 8,
+            fast_temporal_stride: 2,
+            ..options(Mode::Val).clip
+        },
         ..options(Mode::Val)
     };
     let clip = open("train.txt", sf).get(1, 0).unwrap();
@@ -192,9 +204,12 @@ fn model_input_layouts() {
     assert_eq!(clip.plan.frame_indices.len(), 10);
     let three = DatasetOptions {
         num_crop: 3,
-        new_length: 4,
-        target_width: 64,
-        target_height: 64,
+        clip: ClipSpec {
+            new_length: 4,
+            target_width: 64,
+            target_height: 64,
+            ..options(Mode::Test).clip
+        },
         ..options(Mode::Test)
     };
     let clip = open("val.txt", three).get(0, 0).unwrap();
@@ -216,8 +231,11 @@ fn train_randomness_is_seeded_per_epoch() {
     let ds = open(
         "train.txt",
         DatasetOptions {
-            num_segments: 2,
             seed: 3,
+            clip: ClipSpec {
+                num_segments: 2,
+                ..options(Mode::Train).clip
+            },
             ..options(Mode::Train)
         },
     );
@@ -235,8 +253,11 @@ fn loader_batches_do_not_depend_on_workers() {
     let ds = Arc::new(open(
         "train.txt",
         DatasetOptions {
-            num_segments: 2,
             seed: 9,
+            clip: ClipSpec {
+                num_segments: 2,
+                ..options(Mode::Train).clip
+            },
             ..options(Mode::Train)
         },
     ));
@@ -377,10 +398,13 @@ fn frame_folders_and_videos_are_interchangeable() {
     )
     .unwrap();
     let o = DatasetOptions {
-        new_width: 0,
-        new_height: 0,
-        new_length: 8,
         name_pattern: "img_%05d.png".into(),
+        clip: ClipSpec {
+            new_width: 0,
+            new_height: 0,
+            new_length: 8,
+            ..options(Mode::Val).clip
+        },
         ..options(Mode::Val)
     };
     let ds = VideoClsCustom::new(dir.path(), dir.path().join("s.txt"), o).unwrap();

@@ -1,91 +1,18 @@
 //! A model card: what a saved model is (registry name, classes) and how to feed it (GluonCV's
-//! clip parameters), stored in its safetensors metadata so that a weight file is all `predict`,
+//! clip parameters, [`ClipSpec`]), stored in its safetensors metadata so that a weight file is all `predict`,
 //! `eval` and `extract` need.
 
 use std::path::Path;
 
-use burn::tensor::Device;
-use kinema_data::transform::Normalize;
-use kinema_data::DatasetOptions;
+use kinema_data::{ClipSpec, DatasetOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::registry::{get_model, spec, GetModelOptions, Net};
-use crate::weights::{decode_safetensors, Metadata};
+use crate::registry::spec;
+use crate::weights::Metadata;
 
 /// Metadata key holding the card (JSON).
 pub const CARD_KEY: &str = "kinema.card";
-
-/// How clips are cut and normalized for a model (GluonCV's `VideoClsCustom` names).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClipSpec {
-    /// Segments (TSN) or clips per video.
-    pub num_segments: usize,
-    /// Frames per clip.
-    pub new_length: usize,
-    /// Step between them.
-    pub new_step: usize,
-    /// Decode width.
-    pub new_width: u32,
-    /// Decode height.
-    pub new_height: u32,
-    /// Square crop side.
-    pub input_size: u32,
-    /// Channel means.
-    pub mean: [f32; 3],
-    /// Channel standard deviations.
-    pub std: [f32; 3],
-    /// SlowFast layout.
-    #[serde(default)]
-    pub slowfast: bool,
-    /// SlowFast slow stride.
-    #[serde(default)]
-    pub slow_temporal_stride: usize,
-    /// SlowFast fast stride.
-    #[serde(default)]
-    pub fast_temporal_stride: usize,
-}
-
-impl ClipSpec {
-    /// Dataset options that cut clips this way (val mode: centre crop, centred segments).
-    pub fn dataset_options(&self) -> DatasetOptions {
-        DatasetOptions {
-            train: false,
-            num_segments: self.num_segments,
-            new_length: self.new_length,
-            new_step: self.new_step,
-            new_width: self.new_width,
-            new_height: self.new_height,
-            target_width: self.input_size,
-            target_height: self.input_size,
-            slowfast: self.slowfast,
-            slow_temporal_stride: self.slow_temporal_stride.max(1),
-            fast_temporal_stride: self.fast_temporal_stride.max(1),
-            normalize: Normalize {
-                mean: self.mean,
-                std: self.std,
-            },
-            ..Default::default()
-        }
-    }
-
-    /// The spec of dataset options (the inverse of [`dataset_options`](Self::dataset_options)).
-    pub fn from_options(o: &DatasetOptions) -> ClipSpec {
-        ClipSpec {
-            num_segments: o.num_segments,
-            new_length: o.new_length,
-            new_step: o.new_step,
-            new_width: o.new_width,
-            new_height: o.new_height,
-            input_size: o.target_width,
-            mean: o.normalize.mean,
-            std: o.normalize.std,
-            slowfast: o.slowfast,
-            slow_temporal_stride: o.slow_temporal_stride,
-            fast_temporal_stride: o.fast_temporal_stride,
-        }
-    }
-}
 
 /// What a saved model is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,7 +21,8 @@ pub struct ModelCard {
     pub model: String,
     /// Class names, label order.
     pub classes: Vec<String>,
-    /// Input.
+    /// How to feed it (cards written before the clip parameters were one type read as well:
+    /// their `input_size` is the square crop).
     pub input: ClipSpec,
 }
 
@@ -125,30 +53,28 @@ impl ModelCard {
     pub fn nclass(&self) -> usize {
         self.classes.len()
     }
-}
 
-/// Builds the model a kinema safetensors file describes and loads its weights (a TSN model for
-/// the card's segments; 3-D models take clips one by one and the caller averages views).
-pub fn load_model_bytes(bytes: &[u8], path: &Path, dev: &Device) -> Result<(Net, ModelCard)> {
-    let (tensors, meta) = decode_safetensors(bytes, path)?;
-    let card = ModelCard::from_metadata(&meta, path)?;
-    let segments = spec(&card.model)?
-        .family
-        .segments_in_model(card.input.num_segments);
-    let o = GetModelOptions {
-        nclass: Some(card.nclass()),
-        num_segments: Some(segments),
-        ..Default::default()
-    };
-    let net = get_model(&card.model, &o, dev)?.load_tensors(tensors, path)?;
-    Ok((net, card))
-}
+    /// Views per video the network averages itself (a TSN model's segments; 1 for 3-D models
+    /// and for a name the registry does not have).
+    pub fn segments_in_model(&self) -> usize {
+        spec(&self.model).map_or(1, |s| s.family.segments_in_model(self.input.num_segments))
+    }
 
-/// [`load_model_bytes`] on a file.
-pub fn load_model_file(path: &Path, dev: &Device) -> Result<(Net, ModelCard)> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    load_model_bytes(&bytes, path, dev)
+    /// Dataset options that cut clips as the card says, in val mode (centre crop, centred
+    /// segments).
+    pub fn dataset_options(&self) -> DatasetOptions {
+        DatasetOptions {
+            train: false,
+            clip: self.input.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The name of class `k` (`class_K` past the list).
+    pub fn class_name(&self, k: usize) -> String {
+        self.classes
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("class_{k}"))
+    }
 }

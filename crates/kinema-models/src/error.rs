@@ -29,9 +29,28 @@ pub enum ModelError {
         missing: Vec<String>,
         unused: Vec<String>,
     },
+    /// A download that failed: no server, an HTTP error, an interrupted transfer, an archive
+    /// that is not what it should be.
+    #[error("{url}: {reason}")]
+    Download { url: String, reason: String },
+    /// A downloaded file whose hash is not the published one (it is not kept).
+    #[error("{url}: {file} has {algorithm} {found}, the published one starts {expected}: refusing it")]
+    Checksum {
+        url: String,
+        file: String,
+        algorithm: &'static str,
+        expected: String,
+        found: String,
+    },
+    /// A model with no published weights, or whose weights are not in the store.
+    #[error("{name}: {reason}")]
+    NoWeights { name: String, reason: String },
     /// A bad option (input shape, class count...).
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A data-layer failure (an atomic write of a downloaded file, say).
+    #[error(transparent)]
+    Data(#[from] kinema_data::DataError),
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {

@@ -1,28 +1,40 @@
 //! kinema-models: GluonCV's action-recognition models (and torchvision's video ResNets) on burn.
+//!
+//! - [`registry`]: the table of model names (one row each: family, classes, input, published
+//!   weights); [`get_model`] builds one by name.
+//! - [`models`]: the families, one file each, each an [`arch::Architecture`]; [`Net`] holds
+//!   any of them.
+//! - [`layers`], [`kernels`]: what the families are built of, and the CPU eval kernels.
+//! - [`weights`]: GluonCV `.params`, PyTorch `.pth` and safetensors files; [`store`]: where
+//!   pretrained weights are found and how they are downloaded.
+//! - [`Model`]: a network with its [`ModelCard`] (classes, [`ClipSpec`]), what inference runs.
 
-pub mod c3d;
+// `unsafe` lives only in the kernels (raw output pointers shared by threads, SIMD intrinsics),
+// each block with its `// SAFETY:` line.
+#![deny(unsafe_code)]
+
+pub mod arch;
 pub mod card;
 mod default;
 mod device;
 mod error;
-pub mod i3d;
-pub mod inception;
+#[allow(unsafe_code)]
 pub mod kernels;
 pub mod layers;
-pub mod motion;
-pub mod p3d;
-pub mod r2plus1d;
+mod model;
+pub mod models;
+mod net;
 pub mod registry;
-pub mod resnet;
-pub mod slowfast;
 pub mod store;
-pub mod tsn;
-pub mod vgg;
-pub mod video_resnet;
 pub mod weights;
+mod zoo;
 
-pub use card::{load_model_bytes, load_model_file, ClipSpec, ModelCard};
-pub use default::{default_model, DEFAULT_MODEL, DEFAULT_WEIGHTS};
+pub use card::ModelCard;
+pub use default::{DEFAULT_MODEL, DEFAULT_SOURCE, DEFAULT_WEIGHTS};
 pub use device::device_by_name;
 pub use error::{ModelError, Result};
-pub use registry::{get_model, models, spec, GetModelOptions, ModelSpec, Net};
+pub use kinema_data::ClipSpec;
+pub use model::{Model, ModelSource};
+pub use net::{is_pth, Net};
+pub use registry::{models, spec, Family, ModelSpec};
+pub use zoo::{get_model, GetModelOptions};

@@ -1,4 +1,5 @@
-//! The model store: published weights by name. `pull` downloads GluonCV's
+//! The model store: where a model's pretrained weights come from — the embedded default, or
+//! a file in the store folder ([`locate`]) — and how they get there (`pull`). `pull` downloads GluonCV's
 //! `{repo}gluon/models/NAME-SHORTHASH.zip` (GluonCV's `model_store` layout), takes the `.params`
 //! out of the zip and checks its SHA-1 against the registry's; or, for a model whose registry
 //! entry has a URL (torchvision's), downloads that `.pth` and checks that its SHA-256 starts
@@ -11,7 +12,9 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+use crate::default::{DEFAULT_MODEL, DEFAULT_SOURCE, DEFAULT_WEIGHTS};
 use crate::error::{ModelError, Result};
+use crate::registry::{spec, ModelSpec};
 
 /// GluonCV's default repository (its `MXNET_GLUON_REPO` default).
 pub const GLUONCV_REPO: &str = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/";
@@ -41,22 +44,84 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn fail(what: String) -> ModelError {
-    ModelError::InvalidOption(what)
+/// Default model store folder: `KINEMA_MODELS`, else `~/.cache/kinema/models`.
+pub fn default_root() -> PathBuf {
+    std::env::var_os("KINEMA_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kinema/models")
+        })
+}
+
+/// Where a model's pretrained weights are.
+#[derive(Debug, Clone)]
+pub enum Weights {
+    /// Inside the binary (safetensors bytes), named by `source` in errors.
+    Embedded {
+        bytes: &'static [u8],
+        source: &'static str,
+    },
+    /// A weight file (`.params`, `.pth` or `.safetensors`).
+    File(PathBuf),
+}
+
+/// The pretrained weights of `spec` in store folder `root`: the embedded default's own bytes,
+/// else the published file (`NAME-HASH.params`, `r3d_18-b3b3357e.pth`), else one named after
+/// the model in that file's format (`NAME.params`, `NAME.pth`).
+pub fn locate(spec: &ModelSpec, root: &Path) -> Result<Weights> {
+    if spec.name == DEFAULT_MODEL {
+        return Ok(Weights::Embedded {
+            bytes: DEFAULT_WEIGHTS,
+            source: DEFAULT_SOURCE,
+        });
+    }
+    let own = match spec.url {
+        Some(_) => format!("{}.pth", spec.name),
+        None => format!("{}.params", spec.name),
+    };
+    let candidates: Vec<String> = spec.weight_file().into_iter().chain([own]).collect();
+    match candidates.iter().map(|f| root.join(f)).find(|p| p.exists()) {
+        Some(p) => Ok(Weights::File(p)),
+        None => Err(ModelError::NoWeights {
+            name: spec.name.to_string(),
+            reason: format!(
+                "no pretrained weights in {} (looked for {}); `kinema models pull {}` fetches the published file",
+                root.display(),
+                candidates.join(", "),
+                spec.name
+            ),
+        }),
+    }
+}
+
+fn download_error(url: &str, reason: impl Into<String>) -> ModelError {
+    ModelError::Download {
+        url: url.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn write_into(root: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(root).map_err(|source| ModelError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Ok(kinema_data::write_atomic(dest, bytes)?)
 }
 
 /// Downloads model `name`'s published weights into `root` (unless a file with the right hash
 /// is there already); returns the file's path. `repo` is GluonCV's repository; a model with
 /// its own URL (torchvision's) downloads from that.
 pub fn pull(name: &str, root: &Path, repo: &str) -> Result<PathBuf> {
-    let spec = crate::spec(name)?;
+    let spec = spec(name)?;
     if let Some(url) = spec.url {
         return pull_url(url, root);
     }
     let (Some(sha1), Some(file)) = (spec.sha1, spec.weight_file()) else {
-        return Err(fail(format!(
-            "{name}: no published weight file (name and SHA-1) is registered for it"
-        )));
+        return Err(ModelError::NoWeights {
+            name: name.to_string(),
+            reason: "no published weight file (name and SHA-1) is registered for it".into(),
+        });
     };
     pull_file(&file, sha1, root, repo)
 }
@@ -78,18 +143,18 @@ pub fn pull_file(file: &str, sha1: &str, root: &Path, repo: &str) -> Result<Path
     let stem = file.strip_suffix(".params").unwrap_or(file);
     let url = format!("{repo}gluon/models/{stem}.zip");
     let zipped = download(&url)?;
-    let params = unzip_one(&zipped, file).map_err(|e| fail(format!("{url}: {e}")))?;
+    let params = unzip_one(&zipped, file).map_err(|e| download_error(&url, e))?;
     let got = sha1_hex(&params);
     if !got.starts_with(sha1) {
-        return Err(fail(format!(
-            "{url}: {file} has SHA-1 {got}, the published one starts {sha1}: refusing it"
-        )));
+        return Err(ModelError::Checksum {
+            url,
+            file: file.to_string(),
+            algorithm: "SHA-1",
+            expected: sha1.to_string(),
+            found: got,
+        });
     }
-    std::fs::create_dir_all(root).map_err(|source| ModelError::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    kinema_data::write_atomic(&dest, &params).map_err(|e| fail(e.to_string()))?;
+    write_into(root, &dest, &params)?;
     Ok(dest)
 }
 
@@ -102,11 +167,7 @@ pub fn pull_url(url: &str, root: &Path) -> Result<PathBuf> {
         .rsplit_once('-')
         .and_then(|(_, h)| h.split('.').next())
         .filter(|h| h.len() >= 6 && h.bytes().all(|c| c.is_ascii_hexdigit()))
-        .ok_or_else(|| {
-            fail(format!(
-                "{url}: the file name carries no SHA-256 prefix (NAME-HASH.EXT)"
-            ))
-        })?;
+        .ok_or_else(|| download_error(url, "the file name carries no SHA-256 prefix (NAME-HASH.EXT)"))?;
     let dest = root.join(file);
     if let Ok(b) = std::fs::read(&dest) {
         if sha256_hex(&b).starts_with(prefix) {
@@ -120,15 +181,15 @@ pub fn pull_url(url: &str, root: &Path) -> Result<PathBuf> {
     let bytes = download(url)?;
     let got = sha256_hex(&bytes);
     if !got.starts_with(prefix) {
-        return Err(fail(format!(
-            "{url}: SHA-256 {got}, the published one starts {prefix}: refusing it"
-        )));
+        return Err(ModelError::Checksum {
+            url: url.to_string(),
+            file: file.to_string(),
+            algorithm: "SHA-256",
+            expected: prefix.to_string(),
+            found: got,
+        });
     }
-    std::fs::create_dir_all(root).map_err(|source| ModelError::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    kinema_data::write_atomic(&dest, &bytes).map_err(|e| fail(e.to_string()))?;
+    write_into(root, &dest, &bytes)?;
     Ok(dest)
 }
 
@@ -137,14 +198,14 @@ fn download(url: &str) -> Result<Vec<u8>> {
         .timeout(std::time::Duration::from_secs(600))
         .call()
         .map_err(|e| match e {
-            ureq::Error::Status(code, _) => fail(format!("{url}: the server answered HTTP {code}")),
-            other => fail(format!("{url}: cannot download: {other}")),
+            ureq::Error::Status(code, _) => download_error(url, format!("the server answered HTTP {code}")),
+            other => download_error(url, format!("cannot download: {other}")),
         })?;
     let mut bytes = Vec::new();
     resp.into_reader()
         .take(MAX_DOWNLOAD)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("{url}: download interrupted: {e}")))?;
+        .map_err(|e| download_error(url, format!("download interrupted: {e}")))?;
     Ok(bytes)
 }
 
@@ -280,7 +341,7 @@ mod tests {
             .to_string();
         assert!(e.contains("no SHA-256 prefix"), "{e}");
         // torchvision's entries pull from their own URL.
-        let spec = crate::spec("r3d_18_kinetics400").unwrap();
+        let spec = spec("r3d_18_kinetics400").unwrap();
         assert_eq!(
             spec.url,
             Some("https://download.pytorch.org/models/r3d_18-b3b3357e.pth")

@@ -26,13 +26,13 @@ fn folded_batchnorm_equals_burns_separate_ops() {
         if !seen.insert(std::mem::discriminant(&s.family)) {
             continue;
         }
-        let (segments, shape) = tiny_input(&s);
+        let (segments, shape) = tiny_input(s);
         let o = GetModelOptions {
             nclass: Some(5),
             num_segments: Some(segments),
             ..Default::default()
         };
-        let net = get_model(&s.name, &o, &dev).unwrap();
+        let net = get_model(s.name, &o, &dev).unwrap();
         // Running statistics, affine parameters and biases drawn away from the identity.
         let mut k = 0u32;
         let mut next = move || {

@@ -17,13 +17,13 @@ fn every_registered_name_builds_and_runs_a_tiny_input() {
     let dev = Device::flex();
     let mut families = HashSet::new();
     for s in models() {
-        let (segments, shape) = tiny_input(&s);
+        let (segments, shape) = tiny_input(s);
         let o = GetModelOptions {
             nclass: Some(3),
             num_segments: Some(segments),
             ..Default::default()
         };
-        let net = get_model(&s.name, &o, &dev).unwrap();
+        let net = get_model(s.name, &o, &dev).unwrap();
         let n: usize = shape.iter().product();
         let x: Vec<f32> = (0..n).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
         let (dims, y) = net.run(&shape, x.clone(), false, &dev).unwrap();

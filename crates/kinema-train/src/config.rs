@@ -2,9 +2,10 @@
 //! a TOML file. Unknown keys are errors (a typo must not silently fall back to a default).
 //! Relative paths are resolved against the config file's folder.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kinema_data::{DatasetOptions, ResizeMode};
+use kinema_data::{ClipSpec, DatasetOptions, ResizeMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -45,7 +46,6 @@ fn default_out() -> PathBuf {
 
 /// The `[data]` section: setting files and GluonCV's clip parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// Folder the setting files' paths are relative to.
     pub root: PathBuf,
@@ -61,36 +61,12 @@ pub struct DataConfig {
     /// Class names, one per line (label k = line k).
     #[serde(default)]
     pub classes: Option<PathBuf>,
-    /// GluonCV's `num_segments`.
-    #[serde(default = "one")]
-    pub num_segments: usize,
-    /// GluonCV's `new_length`.
-    #[serde(default = "one")]
-    pub new_length: usize,
-    /// GluonCV's `new_step`.
-    #[serde(default = "one")]
-    pub new_step: usize,
-    /// GluonCV's `new_width`.
-    #[serde(default = "w340")]
-    pub new_width: u32,
-    /// GluonCV's `new_height`.
-    #[serde(default = "h256")]
-    pub new_height: u32,
-    /// GluonCV's `input_size` (square crop).
-    #[serde(default = "s224")]
-    pub input_size: u32,
-    /// GluonCV's `temporal_jitter`.
-    #[serde(default)]
-    pub temporal_jitter: bool,
-    /// SlowFast layout.
-    #[serde(default)]
-    pub slowfast: bool,
-    /// SlowFast slow stride.
-    #[serde(default = "s16")]
-    pub slow_temporal_stride: usize,
-    /// SlowFast fast stride.
-    #[serde(default = "s2")]
-    pub fast_temporal_stride: usize,
+    /// GluonCV's clip parameters (`num_segments`, `new_length`, `new_step`, `new_width`,
+    /// `new_height`, `input_size` or `target_width`/`target_height`, `temporal_jitter`,
+    /// `slowfast`, `slow_temporal_stride`, `fast_temporal_stride`, `mean`, `std`), keys of
+    /// this section like the others.
+    #[serde(flatten)]
+    pub clip: ClipSpec,
     /// Random horizontal flips in training.
     #[serde(default = "yes")]
     pub flip: bool,
@@ -100,12 +76,10 @@ pub struct DataConfig {
     /// Loader worker threads.
     #[serde(default = "s2")]
     pub num_workers: usize,
-    /// Mean/std (default ImageNet's).
-    #[serde(default)]
-    pub mean: Option<[f32; 3]>,
-    /// Standard deviations.
-    #[serde(default)]
-    pub std: Option<[f32; 3]>,
+    /// Keys no field takes: an error after parsing (serde cannot deny unknown keys next to a
+    /// flattened table itself).
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
 }
 
 /// The `[train]` section (every key optional).
@@ -190,23 +164,8 @@ pub enum LrMode {
     Constant,
 }
 
-fn one() -> usize {
-    1
-}
 fn s2() -> usize {
     2
-}
-fn s16() -> usize {
-    16
-}
-fn w340() -> u32 {
-    340
-}
-fn h256() -> u32 {
-    256
-}
-fn s224() -> u32 {
-    224
 }
 fn yes() -> bool {
     true
@@ -251,6 +210,10 @@ impl TrainConfig {
         if t.wd < 0.0 || t.clip_grad < 0.0 || t.backbone_lr_mult < 0.0 {
             return Err("train.wd, train.clip_grad and train.backbone_lr_mult must not be negative".into());
         }
+        if let Some(k) = self.data.unknown.keys().next() {
+            return Err(format!("[data]: unknown key `{k}`"));
+        }
+        self.data.clip.validate().map_err(|e| format!("[data]: {e}"))?;
         if self.nclass == Some(0) {
             return Err("nclass must be at least 1".into());
         }
@@ -284,30 +247,15 @@ impl TrainConfig {
         let d = &self.data;
         let mut o = DatasetOptions {
             train,
-            num_segments: d.num_segments,
-            new_length: d.new_length,
-            new_step: d.new_step,
-            new_width: d.new_width,
-            new_height: d.new_height,
-            target_width: d.input_size,
-            target_height: d.input_size,
-            temporal_jitter: d.temporal_jitter && train,
-            slowfast: d.slowfast,
-            slow_temporal_stride: d.slow_temporal_stride,
-            fast_temporal_stride: d.fast_temporal_stride,
+            clip: d.clip.clone(),
             seed: self.seed,
             flip: d.flip,
             resize: ResizeMode::Auto,
             ..Default::default()
         };
+        o.clip.temporal_jitter &= train;
         if let Some(r) = &d.scale_ratios {
             o.scale_ratios.clone_from(r);
-        }
-        if let Some(m) = d.mean {
-            o.normalize.mean = m;
-        }
-        if let Some(s) = d.std {
-            o.normalize.std = s;
         }
         o
     }
@@ -359,7 +307,7 @@ mod tests {
         let c = TrainConfig::parse(MIN, Path::new("/cfg")).unwrap();
         assert_eq!(c.train.epochs, 10);
         assert_eq!(c.resolve(&c.data.train), PathBuf::from("/cfg/d/train.txt"));
-        assert_eq!(c.dataset_options(true).target_width, 224);
+        assert_eq!(c.dataset_options(true).clip.target_width, 224);
     }
 
     #[test]
@@ -368,6 +316,17 @@ mod tests {
         assert!(e.contains("epochz") && e.contains("line 6"), "{e}");
         let e = TrainConfig::parse(&format!("{MIN}[train]\nlr = -1.0\n"), Path::new("")).unwrap_err();
         assert!(e.contains("train.lr"), "{e}");
+        let e = TrainConfig::parse(&format!("{MIN}new_lenght = 3\n"), Path::new("")).unwrap_err();
+        assert!(e.contains("[data]") && e.contains("new_lenght"), "{e}");
+        let e = TrainConfig::parse(&format!("{MIN}new_step = 0\n"), Path::new("")).unwrap_err();
+        assert!(e.contains("new_step"), "{e}");
+        let c = TrainConfig::parse(
+            &format!("{MIN}input_size = 112\nslowfast = true\nnew_length = 16\n"),
+            Path::new(""),
+        )
+        .unwrap();
+        assert_eq!((c.data.clip.target_width, c.data.clip.target_height), (112, 112));
+        assert!(c.data.clip.slowfast);
         let e = TrainConfig::parse("model = 3\n", Path::new("")).unwrap_err();
         assert!(e.contains("model"), "{e}");
     }

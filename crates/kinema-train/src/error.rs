@@ -1,4 +1,4 @@
-//! Typed errors of training and evaluation.
+//! Typed errors of training.
 
 use std::path::PathBuf;
 
@@ -23,9 +23,15 @@ pub enum TrainError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] kinema_models::ModelError),
+    /// Running the model (validation) failed.
+    #[error(transparent)]
+    Infer(#[from] kinema_infer::InferError),
     /// Training diverged.
     #[error("loss is {loss} at epoch {epoch}, step {step}: training diverged (lower the learning rate)")]
     Diverged { loss: f64, epoch: usize, step: usize },
+    /// A picture (curves, confusion matrix, timeline) could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] kinema_plot::PlotError),
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {

@@ -50,7 +50,7 @@ pub fn init_from(net: Net, init: &Path) -> Result<Net> {
     if init
         .extension()
         .and_then(|e| e.to_str())
-        .is_some_and(kinema_models::registry::is_pth)
+        .is_some_and(kinema_models::is_pth)
     {
         // PyTorch's names mapped to kinema's, so the classifier can be told apart.
         let tensors = net.read_pth(init)?;
@@ -120,7 +120,7 @@ mod tests {
                 nclass: Some(7),
                 ..Default::default()
             };
-            let net = get_model(&s.name, &o, &dev).unwrap();
+            let net = get_model(s.name, &o, &dev).unwrap();
             let head: Vec<NamedTensor> = net
                 .tensors()
                 .unwrap()

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::eval::{evaluate, EvalOptions};
 use crate::optim::Optimizer;
+use kinema_infer::{evaluate, EvalOptions};
+use kinema_plot::{curves_png, Panel, Series};
 
 /// Latest checkpoint (model + optimizer + position), in the output folder.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
@@ -101,6 +102,39 @@ pub struct EpochInfo {
     pub lr: f64,
     /// Seconds the epoch took.
     pub seconds: f64,
+}
+
+/// The training curves: loss, top-1 (train and validation, with validation top-5) and the
+/// learning rate per epoch.
+fn write_curves(path: &Path, epochs: &[EpochInfo]) -> Result<()> {
+    let e = |f: &dyn Fn(&EpochInfo) -> f64| epochs.iter().map(|x| (x.epoch as f64, f(x))).collect::<Vec<_>>();
+    let panel = |title: &str, y: &str, series: Vec<Series>, y_range| Panel {
+        title: title.into(),
+        x_label: "epoch".into(),
+        y_label: y.into(),
+        series,
+        y_range,
+    };
+    let panels = [
+        panel(
+            "Loss",
+            "loss",
+            vec![Series::new("train", e(&|x| x.train_loss))],
+            None,
+        ),
+        panel(
+            "Accuracy",
+            "top-1",
+            vec![
+                Series::new("train top-1", e(&|x| x.train_top1)),
+                Series::new("val top-1", e(&|x| x.val_top1.unwrap_or(f64::NAN))),
+                Series::new("val top-5", e(&|x| x.val_top5.unwrap_or(f64::NAN))),
+            ],
+            Some((0.0, 1.0)),
+        ),
+        panel("Learning rate", "lr", vec![Series::new("lr", e(&|x| x.lr))], None),
+    ];
+    Ok(curves_png(path, "Training curves", &panels)?)
 }
 
 /// The run's result.
@@ -261,9 +295,13 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let card = ModelCard {
         model: config.model.clone(),
         classes: classes.clone(),
-        input: ClipSpec::from_options(&train_opts),
+        // The card says how to feed the model at inference: no training jitter.
+        input: ClipSpec {
+            temporal_jitter: false,
+            ..train_opts.clip.clone()
+        },
     };
-    let segments = spec.family.segments_in_model(config.data.num_segments);
+    let segments = spec.family.segments_in_model(config.data.clip.num_segments);
 
     let gm = GetModelOptions {
         nclass: Some(nclass),
@@ -476,7 +514,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
         state.epoch_correct = 0;
         state.epoch_seen = 0;
         save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
-        crate::plot::write_curves(&out.join("curves.png"), &epochs)?;
+        write_curves(&out.join("curves.png"), &epochs)?;
     }
     net.save_safetensors(&out.join(FINAL), &card.to_metadata())?;
     Ok(TrainSummary {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use kinema_data::synth::{synth, SynthOptions};
 use kinema_models::weights::read_safetensors;
-use kinema_models::{get_model, load_model_file, GetModelOptions};
+use kinema_models::{get_model, GetModelOptions, Model};
 use kinema_train::finetune::init_from;
 use kinema_train::{train, RunOptions, TrainConfig};
 
@@ -144,9 +144,9 @@ fn stopped_and_resumed_run_matches_an_uninterrupted_one() {
     assert_eq!(col(&ea), col(&eb));
 
     // The saved model loads with its card and predicts the config's classes.
-    let (net, card) = load_model_file(&out.join("best.safetensors"), &Device::flex()).unwrap();
+    let Model { net, card } = Model::from_file(&out.join("best.safetensors"), &Device::flex()).unwrap();
     assert_eq!(card.classes, vec!["move_left", "move_right"]);
-    assert_eq!(card.input.input_size, 32);
+    assert_eq!(card.input.input_size(), Some(32));
     assert!(net.num_params() > 1000);
 
     // Fine-tuning to 3 classes from it: the body comes from the file, the classifier starts fresh.

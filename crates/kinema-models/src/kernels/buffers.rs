@@ -3,11 +3,11 @@
 //! Why: an activation of tens of megabytes freshly taken from the allocator comes back as new
 //! pages, and faulting them in costs as much as the convolution that fills them (measured on
 //! I3D-R50's layer1: a 1x1 convolution into a fresh 26 MB buffer takes 12 ms, 7 ms into a
-//! reused one). Buffers of at least [`MIN_LEN`] floats that the kernels and [`Act`] drop come
+//! reused one). Buffers of at least [`MIN_LEN`] floats that the kernels and [`FeatureMap`] drop come
 //! here instead, up to [`MAX_POOLED`] floats in all (the oldest go first), and the next
 //! request of a similar size takes one.
 //!
-//! [`Act`]: crate::layers::Act
+//! [`FeatureMap`]: crate::layers::FeatureMap
 
 use std::sync::Mutex;
 

@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::conv::{Epilogue, OutPtr};
+use super::epilogue::{Epilogue, OutPtr};
 
 /// Vectors of [`LANES`] output channels per micro-tile.
 const MV: usize = 4;
@@ -252,7 +252,8 @@ unsafe fn micro(_: usize, _: usize, _: Block) {
 #[target_feature(enable = "avx512f")]
 unsafe fn micro_fixed<const M: usize, const N: usize>(b: &Block) {
     use std::arch::x86_64::*;
-    // SAFETY (whole function): every pointer stays inside what the caller guarantees.
+    // SAFETY: every pointer stays inside what the caller guarantees (the whole body: loads,
+    // stores and AVX-512 intrinsics, whose feature the caller checked).
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); M]; N];
         if !b.first {

@@ -77,7 +77,7 @@ fn fast_device(dev: &Device) -> bool {
 /// read by two convolutions (a residual branch) is not copied and the residual sum and ReLU
 /// happen in the last convolution's epilogue.
 #[derive(Debug, Clone)]
-pub struct Act {
+pub struct FeatureMap {
     /// Values, row major.
     pub data: Vec<f32>,
     /// `[n, c, d, h, w]`.
@@ -85,21 +85,21 @@ pub struct Act {
     dev: Device,
 }
 
-impl Act {
+impl FeatureMap {
     /// `x` as an activation when the folded path applies (eval mode on Flex, `f32`, folding
     /// on); `x` back otherwise. Free when `x` owns its buffer.
-    pub fn take5(x: Tensor<5>) -> Result<Act, Box<Tensor<5>>> {
+    pub fn take5(x: Tensor<5>) -> Result<FeatureMap, Box<Tensor<5>>> {
         let dev = x.device();
         if !fast_device(&dev) || x.dtype() != DType::F32 {
             return Err(Box::new(x));
         }
         let d = x.dims();
         let data = x.into_data().try_into_vec::<f32>().expect("f32 checked");
-        Ok(Act { data, shape: d, dev })
+        Ok(FeatureMap { data, shape: d, dev })
     }
 
     /// Like [`take5`](Self::take5) for `[n, c, h, w]`.
-    pub fn take4(x: Tensor<4>) -> Result<Act, Box<Tensor<4>>> {
+    pub fn take4(x: Tensor<4>) -> Result<FeatureMap, Box<Tensor<4>>> {
         let [n, c, h, w] = x.dims();
         Self::take5(x.reshape([n, c, 1, h, w])).map_err(|x| Box::new(x.reshape([n, c, h, w])))
     }
@@ -118,7 +118,7 @@ impl Act {
     }
 }
 
-impl Drop for Act {
+impl Drop for FeatureMap {
     /// An activation a block is done with keeps its pages for the next one
     /// ([`crate::kernels::buffers`]).
     fn drop(&mut self) {
@@ -164,37 +164,37 @@ fn geom2(conv: &Conv2d) -> Option<ConvGeom> {
     geometry([1, kh, kw], [1, sh, sw], pads, simple)
 }
 
-/// `act?(bn?(conv(x)) + residual?)` with BatchNorm folded into the convolution.
+/// `relu?(bn?(conv(x)) + residual?)` with BatchNorm folded into the convolution.
 fn run_folded<const D: usize>(
     weight: Tensor<D>,
     bias: Option<Tensor<1>>,
     bn: Option<&BatchNorm>,
-    act: bool,
-    residual: Option<&Act>,
-    x: &Act,
+    apply_relu: bool,
+    residual: Option<&FeatureMap>,
+    x: &FeatureMap,
     g: &ConvGeom,
-) -> Act {
+) -> FeatureMap {
     let cout = weight.dims()[0];
     let (scale, shift) = fold(bn, bias.map(values), cout);
     let ep = Epilogue {
         scale: scale.as_deref(),
         shift: shift.as_deref(),
         residual: residual.map(|r| &r.data[..]),
-        relu: act,
+        relu: apply_relu,
     };
     let (data, shape) = with_f32(weight, |w| conv3d(&x.data, x.shape, w, cout, g, &ep));
-    Act {
+    FeatureMap {
         data,
         shape,
         dev: x.dev.clone(),
     }
 }
 
-/// burn's separate ops: `act?(bn?(y) + residual?)`.
+/// burn's separate ops: `relu?(bn?(y) + residual?)`.
 fn finish<const D: usize>(
     y: Tensor<D>,
     bn: Option<&BatchNorm>,
-    act: bool,
+    apply_relu: bool,
     residual: Option<Tensor<D>>,
 ) -> Tensor<D> {
     let y = match bn {
@@ -205,28 +205,28 @@ fn finish<const D: usize>(
         Some(r) => y + r,
         None => y,
     };
-    if act {
+    if apply_relu {
         relu(y)
     } else {
         y
     }
 }
 
-/// [`conv_bn3d`] on an [`Act`], with an optional residual added before the activation.
-pub fn conv_bn3d_act(
+/// [`conv_bn3d`] on a [`FeatureMap`], with an optional residual added before the activation.
+pub fn conv_bn3d_fmap(
     conv: &Conv3d,
     bn: Option<&BatchNorm>,
-    act: bool,
-    residual: Option<&Act>,
-    x: &Act,
-) -> Act {
+    apply_relu: bool,
+    residual: Option<&FeatureMap>,
+    x: &FeatureMap,
+) -> FeatureMap {
     let [_, c, d, h, w] = x.shape;
     match geom3(conv) {
         Some(g) if g.output([d, h, w]).is_some() && conv.weight.dims()[1] == c => run_folded(
             conv.weight.val(),
             conv.bias.as_ref().map(|b| b.val()),
             bn,
-            act,
+            apply_relu,
             residual,
             x,
             &g,
@@ -234,20 +234,20 @@ pub fn conv_bn3d_act(
         // A geometry the kernel does not take: burn's ops on a copy.
         _ => {
             let y = conv.forward(x.clone().into5());
-            let out = finish(y, bn, act, residual.map(|r| r.clone().into5()));
-            Act::take5(out).expect("same device")
+            let out = finish(y, bn, apply_relu, residual.map(|r| r.clone().into5()));
+            FeatureMap::take5(out).expect("same device")
         }
     }
 }
 
-/// [`conv_bn2d`] on an [`Act`] (`d = 1`), with an optional residual added before the activation.
-pub fn conv_bn2d_act(
+/// [`conv_bn2d`] on a [`FeatureMap`] (`d = 1`), with an optional residual added before the activation.
+pub fn conv_bn2d_fmap(
     conv: &Conv2d,
     bn: Option<&BatchNorm>,
-    act: bool,
-    residual: Option<&Act>,
-    x: &Act,
-) -> Act {
+    apply_relu: bool,
+    residual: Option<&FeatureMap>,
+    x: &FeatureMap,
+) -> FeatureMap {
     let [_, c, d, h, w] = x.shape;
     let cin = conv.weight.dims()[1];
     match geom2(conv) {
@@ -255,53 +255,71 @@ pub fn conv_bn2d_act(
             conv.weight.val(),
             conv.bias.as_ref().map(|b| b.val()),
             bn,
-            act,
+            apply_relu,
             residual,
             x,
             &g,
         ),
         _ => {
             let y = conv.forward(x.clone().into4());
-            let out = finish(y, bn, act, residual.map(|r| r.clone().into4()));
-            Act::take4(out).expect("same device")
+            let out = finish(y, bn, apply_relu, residual.map(|r| r.clone().into4()));
+            FeatureMap::take4(out).expect("same device")
         }
     }
 }
 
 /// `relu?(bn?(conv(x)))` for a 3-D convolution: folded on the Flex CPU in eval mode, burn's
 /// ops otherwise.
-pub fn conv_bn3d(conv: &Conv3d, bn: Option<&BatchNorm>, act: bool, x: Tensor<5>) -> Tensor<5> {
-    match Act::take5(x) {
-        Ok(a) => conv_bn3d_act(conv, bn, act, None, &a).into5(),
-        Err(x) => finish(conv.forward(*x), bn, act, None),
+pub fn conv_bn3d(conv: &Conv3d, bn: Option<&BatchNorm>, apply_relu: bool, x: Tensor<5>) -> Tensor<5> {
+    match FeatureMap::take5(x) {
+        Ok(a) => conv_bn3d_fmap(conv, bn, apply_relu, None, &a).into5(),
+        Err(x) => finish(conv.forward(*x), bn, apply_relu, None),
     }
 }
 
 /// `relu?(bn?(conv(x)))` for a 2-D convolution: folded on the Flex CPU in eval mode, burn's
 /// ops otherwise.
-pub fn conv_bn2d(conv: &Conv2d, bn: Option<&BatchNorm>, act: bool, x: Tensor<4>) -> Tensor<4> {
-    match Act::take4(x) {
-        Ok(a) => conv_bn2d_act(conv, bn, act, None, &a).into4(),
-        Err(x) => finish(conv.forward(*x), bn, act, None),
+pub fn conv_bn2d(conv: &Conv2d, bn: Option<&BatchNorm>, apply_relu: bool, x: Tensor<4>) -> Tensor<4> {
+    match FeatureMap::take4(x) {
+        Ok(a) => conv_bn2d_fmap(conv, bn, apply_relu, None, &a).into4(),
+        Err(x) => finish(conv.forward(*x), bn, apply_relu, None),
     }
 }
 
-/// A convolution (or a composite of them, R(2+1)D's) that runs on an [`Act`] with the
+/// A convolution (or a composite of them, R(2+1)D's) that runs on a [`FeatureMap`] with the
 /// BatchNorm after it folded in.
 pub trait FoldConv {
-    /// `act?(bn?(self(x)) + residual?)`.
-    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act;
+    /// `relu?(bn?(self(x)) + residual?)`.
+    fn conv_fmap(
+        &self,
+        bn: Option<&BatchNorm>,
+        apply_relu: bool,
+        residual: Option<&FeatureMap>,
+        x: &FeatureMap,
+    ) -> FeatureMap;
 }
 
 impl FoldConv for Conv3d {
-    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
-        conv_bn3d_act(self, bn, act, residual, x)
+    fn conv_fmap(
+        &self,
+        bn: Option<&BatchNorm>,
+        apply_relu: bool,
+        residual: Option<&FeatureMap>,
+        x: &FeatureMap,
+    ) -> FeatureMap {
+        conv_bn3d_fmap(self, bn, apply_relu, residual, x)
     }
 }
 
 impl FoldConv for Conv2d {
-    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
-        conv_bn2d_act(self, bn, act, residual, x)
+    fn conv_fmap(
+        &self,
+        bn: Option<&BatchNorm>,
+        apply_relu: bool,
+        residual: Option<&FeatureMap>,
+        x: &FeatureMap,
+    ) -> FeatureMap {
+        conv_bn2d_fmap(self, bn, apply_relu, residual, x)
     }
 }
 
@@ -311,15 +329,15 @@ impl FoldConv for Conv2d {
 pub fn residual_block<C: FoldConv>(
     chain: &[(&dyn FoldConv, &BatchNorm)],
     downsample: Option<&(C, BatchNorm)>,
-    x: &Act,
-) -> Act {
-    let shortcut = downsample.map(|(c, b)| c.conv_act(Some(b), false, None, x));
+    x: &FeatureMap,
+) -> FeatureMap {
+    let shortcut = downsample.map(|(c, b)| c.conv_fmap(Some(b), false, None, x));
     let residual = shortcut.as_ref().unwrap_or(x);
     let (last, head) = chain.split_last().expect("a block has convolutions");
-    let mut y: Option<Act> = None;
+    let mut y: Option<FeatureMap> = None;
     for (c, b) in head {
-        y = Some(c.conv_act(Some(b), true, None, y.as_ref().unwrap_or(x)));
+        y = Some(c.conv_fmap(Some(b), true, None, y.as_ref().unwrap_or(x)));
     }
     last.0
-        .conv_act(Some(last.1), true, Some(residual), y.as_ref().unwrap_or(x))
+        .conv_fmap(Some(last.1), true, Some(residual), y.as_ref().unwrap_or(x))
 }

@@ -17,7 +17,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::Device;
 use burn::Tensor;
 
-use crate::i3d::conv3d;
+use crate::layers::conv3d;
 use crate::layers::{avg_pool3d, max_pool3d, Pool3d};
 
 /// A convolution or pooling window over (T, H, W); a 2-D layer uses the H and W entries.

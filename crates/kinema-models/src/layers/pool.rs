@@ -7,7 +7,7 @@ use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::Tensor;
 
-use crate::layers::Act;
+use crate::layers::FeatureMap;
 
 /// Kernel, stride, padding (per side) over (T, H, W), and the output-size rounding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Pool3d {
 
 /// 3-D max pooling of `[N, C, T, H, W]` (kinema's kernel in eval mode on the Flex CPU).
 pub fn max_pool3d(x: Tensor<5>, p: Pool3d) -> Tensor<5> {
-    let x = match Act::take5(x) {
+    let x = match FeatureMap::take5(x) {
         Ok(mut a) => match crate::kernels::pool::max_pool3d(
             &a.data,
             a.shape,

@@ -11,6 +11,7 @@ use burn::Tensor;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use super::params::f16_to_f32;
 use crate::error::{ModelError, Result};
 use crate::weights::NamedTensor;
 
@@ -97,7 +98,7 @@ pub fn encode_safetensors(tensors: &[NamedTensor], metadata: &Metadata) -> Resul
 /// Writes `tensors` and `metadata` to `path` atomically (a temporary file renamed over it).
 pub fn write_safetensors(path: &Path, tensors: &[NamedTensor], metadata: &Metadata) -> Result<()> {
     let bytes = encode_safetensors(tensors, metadata)?;
-    kinema_data::write_atomic(path, &bytes).map_err(|e| ModelError::bad(path, e.to_string()))
+    Ok(kinema_data::write_atomic(path, &bytes)?)
 }
 
 /// Decodes a safetensors file held in memory (`path` names it in errors). Float tensors of any
@@ -159,29 +160,6 @@ pub fn read_safetensors(path: &Path) -> Result<(Vec<NamedTensor>, Metadata)> {
     decode_safetensors(&bytes, path)
 }
 
-/// IEEE half to single precision.
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: normalise the fraction.
-            let mut e = 127 - 15 + 1;
-            let mut f = f;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            sign | (e << 23) | ((f & 0x3ff) << 13)
-        }
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
-        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,13 +194,5 @@ mod tests {
         std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
         let e = read_safetensors(&p).unwrap_err().to_string();
         assert!(e.contains("w.safetensors") && e.contains("not a valid"), "{e}");
-    }
-
-    #[test]
-    fn half_precision_converts() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert!(f16_to_f32(0x7c00).is_infinite());
     }
 }

@@ -21,6 +21,6 @@ pub fn tiny_input(s: &ModelSpec) -> (usize, Vec<usize>) {
         // one frame must be left for layer4
         Family::P3d(_) => (2, vec![2, 3, 16, 32, 32]),
         Family::I3dSlow(_) => (2, vec![2, 3, 1, 32, 32]),
-        _ => (2, vec![2, 3, s.input.frames, 32, 32]),
+        _ => (2, vec![2, 3, s.input.frames_per_view(), 32, 32]),
     }
 }

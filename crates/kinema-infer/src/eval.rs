@@ -2,6 +2,7 @@
 //! video is a clip; the video's score is the mean of its views' softmax), per-class accuracy and
 //! the confusion matrix.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use burn::tensor::Device;
@@ -234,6 +235,15 @@ pub fn evaluate(
         confusion,
         videos,
     })
+}
+
+/// Writes `report`'s confusion matrix as a picture to `path` (rows: true class; cells coloured
+/// by their share of the row; `classes` names the labels).
+pub fn write_confusion_png(report: &EvalReport, classes: &[String], path: &Path) -> Result<()> {
+    let names: Vec<String> = (0..report.confusion.len())
+        .map(|k| classes.get(k).cloned().unwrap_or_else(|| format!("class_{k}")))
+        .collect();
+    Ok(kinema_plot::confusion_png(path, &report.confusion, &names)?)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
 use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
 
@@ -105,4 +106,8 @@ impl C3d {
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc8.forward(self.features(x)?))
     }
+}
+
+impl Architecture for C3d {
+    forward_of_rank!(5);
 }

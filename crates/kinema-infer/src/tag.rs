@@ -2,26 +2,55 @@
 //! a second thread while the model runs, one reader walking forward through the video), and
 //! the windows' labels merged into a timeline of segments.
 
+use std::path::{Path, PathBuf};
+
 use burn::tensor::Device;
-use kinema_av::VideoReader;
+use kinema_av::{ReaderOptions, VideoReader};
 use kinema_data::VideoClsCustom;
-use kinema_models::Net;
+use kinema_models::Model;
+use kinema_plot::{timeline_png, Thumbnail, TimelineSegment};
 use serde::Serialize;
 
-use crate::error::{Result, TrainError};
+use crate::error::{InferError, Result};
 use crate::eval::{argmax, mean_rows, softmax_rows};
+use crate::predict::{clip_options, video_list};
 
 /// How to cut the video into windows.
 #[derive(Debug, Clone)]
 pub struct TagOptions {
-    /// Frames per window.
-    pub window: usize,
-    /// Frames between window starts.
-    pub stride: usize,
+    /// Window length in seconds (default: the model's clip span, at least 1 s).
+    pub window: Option<f64>,
+    /// Seconds between window starts (default: half a window).
+    pub stride: Option<f64>,
     /// Windows per forward batch.
     pub batch_size: usize,
-    /// Consecutive views the model itself averages (TSN: its segments; 1 for 3-D models).
-    pub segments_in_model: usize,
+}
+
+impl Default for TagOptions {
+    fn default() -> Self {
+        TagOptions {
+            window: None,
+            stride: None,
+            batch_size: 4,
+        }
+    }
+}
+
+/// A tagged video: every window's scores and the segments they merge into.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    /// The video.
+    pub video: PathBuf,
+    /// Its frame rate.
+    pub fps: f64,
+    /// Frames per window.
+    pub window_frames: usize,
+    /// Frames between window starts.
+    pub stride_frames: usize,
+    /// The windows, in time order.
+    pub windows: Vec<WindowScore>,
+    /// Runs of windows with the same label, tiling the video.
+    pub segments: Vec<Segment>,
 }
 
 /// One window's scores.
@@ -73,14 +102,78 @@ pub fn window_starts(n: usize, window: usize, stride: usize) -> Vec<usize> {
     starts
 }
 
-/// Scores every window of sample 0 of `dataset` (a list with the one long video; its options
-/// say the clip each window is read as), read through `reader`, that sample's reader from
-/// [`VideoClsCustom::open`] (the caller has it open already to turn seconds into frames).
-/// `progress(done, total)` counts windows.
+/// Tags `video` with `model`: the clip of every window (read as the model's card says) scored,
+/// the windows merged into segments. `progress(done, total)` counts windows.
 pub fn tag_video(
-    net: &Net,
-    (dataset, mut reader): (&VideoClsCustom, VideoReader),
+    model: &Model,
+    video: &Path,
     o: &TagOptions,
+    dev: &Device,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Timeline> {
+    let opts = clip_options(&model.card, None)?;
+    let span = opts.clip.skip_length() * model.segments_in_model();
+    let ds = VideoClsCustom::from_list(
+        video_list(std::slice::from_ref(&video.to_path_buf()), &model.card, "<tag>"),
+        opts,
+    )?;
+    let reader = ds.open(0)?;
+    let fps = reader.fps();
+    if fps <= 0.0 {
+        return Err(InferError::Invalid(format!(
+            "{}: the video reports no frame rate",
+            video.display()
+        )));
+    }
+    let frames = |secs: f64, what: &str| -> Result<usize> {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(InferError::Invalid(format!(
+                "the {what} must be a positive number of seconds, got {secs}"
+            )));
+        }
+        Ok(((secs * fps).round() as usize).max(1))
+    };
+    let window = match o.window {
+        Some(s) => frames(s, "window")?,
+        None => span.max(fps.round() as usize),
+    };
+    let stride = match o.stride {
+        Some(s) => frames(s, "stride")?,
+        None => (window / 2).max(1),
+    };
+    let geometry = Windows {
+        window,
+        stride,
+        batch_size: o.batch_size,
+        segments_in_model: model.segments_in_model(),
+    };
+    let windows = score_windows(model, (&ds, reader), &geometry, dev, progress)?;
+    Ok(Timeline {
+        video: video.to_path_buf(),
+        fps,
+        window_frames: window,
+        stride_frames: stride,
+        segments: segments(&windows),
+        windows,
+    })
+}
+
+/// Windows in frames.
+struct Windows {
+    window: usize,
+    stride: usize,
+    batch_size: usize,
+    /// Consecutive views the model itself averages (TSN: its segments; 1 for 3-D models).
+    segments_in_model: usize,
+}
+
+/// Scores every window of sample 0 of `dataset` (a list with the one long video; its options
+/// say the clip each window is read as), read through `reader`, that sample's reader (walking
+/// forward on a second thread while the model runs).
+fn score_windows(
+    model: &Model,
+    (dataset, mut reader): (&VideoClsCustom, VideoReader),
+    o: &Windows,
     dev: &Device,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Vec<WindowScore>> {
@@ -121,7 +214,7 @@ pub fn tag_video(
                         break;
                     }
                 }
-                let msg = r.map(|_| (b * batch, data)).map_err(TrainError::from);
+                let msg = r.map(|_| (b * batch, data)).map_err(InferError::from);
                 let stop = msg.is_err();
                 // A closed channel: the model side failed and stopped listening.
                 if tx.send(msg).is_err() || stop {
@@ -134,7 +227,7 @@ pub fn tag_video(
             let count = data.len() / clip_len;
             let mut shape = vec![count * views];
             shape.extend_from_slice(&clip_shape[1..]);
-            let (dims, mut y) = net.run(&shape, data, false, dev)?;
+            let (dims, mut y) = model.net.run(&shape, data, false, dev)?;
             let k = dims[1];
             softmax_rows(&mut y, k);
             for (w, rows) in y.chunks(outputs * k).enumerate() {
@@ -156,6 +249,67 @@ pub fn tag_video(
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Frames shown under a timeline.
+const THUMBNAILS: usize = 8;
+/// Their height in pixels (decoded at this size: the picture scales them no further).
+const THUMBNAIL_HEIGHT: u32 = 90;
+
+/// Writes `timeline`'s picture to `path`: the segments, each window's top score, and a strip
+/// of frames from the video under them, so a user sees what each label covers (`classes`
+/// names the labels).
+pub fn write_timeline_png(timeline: &Timeline, classes: &[String], path: &Path) -> Result<()> {
+    let bar = |start: f64, end: f64, label: usize, score: f32| TimelineSegment {
+        start_s: start,
+        end_s: end,
+        label,
+        score: score as f64,
+    };
+    let segments: Vec<_> = timeline
+        .segments
+        .iter()
+        .map(|s| bar(s.start, s.end, s.label, s.score))
+        .collect();
+    let windows: Vec<_> = timeline
+        .windows
+        .iter()
+        .map(|w| bar(w.start, w.end, w.label, w.score))
+        .collect();
+    let duration = timeline.segments.last().map_or(0.0, |s| s.end).max(1e-3);
+    let thumbnails = thumbnails(&timeline.video, duration)?;
+    Ok(timeline_png(
+        path,
+        duration,
+        &segments,
+        &windows,
+        classes,
+        &thumbnails,
+    )?)
+}
+
+/// [`THUMBNAILS`] frames evenly spread over `duration` seconds of `video`, each at the middle
+/// of its share of the time.
+fn thumbnails(video: &Path, duration: f64) -> Result<Vec<Thumbnail>> {
+    let probe = VideoReader::open(video)?;
+    let (w, h) = (probe.width().max(1), probe.height().max(1));
+    let width = ((w as u64 * THUMBNAIL_HEIGHT as u64 / h as u64) as u32).max(2) & !1;
+    let mut reader = VideoReader::open_with(video, &ReaderOptions::default().size(width, THUMBNAIL_HEIGHT))?;
+    let n = reader.len().min(THUMBNAILS);
+    let times: Vec<f64> = (0..n).map(|i| duration * (i as f64 + 0.5) / n as f64).collect();
+    let frames = reader.get_batch_at_times(&times)?;
+    let size = (width * THUMBNAIL_HEIGHT * 3) as usize;
+    Ok(frames
+        .data
+        .chunks_exact(size)
+        .zip(&times)
+        .map(|(rgb, &t)| Thumbnail {
+            time_s: t,
+            width,
+            height: THUMBNAIL_HEIGHT,
+            rgb: rgb.to_vec(),
+        })
+        .collect())
 }
 
 /// Merges consecutive windows with the same label into segments that tile the video: where

@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::error::{ModelError, Result};
-use crate::layers::{conv_bn2d, residual_block, Act};
+use crate::layers::{conv_bn2d, residual_block, FeatureMap};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
@@ -69,7 +69,7 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = match Act::take4(x) {
+        let x = match FeatureMap::take4(x) {
             Ok(a) => {
                 let ds = self.downsample.as_ref();
                 let out = match (&self.conv3, &self.bn3) {

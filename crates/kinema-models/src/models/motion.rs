@@ -10,8 +10,9 @@ use burn::nn::{BatchNorm, Linear, LinearConfig};
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::i3d::{bn3d, conv3d};
+use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// One 3x3x3 convolution, BatchNorm and ReLU.
@@ -93,4 +94,8 @@ impl MotionNet {
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
     }
+}
+
+impl Architecture for MotionNet {
+    forward_of_rank!(5);
 }

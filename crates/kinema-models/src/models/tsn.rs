@@ -6,8 +6,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::resnet::ResNetV1b;
+use crate::models::resnet::ResNetV1b;
 
 /// TSN with a ResNet V1b backbone. Parameter names: the backbone's, then `output.weight/bias`.
 #[derive(Module, Debug)]
@@ -50,5 +51,14 @@ impl TsnResNet {
     /// `[N * segments, 3, H, W]` -> logits `[N, nclass]` (dropout is identity in eval).
     pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<2>> {
         Ok(self.output.forward(self.features(x)?))
+    }
+}
+
+impl Architecture for TsnResNet {
+    forward_of_rank!(4);
+
+    /// GluonCV's TSN keeps the ResNet under `backbone.`; kinema's paths start at the ResNet.
+    fn gluon_key(path: &str) -> String {
+        path.strip_prefix("backbone.").unwrap_or(path).to_string()
     }
 }

@@ -11,7 +11,7 @@ use kinema_data::{read_npy_f32, write_npy_f32, SampleList, VideoClsCustom};
 use kinema_models::Net;
 use serde::Serialize;
 
-use crate::error::{Result, TrainError};
+use crate::error::{InferError, Result};
 use crate::eval::{mean_rows, run_videos, EvalOptions};
 
 /// What an extraction did.
@@ -83,7 +83,7 @@ pub fn extract_features(
     let mut seen = std::collections::HashMap::new();
     for FeatureFile { video, file } in &files {
         if let Some(other) = seen.insert(file.clone(), video.clone()) {
-            return Err(TrainError::Invalid(format!(
+            return Err(InferError::Invalid(format!(
                 "{} and {} would both write {}: give them different names",
                 other.display(),
                 video.display(),
@@ -106,7 +106,7 @@ pub fn extract_features(
             let mean = mean_rows(rows, k);
             let file = &files[todo[plan.index]].file;
             if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| InferError::io(dir, e))?;
             }
             write_npy_f32(file, &[k], &mean)?;
             feat_dim = k;

@@ -19,8 +19,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::i3d::{bn3d, conv3d};
+use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, max_pool3d, Pool3d};
 
 /// How a 3-D block combines its spatial (S) and temporal (T) convolutions.
@@ -256,4 +257,8 @@ impl P3d {
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
     }
+}
+
+impl Architecture for P3d {
+    forward_of_rank!(5);
 }

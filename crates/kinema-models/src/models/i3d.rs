@@ -5,16 +5,19 @@
 //! structural names (`first_stage.0.weight`, `res_layers.1.0.conv1.weight`, `fc.weight`).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv3d, Conv3dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig3d};
+use burn::nn::conv::Conv3d;
+use burn::nn::{BatchNorm, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
 use crate::layers::{
-    check_clips, conv_bn3d, max_pool3d, residual_block, video_pool, Act, FoldConv, NonLocal, Pool3d,
+    bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, residual_block, video_pool, FeatureMap, FoldConv,
+    NonLocal, Pool3d,
 };
+use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// How a 2-D bottleneck is inflated to 3-D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +122,7 @@ impl I3dConfig {
     /// 3x1x1 in every block.
     pub fn slow_resnet(depth: usize, nclass: usize) -> Result<I3dConfig> {
         let mut c = I3dConfig::resnet_v1(depth, nclass)?;
-        let (blocks, _) = crate::resnet::layout(depth)?;
+        let (blocks, _) = crate::models::resnet::layout(depth)?;
         c.conv1_kernel_t = 1;
         c.conv1_stride_t = 1;
         c.pool1_kernel_t = 1;
@@ -128,27 +131,6 @@ impl I3dConfig {
         c.temporal_pool = false;
         Ok(c)
     }
-}
-
-/// A bias-free 3-D convolution with symmetric padding.
-pub(crate) fn conv3d(
-    cin: usize,
-    cout: usize,
-    k: [usize; 3],
-    s: [usize; 3],
-    p: [usize; 3],
-    dev: &Device,
-) -> Conv3d {
-    Conv3dConfig::new([cin, cout], k)
-        .with_stride(s)
-        .with_padding(PaddingConfig3d::Explicit(p[0], p[1], p[2]))
-        .with_bias(false)
-        .init(dev)
-}
-
-/// MXNet's BatchNorm (epsilon 1e-5).
-pub(crate) fn bn3d(c: usize, dev: &Device) -> BatchNorm {
-    BatchNormConfig::new(c).with_epsilon(1e-5).init(dev)
 }
 
 /// A 3-D bottleneck (GluonCV's `Bottleneck` in `i3d_resnet.py`).
@@ -210,7 +192,7 @@ impl Bottleneck3d {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match Act::take5(x) {
+        let x = match FeatureMap::take5(x) {
             Ok(a) => {
                 let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
                     (&self.conv1, &self.bn1),
@@ -259,7 +241,7 @@ pub struct I3dResNet {
 impl I3dResNet {
     /// Builds the network `c` describes.
     pub fn new(c: &I3dConfig, dev: &Device) -> Result<I3dResNet> {
-        let (blocks, bottleneck) = crate::resnet::layout(c.depth)?;
+        let (blocks, bottleneck) = crate::models::resnet::layout(c.depth)?;
         if !bottleneck {
             return Err(ModelError::InvalidOption(format!(
                 "I3D ResNet-{}: GluonCV has only bottleneck trunks",
@@ -363,5 +345,65 @@ impl I3dResNet {
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
+    }
+}
+
+impl Architecture for I3dResNet {
+    forward_of_rank!(5);
+
+    /// GluonCV (MXNet and PyTorch port alike) names the non-local block's `W` in capitals.
+    fn gluon_key(path: &str) -> String {
+        path.replace(".nonlocal_block.w.", ".nonlocal_block.W.")
+    }
+
+    /// GluonCV's PyTorch port names the slow I3D's modules as torchvision's ResNet does (told
+    /// apart by its `conv1` where the other I3Ds have `first_stage.0`).
+    fn torch_key(tensors: &[NamedTensor]) -> KeyFn {
+        let has = |k: &str| tensors.iter().any(|t| t.name == k);
+        if has("conv1.weight") && !has("first_stage.0.weight") {
+            torch_slow_i3d_key
+        } else {
+            |p| Self::gluon_key(&pytorch_name(p))
+        }
+    }
+}
+
+/// The slow I3D (`i3d_slow_*`) in GluonCV's PyTorch port names its stem `conv1`/`bn1` and its
+/// stages `layer1`..`layer4`, where kinema (and GluonCV's MXNet model) have `first_stage.0`,
+/// `first_stage.1` and `res_layers.0`..`res_layers.3`.
+fn torch_slow_i3d_key(path: &str) -> String {
+    let p = pytorch_name(path);
+    if let Some(rest) = p.strip_prefix("first_stage.0.") {
+        return format!("conv1.{rest}");
+    }
+    if let Some(rest) = p.strip_prefix("first_stage.1.") {
+        return format!("bn1.{rest}");
+    }
+    if let Some((stage, rest)) = p.strip_prefix("res_layers.").and_then(|r| r.split_once('.')) {
+        if let Ok(i) = stage.parse::<usize>() {
+            return format!("layer{}.{rest}", i + 1);
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gluoncv_torch_port_names_of_the_slow_i3d() {
+        assert_eq!(torch_slow_i3d_key("first_stage.0.weight"), "conv1.weight");
+        assert_eq!(torch_slow_i3d_key("first_stage.1.gamma"), "bn1.weight");
+        assert_eq!(torch_slow_i3d_key("res_layers.3.2.bn3.beta"), "layer4.2.bn3.bias");
+        assert_eq!(
+            torch_slow_i3d_key("res_layers.0.0.downsample.1.running_mean"),
+            "layer1.0.downsample.1.running_mean"
+        );
+        assert_eq!(torch_slow_i3d_key("fc.weight"), "fc.weight");
+        assert_eq!(
+            I3dResNet::gluon_key("res_layers.1.1.nonlocal_block.w.weight"),
+            "res_layers.1.1.nonlocal_block.W.weight"
+        );
     }
 }

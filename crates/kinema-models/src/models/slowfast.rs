@@ -12,9 +12,10 @@ use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::i3d::{bn3d, conv3d};
-use crate::layers::{conv_bn3d, max_pool3d, residual_block, Act, FoldConv, Pool3d};
+use crate::layers::{bn3d, conv3d};
+use crate::layers::{conv_bn3d, max_pool3d, residual_block, FeatureMap, FoldConv, Pool3d};
 
 /// GluonCV's `SlowFast` arguments.
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ impl SfBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match Act::take5(x) {
+        let x = match FeatureMap::take5(x) {
             Ok(a) => {
                 let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
                     (&self.conv1, &self.bn1),
@@ -311,4 +312,8 @@ impl SlowFast {
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
     }
+}
+
+impl Architecture for SlowFast {
+    forward_of_rank!(5);
 }

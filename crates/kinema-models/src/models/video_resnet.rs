@@ -21,9 +21,10 @@ use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::i3d::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, Act, FoldConv};
+use crate::layers::{bn3d, conv3d};
+use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -94,12 +95,18 @@ pub enum SpatioTemporalConv {
 }
 
 impl FoldConv for SpatioTemporalConv {
-    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
+    fn conv_fmap(
+        &self,
+        bn: Option<&BatchNorm>,
+        act: bool,
+        residual: Option<&FeatureMap>,
+        x: &FeatureMap,
+    ) -> FeatureMap {
         match self {
-            SpatioTemporalConv::Full(c) => c.conv_act(bn, act, residual, x),
+            SpatioTemporalConv::Full(c) => c.conv_fmap(bn, act, residual, x),
             SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
-                let y = spatial.conv_act(Some(mid), true, None, x);
-                temporal.conv_act(bn, act, residual, &y)
+                let y = spatial.conv_fmap(Some(mid), true, None, x);
+                temporal.conv_fmap(bn, act, residual, &y)
             }
         }
     }
@@ -216,7 +223,7 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match Act::take5(x) {
+        let x = match FeatureMap::take5(x) {
             Ok(a) => {
                 let ds = self.downsample.as_ref();
                 let chain: [(&dyn FoldConv, &BatchNorm); 2] =
@@ -332,6 +339,10 @@ impl VideoResNet {
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
     }
+}
+
+impl Architecture for VideoResNet {
+    forward_of_rank!(5);
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
-use crate::i3d::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, Act, FoldConv};
+use crate::layers::{bn3d, conv3d};
+use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
+use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
 #[derive(Module, Debug)]
@@ -32,18 +34,24 @@ impl Conv2Plus1d {
         }
     }
 
-    /// `act?(bn(conv2(relu(bn1(conv1(x))))))`: the block's BatchNorm after the temporal
+    /// `relu?(bn(conv2(relu(bn1(conv1(x))))))`: the block's BatchNorm after the temporal
     /// convolution is folded into it too.
-    fn forward_bn(&self, x: Tensor<5>, bn: &BatchNorm, act: bool) -> Tensor<5> {
+    fn forward_bn(&self, x: Tensor<5>, bn: &BatchNorm, apply_relu: bool) -> Tensor<5> {
         let x = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
-        conv_bn3d(&self.conv2, Some(bn), act, x)
+        conv_bn3d(&self.conv2, Some(bn), apply_relu, x)
     }
 }
 
 impl FoldConv for Conv2Plus1d {
-    fn conv_act(&self, bn: Option<&BatchNorm>, act: bool, residual: Option<&Act>, x: &Act) -> Act {
-        let mid = self.conv1.conv_act(Some(&self.bn1), true, None, x);
-        self.conv2.conv_act(bn, act, residual, &mid)
+    fn conv_fmap(
+        &self,
+        bn: Option<&BatchNorm>,
+        act: bool,
+        residual: Option<&FeatureMap>,
+        x: &FeatureMap,
+    ) -> FeatureMap {
+        let mid = self.conv1.conv_fmap(Some(&self.bn1), true, None, x);
+        self.conv2.conv_fmap(bn, act, residual, &mid)
     }
 }
 
@@ -96,7 +104,7 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match Act::take5(x) {
+        let x = match FeatureMap::take5(x) {
             Ok(a) => {
                 let ds = self.downsample.as_ref();
                 let first: &dyn FoldConv = match (&self.conv1, &self.conv1x1) {
@@ -175,7 +183,7 @@ impl R2Plus1d {
         }
         let (blocks, bottleneck) = match depth {
             10 => ([1, 1, 1, 1], false),
-            d => crate::resnet::layout(d)?,
+            d => crate::models::resnet::layout(d)?,
         };
         let expansion = if bottleneck { 4 } else { 1 };
         let stem_mid = (width * 45).div_ceil(64);
@@ -228,5 +236,18 @@ impl R2Plus1d {
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.fc.forward(self.features(x)?))
+    }
+}
+
+impl Architecture for R2Plus1d {
+    forward_of_rank!(5);
+
+    /// GluonCV (MXNet and PyTorch port alike) names a bottleneck's 1x1x1 `conv1`.
+    fn gluon_key(path: &str) -> String {
+        path.replace(".conv1x1.", ".conv1.")
+    }
+
+    fn torch_key(_tensors: &[NamedTensor]) -> KeyFn {
+        |p| Self::gluon_key(&pytorch_name(p))
     }
 }

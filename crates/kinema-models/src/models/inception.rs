@@ -16,9 +16,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
 use crate::layers::inception::{
-    inception_a, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd, Layer, Window,
+    gluon_path, inception_a, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd,
+    Layer, Window,
 };
 use crate::layers::{check_clips, video_pool};
 
@@ -350,6 +352,30 @@ impl I3dInception {
     /// `[N * clips, 3, T, H, W]` -> logits `[N, nclass]`.
     pub fn forward(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         Ok(self.output.forward(self.features(x)?))
+    }
+}
+
+impl Architecture for TsnInceptionV1 {
+    forward_of_rank!(4);
+
+    fn gluon_key(path: &str) -> String {
+        gluon_path(path)
+    }
+}
+
+impl Architecture for TsnInceptionV3 {
+    forward_of_rank!(4);
+
+    fn gluon_key(path: &str) -> String {
+        gluon_path(path)
+    }
+}
+
+impl Architecture for I3dInception {
+    forward_of_rank!(5);
+
+    fn gluon_key(path: &str) -> String {
+        gluon_path(path)
     }
 }
 

@@ -16,6 +16,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::arch::{forward_of_rank, Architecture};
 use crate::error::{ModelError, Result};
 
 /// Convolutions per stage and their widths (GluonCV's `vgg_spec[16]`).
@@ -116,6 +117,14 @@ impl TsnVgg16 {
     /// `[N * segments, 3, H, W]` -> logits `[N, nclass]`.
     pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<2>> {
         Ok(self.output.forward(self.features(x)?))
+    }
+}
+
+impl Architecture for TsnVgg16 {
+    forward_of_rank!(4);
+
+    fn gluon_key(path: &str) -> String {
+        gluon_path(path)
     }
 }
 

@@ -1,0 +1,212 @@
+//! Random access: a pool of long-lived decoders ("cursors"), each left where it stopped in its
+//! GOP, serves a frame with the one that reaches it cheapest (or the least recently used one,
+//! repositioned at the frame's key frame); frames decoded on the way go into the cache.
+
+use std::collections::HashSet;
+
+use ffmpeg::frame;
+use ffmpeg_next as ffmpeg;
+
+use super::{no_picture, FileReader};
+use crate::convert::frame_bytes;
+use crate::decoder::share;
+use crate::error::{AvError, Result};
+use crate::index::FrameEntry;
+use crate::types::FrameBatch;
+
+impl FileReader {
+    /// The packet decoding for frame `t` starts from: its key frame, or an earlier one where
+    /// starting at its own lost pictures.
+    fn start_of(&self, f: &FrameEntry) -> usize {
+        self.earlier_start
+            .get(&f.start_pkt)
+            .copied()
+            .unwrap_or(f.start_pkt)
+    }
+
+    /// Picks the cursor that reaches frame `t` cheapest, or repositions the least recently
+    /// used one at `t`'s key frame. Returns its slot.
+    fn cursor_for(&mut self, t: usize) -> Result<usize> {
+        let f = self.index.frames[t];
+        let start = self.start_of(&f);
+        self.clock += 1;
+        let best = self
+            .cursors
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.reaches(t, &f, start))
+            .max_by_key(|(_, c)| c.stamp)
+            .map(|(i, _)| i);
+        let slot = match best {
+            Some(i) => i,
+            None => {
+                let slot = if self.cursors.len() < self.max_decoders() {
+                    let c = self.new_cursor()?;
+                    self.cursors.push(c);
+                    self.cursors.len() - 1
+                } else {
+                    (0..self.cursors.len())
+                        .min_by_key(|&i| self.cursors[i].stamp)
+                        .unwrap_or(0)
+                };
+                let key_pts = self.index.pkt_frame[start].map(|k| self.index.frames[k].pts);
+                let min_pts = key_pts.unwrap_or(i64::MIN);
+                self.cursors[slot].seek(start, min_pts);
+                slot
+            }
+        };
+        self.cursors[slot].stamp = self.clock;
+        Ok(slot)
+    }
+
+    /// The key packet before `pkt`, if any.
+    fn key_before(&self, pkt: usize) -> Option<usize> {
+        self.index
+            .key_indices
+            .iter()
+            .map(|&k| self.index.frames[k].pkt)
+            .filter(|&p| p < pkt)
+            .max()
+    }
+
+    /// Decodes up to frame `t`; on success `self.cursors[slot].frame()` is frame `t`.
+    /// Every frame passed on the way goes into the cache when `cache` is set. `batch`: the
+    /// frames of the batch being served (other non-reference pictures are not decoded).
+    fn decode_to_inner(&mut self, t: usize, cache: bool, batch: Option<&HashSet<usize>>) -> Result<usize> {
+        // Single frames skip the non-reference pictures on the way too, until a GOP has been
+        // asked `DENSE_AFTER_MISSES` times for a frame that was skipped: from then on that GOP is
+        // decoded whole (and cached), so reading a GOP backwards costs at most one extra pass,
+        // never one per frame.
+        let single;
+        let want = if cache {
+            let gop = self.index.frames[t].start_pkt;
+            if self.cursors.iter().any(|c| c.skipped(t)) {
+                *self.misses.entry(gop).or_insert(0) += 1;
+            }
+            if self.misses.get(&gop).is_some_and(|&m| m >= DENSE_AFTER_MISSES) {
+                None
+            } else {
+                single = HashSet::from([t]);
+                Some(&single)
+            }
+        } else {
+            batch
+        };
+        let mut earlier = 0;
+        loop {
+            let slot = self.cursor_for(t)?;
+            let why = loop {
+                let got = self.cursors[slot].next_frame_wanting(&self.packets, &self.index, want);
+                match got {
+                    Some(i) if i <= t => {
+                        if cache && self.cache_enabled() && !self.cache.contains(i) {
+                            let f = share(self.cursors[slot].frame());
+                            let n = frame_bytes(&f);
+                            self.cache.insert(i, f, n);
+                        }
+                        if i == t {
+                            return Ok(slot);
+                        }
+                    }
+                    _ => {
+                        break self.cursors[slot]
+                            .last_error
+                            .clone()
+                            .unwrap_or_else(|| no_picture(self.order_hint));
+                    }
+                }
+            };
+            // No picture for `t`: decode again from the key frame before, a few GOPs back at
+            // most (a frame that is truly damaged must not cost a decode of the whole file).
+            let gop = self.index.frames[t].start_pkt;
+            let prev = self.key_before(self.start_of(&self.index.frames[t]));
+            match prev {
+                Some(p) if earlier < MAX_EARLIER_GOPS => {
+                    earlier += 1;
+                    self.earlier_start.insert(gop, p);
+                    self.cursors[slot].stamp = 0;
+                }
+                _ => {
+                    return Err(AvError::Decode {
+                        path: self.path.clone(),
+                        index: t,
+                        reason: why,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Decoders kept at once: the option, or (0) as many as the cache budget allows at about
+    /// 20 decoded frames of held state each, between 2 and 16.
+    fn max_decoders(&self) -> usize {
+        match self.opts.max_decoders {
+            0 => {
+                let frame = (self.info.width as usize * self.info.height as usize * 3 / 2).max(1);
+                (self.opts.cache_bytes / (20 * frame)).clamp(2, 16)
+            }
+            n => n,
+        }
+    }
+
+    fn cache_enabled(&self) -> bool {
+        self.opts.cache_bytes > 0
+    }
+
+    /// Decodes up to frame `t` without caching; returns the slot of the cursor holding it.
+    pub(super) fn decode_to(&mut self, t: usize) -> Result<usize> {
+        self.decode_to_inner(t, false, None)
+    }
+
+    /// Decoded frame `idx`: from the cache, or decoded (through the cache when `cache`; for a
+    /// batch when `batch` names its frames).
+    pub(super) fn frame_at(
+        &mut self,
+        idx: usize,
+        cache: bool,
+        batch: Option<&HashSet<usize>>,
+    ) -> Result<frame::Video> {
+        if let Some(f) = self.cache.get(idx) {
+            return Ok(share(f));
+        }
+        let slot = self.decode_to_inner(idx, cache, batch)?;
+        Ok(share(self.cursors[slot].frame()))
+    }
+
+    /// One frame, through the cache: random single-frame access does not decode a GOP twice.
+    pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
+        self.check(idx)?;
+        let f = self.frame_at(idx, true, None)?;
+        self.confirm(&f)?;
+        let mut out = FrameBatch::zeros(1, self.info.out_height as usize, self.info.out_width as usize);
+        self.convert(&f, &mut out.data)?;
+        Ok(out)
+    }
+
+    /// (packets decoded, packets skipped) by the random-access decoders so far.
+    pub fn decode_stats(&self) -> (u64, u64) {
+        let (mut sent, mut skipped) = self.retired;
+        for c in &self.cursors {
+            sent += c.packets_sent;
+            skipped += c.packets_skipped;
+        }
+        (sent, skipped)
+    }
+
+    pub fn cache_stats(&self) -> (usize, usize) {
+        (self.cache.len(), self.cache.used_bytes())
+    }
+
+    /// Drops cached frames and idle decoders (memory back to the system).
+    pub fn clear_cache(&mut self) {
+        self.cache.clear();
+        self.retired = self.decode_stats();
+        self.cursors.clear();
+    }
+}
+
+/// Earlier key frames tried, one after the other, for a frame its own GOP does not show.
+const MAX_EARLIER_GOPS: usize = 2;
+
+/// Skipped frames asked for in one GOP before single-frame reads stop skipping there.
+const DENSE_AFTER_MISSES: u32 = 1;

@@ -1,0 +1,75 @@
+//! GluonCV's clip parameters as Python keyword arguments: the names, their types and their
+//! defaults come from `kinema_data::ClipSpec` (every name in `ClipSpec::FIELDS` is a keyword;
+//! a value is read by the same serde code as a config file's), so nothing is restated here.
+
+use kinema_data::{ClipOverrides, ClipSpec};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
+use serde_json::Value;
+
+/// A Python value as JSON (the types clip parameters take: bool, int, float, sequences).
+fn to_json(v: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if v.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(v.extract()?));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return Ok(Value::from(v.extract::<i64>()?));
+    }
+    if v.is_instance_of::<PyFloat>() {
+        return Ok(serde_json::Number::from_f64(v.extract()?).map_or(Value::Null, Value::Number));
+    }
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        return v
+            .try_iter()?
+            .map(|x| to_json(&x?))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
+    }
+    Err(PyTypeError::new_err(format!(
+        "a {} where a number, a bool or a sequence of numbers was expected",
+        v.get_type().name()?
+    )))
+}
+
+/// `ClipSpec::default()` with the clip keyword arguments of `kwargs` applied; any other key is
+/// a `TypeError` naming it, a value of the wrong type a `ValueError` naming its key.
+pub fn clip_from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<ClipSpec> {
+    let mut spec = ClipSpec::default();
+    for (k, v) in kwargs.into_iter().flat_map(|d| d.iter()) {
+        let key: String = k.extract()?;
+        if !ClipSpec::FIELDS.contains(&key.as_str()) {
+            return Err(PyTypeError::new_err(format!(
+                "unexpected keyword argument {key:?} (clip parameters: {})",
+                ClipSpec::FIELDS.join(", ")
+            )));
+        }
+        let one = serde_json::json!({ key.clone(): to_json(&v)? });
+        let o: ClipOverrides =
+            serde_json::from_value(one).map_err(|e| PyValueError::new_err(format!("{key}: {e}")))?;
+        o.apply(&mut spec);
+    }
+    Ok(spec)
+}
+
+/// A clip spec as a dict with GluonCV's names (and `input_size` when the crop is square).
+pub fn clip_to_dict<'py>(py: Python<'py>, spec: &ClipSpec) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let Value::Object(m) = serde_json::to_value(spec).map_err(|e| PyValueError::new_err(e.to_string()))?
+    else {
+        return Ok(d);
+    };
+    for (k, v) in m {
+        match v {
+            Value::Bool(b) => d.set_item(k, b)?,
+            Value::Number(n) if n.is_u64() => d.set_item(k, n.as_u64())?,
+            Value::Number(n) => d.set_item(k, n.as_f64())?,
+            Value::Array(a) => d.set_item(k, a.iter().filter_map(Value::as_f64).collect::<Vec<f64>>())?,
+            _ => {}
+        }
+    }
+    if let Some(s) = spec.input_size() {
+        d.set_item("input_size", s)?;
+    }
+    Ok(d)
+}
