@@ -33,7 +33,8 @@ fn to_json(v: &Bound<'_, PyAny>) -> PyResult<Value> {
 }
 
 /// `ClipSpec::default()` with the clip keyword arguments of `kwargs` applied; any other key is
-/// a `TypeError` naming it, a value of the wrong type a `ValueError` naming its key.
+/// a `TypeError` naming it, a value of the wrong type a `TypeError` and one out of range (a
+/// negative count, three numbers that are two) a `ValueError`, each naming its key.
 pub fn clip_from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<ClipSpec> {
     let mut spec = ClipSpec::default();
     for (k, v) in kwargs.into_iter().flat_map(|d| d.iter()) {
@@ -44,7 +45,8 @@ pub fn clip_from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<ClipSpec
                 ClipSpec::FIELDS.join(", ")
             )));
         }
-        let one = serde_json::json!({ key.clone(): to_json(&v)? });
+        let value = to_json(&v).map_err(|e| PyTypeError::new_err(format!("{key}: {e}")))?;
+        let one = serde_json::json!({ key.clone(): value });
         let o: ClipOverrides =
             serde_json::from_value(one).map_err(|e| PyValueError::new_err(format!("{key}: {e}")))?;
         o.apply(&mut spec);

@@ -45,3 +45,23 @@ def test_dataset_errors_name_file_and_line(setting, tmp_path):
     ds = VideoClsCustom(str(root), str(path))
     with pytest.raises(IndexError):
         ds[3]
+
+
+def test_clip_keywords_come_from_the_clip_spec(setting):
+    root, path = setting
+    # SlowFast: 16 consecutive frames, every 2nd for the fast pathway and every 8th for the
+    # slow one: 8 + 2 along T; input_size sets both crop sides.
+    sf = VideoClsCustom(str(root), str(path), train=False, new_length=16, slowfast=True,
+                        slow_temporal_stride=8, new_width=64, new_height=48, input_size=32,
+                        mean=[0.5, 0.5, 0.5], std=(0.25, 0.25, 0.25))
+    assert sf.clip_shape == [1, 3, 10, 32, 32]
+    with pytest.raises(TypeError, match="new_lenght"):
+        VideoClsCustom(str(root), str(path), new_lenght=8)
+    with pytest.raises(TypeError, match="new_length"):
+        VideoClsCustom(str(root), str(path), new_length="eight")
+    with pytest.raises(ValueError, match="new_length"):
+        VideoClsCustom(str(root), str(path), new_length=-1)
+    with pytest.raises(ValueError, match="mean"):
+        VideoClsCustom(str(root), str(path), mean=[0.5, 0.5])
+    with pytest.raises(RuntimeError, match="new_step"):
+        VideoClsCustom(str(root), str(path), new_step=0)

@@ -45,7 +45,11 @@ fn paths_after(line: &str, prefix: &str) -> Vec<Vec<String>> {
         .map(|(i, _)| {
             line[i + prefix.len()..]
                 .split("::")
-                .map(|s| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>())
+                .map(|s| {
+                    s.chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect::<String>()
+                })
                 .take_while(|s| !s.is_empty())
                 .collect()
         })
@@ -58,7 +62,8 @@ fn no_two_files_of_a_crate_import_each_other() {
     for src in source_roots() {
         let mut files = Vec::new();
         rust_files(&src, &mut files);
-        let modules: BTreeMap<Vec<String>, PathBuf> = files.iter().map(|f| (module_of(&src, f), f.clone())).collect();
+        let modules: BTreeMap<Vec<String>, PathBuf> =
+            files.iter().map(|f| (module_of(&src, f), f.clone())).collect();
         // The longest module path that is a file.
         let file_of = |path: &[String]| -> Vec<String> {
             (0..=path.len())
@@ -72,7 +77,10 @@ fn no_two_files_of_a_crate_import_each_other() {
             let text = std::fs::read_to_string(f).unwrap();
             // Unit tests may reach anywhere in their file's module.
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            let facade = matches!(f.file_stem().and_then(|s| s.to_str()), Some("lib" | "main" | "mod"));
+            let facade = matches!(
+                f.file_stem().and_then(|s| s.to_str()),
+                Some("lib" | "main" | "mod")
+            );
             let parent: Vec<String> = m[..m.len().saturating_sub(1)].to_vec();
             for line in code.lines().map(str::trim) {
                 // A crate root or folder re-exporting its children is a facade, not an import.
@@ -83,7 +91,11 @@ fn no_two_files_of_a_crate_import_each_other() {
                 let relative = paths_after(line, "super::")
                     .into_iter()
                     .map(|p| parent.iter().cloned().chain(p).collect());
-                for target in absolute.into_iter().chain(relative).map(|p: Vec<String>| file_of(&p)) {
+                for target in absolute
+                    .into_iter()
+                    .chain(relative)
+                    .map(|p: Vec<String>| file_of(&p))
+                {
                     if &target != m {
                         edges.insert((m.clone(), target));
                     }
@@ -92,30 +104,58 @@ fn no_two_files_of_a_crate_import_each_other() {
         }
         for (a, b) in &edges {
             if a < b && edges.contains(&(b.clone(), a.clone())) {
-                pairs.push(format!("{}: {} <-> {}", src.display(), a.join("::"), b.join("::")));
+                pairs.push(format!(
+                    "{}: {} <-> {}",
+                    src.display(),
+                    a.join("::"),
+                    b.join("::")
+                ));
             }
         }
     }
-    assert!(pairs.is_empty(), "files that import each other:\n{}", pairs.join("\n"));
+    assert!(
+        pairs.is_empty(),
+        "files that import each other:\n{}",
+        pairs.join("\n")
+    );
 }
 
 #[test]
 fn unsafe_code_is_forbidden_outside_ffi_and_kernels() {
     for src in source_roots() {
-        let krate = src.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
-        let root = ["lib.rs", "main.rs"].iter().map(|f| src.join(f)).find(|p| p.exists()).unwrap();
+        let krate = src
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let root = ["lib.rs", "main.rs"]
+            .iter()
+            .map(|f| src.join(f))
+            .find(|p| p.exists())
+            .unwrap();
         let text = std::fs::read_to_string(&root).unwrap();
         match krate.as_str() {
             // FFmpeg's FFI, and Python's (pyo3's macros expand to unsafe code).
-            "kinema-av" => assert!(text.contains("#![deny(clippy::undocumented_unsafe_blocks)]"), "{krate}"),
+            "kinema-av" => assert!(
+                text.contains("#![deny(clippy::undocumented_unsafe_blocks)]"),
+                "{krate}"
+            ),
             "python" => {}
             // The kernels: unsafe allowed in `kernels` only, each block documented.
             "kinema-models" => {
-                assert!(text.contains("#![deny(unsafe_code)]") && text.contains("#[allow(unsafe_code)]\npub mod kernels;"));
+                assert!(
+                    text.contains("#![deny(unsafe_code)]")
+                        && text.contains("#[allow(unsafe_code)]\npub mod kernels;")
+                );
                 let kernels = std::fs::read_to_string(src.join("kernels/mod.rs")).unwrap();
                 assert!(kernels.contains("#![deny(clippy::undocumented_unsafe_blocks)]"));
             }
-            _ => assert!(text.contains("#![forbid(unsafe_code)]"), "{krate}: no #![forbid(unsafe_code)]"),
+            _ => assert!(
+                text.contains("#![forbid(unsafe_code)]"),
+                "{krate}: no #![forbid(unsafe_code)]"
+            ),
         }
     }
 }

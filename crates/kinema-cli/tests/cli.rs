@@ -233,11 +233,27 @@ fn synth_and_data_verbs() {
 
     // Boolean options are flags as users type them; `--slowfast=false` still reads. SlowFast
     // 16 frames: 8 fast (stride 2) + 1 slow (stride 16) along T.
-    for (flag, t) in [("--slowfast", 9), ("--slowfast=false", 16), ("--temporal-jitter", 16)] {
+    for (flag, t) in [
+        ("--slowfast", 9),
+        ("--slowfast=false", 16),
+        ("--temporal-jitter", 16),
+    ] {
         let o = run(&[
-            "data", "sample", "syn/train.txt", "--line", "1", "--new-length", "16", flag, "--json",
+            "data",
+            "sample",
+            "syn/train.txt",
+            "--line",
+            "1",
+            "--new-length",
+            "16",
+            flag,
+            "--json",
         ]);
-        assert!(o.status.success(), "{flag}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["clip_shape"][2], t, "{flag}: {j}");
     }
