@@ -16,6 +16,7 @@ pub struct Epilogue<'a> {
 
 impl Epilogue<'_> {
     /// The value for channel `c` (what the plain-loop reference uses).
+    #[inline]
     pub(super) fn apply(&self, c: usize, v: f32, r: f32) -> f32 {
         let y = v * self.scale.map_or(1.0, |s| s[c]) + self.shift.map_or(0.0, |b| b[c]) + r;
         if self.relu {
@@ -28,6 +29,7 @@ impl Epilogue<'_> {
     /// `dst = epilogue(src)` for one run of channel `c` (`src` is `dst` itself when `None`);
     /// `res` is the residual for the same run. One branch-free loop per case, so each one
     /// vectorises.
+    #[inline]
     pub(super) fn apply_run(&self, c: usize, dst: &mut [f32], src: Option<&[f32]>, res: Option<&[f32]>) {
         if self.relu {
             self.run(c, dst, src, res, |y| y.max(0.0))
@@ -67,6 +69,7 @@ pub(super) struct OutPtr(pub(super) *mut f32);
 
 impl OutPtr {
     /// The pointer (a method, so closures capture the `Send` wrapper, not the raw field).
+    #[inline]
     pub(super) fn get(self) -> *mut f32 {
         self.0
     }
