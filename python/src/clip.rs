@@ -5,26 +5,33 @@
 use kinema_data::{ClipOverrides, ClipSpec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 use serde_json::Value;
 
 /// A Python value as JSON (the types clip parameters take: bool, int, float, sequences).
 fn to_json(v: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if v.is_instance_of::<PyBool>() {
-        return Ok(Value::Bool(v.extract()?));
+    // numpy's scalars and arrays too, through the protocols Python's own `bool()`,
+    // `operator.index()` and `float()` use.
+    let name = v.get_type().name()?.to_string();
+    if v.is_instance_of::<PyBool>() || name == "bool_" || name == "bool" {
+        return Ok(Value::Bool(v.call_method0("__bool__")?.extract()?));
     }
-    if v.is_instance_of::<PyInt>() {
-        return Ok(Value::from(v.extract::<i64>()?));
-    }
-    if v.is_instance_of::<PyFloat>() {
-        return Ok(serde_json::Number::from_f64(v.extract()?).map_or(Value::Null, Value::Number));
-    }
-    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+    if v.is_instance_of::<PyList>()
+        || v.is_instance_of::<PyTuple>()
+        || (v.hasattr("__array__")? && v.hasattr("__len__")?)
+    {
         return v
             .try_iter()?
             .map(|x| to_json(&x?))
             .collect::<PyResult<Vec<_>>>()
             .map(Value::Array);
+    }
+    if v.hasattr("__index__")? {
+        return Ok(Value::from(v.call_method0("__index__")?.extract::<i64>()?));
+    }
+    if v.hasattr("__float__")? {
+        let f: f64 = v.call_method0("__float__")?.extract()?;
+        return Ok(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number));
     }
     Err(PyTypeError::new_err(format!(
         "a {} where a number, a bool or a sequence of numbers was expected",
@@ -54,7 +61,8 @@ pub fn clip_from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<ClipSpec
     Ok(spec)
 }
 
-/// A clip spec as a dict with GluonCV's names (and `input_size` when the crop is square).
+/// A clip spec as a dict with GluonCV's names (and `input_size` when the crop is square, as
+/// the spec serializes).
 pub fn clip_to_dict<'py>(py: Python<'py>, spec: &ClipSpec) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let Value::Object(m) = serde_json::to_value(spec).map_err(|e| PyValueError::new_err(e.to_string()))?
@@ -69,9 +77,6 @@ pub fn clip_to_dict<'py>(py: Python<'py>, spec: &ClipSpec) -> PyResult<Bound<'py
             Value::Array(a) => d.set_item(k, a.iter().filter_map(Value::as_f64).collect::<Vec<f64>>())?,
             _ => {}
         }
-    }
-    if let Some(s) = spec.input_size() {
-        d.set_item("input_size", s)?;
     }
     Ok(d)
 }

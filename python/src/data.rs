@@ -16,7 +16,9 @@ use crate::err;
 /// parameters and defaults, kinema's frame choices (the ones GluonCV picks in val/test mode).
 /// The clip parameters (`num_segments`, `new_length`, `new_step`, `new_width`, `new_height`,
 /// `target_width`, `target_height` or `input_size`, `temporal_jitter`, `slowfast`,
-/// `slow_temporal_stride`, `fast_temporal_stride`, `mean`, `std`) are keyword arguments.
+/// `slow_temporal_stride`, `fast_temporal_stride`, `mean`, `std`) are keyword arguments, and
+/// so is everything after `modality` (a positional argument there is an error, not a value
+/// bound to another parameter than GluonCV's signature would).
 ///
 /// `ds[i]` is `(clip, label)`: clip float32, normalized with ImageNet's mean and std, shaped
 /// `[views, 3, T, H, W]` (`[views, 3, H, W]` when `new_length == 1`), views =
@@ -34,7 +36,7 @@ impl VideoClsCustom {
     #[new]
     #[pyo3(signature = (
         root, setting, train = true, test_mode = false, name_pattern = "img_%05d.jpg",
-        video_ext = "mp4", is_color = true, modality = "rgb", num_crop = 1,
+        video_ext = "mp4", is_color = true, modality = "rgb", *, num_crop = 1,
         video_loader = false, use_decord = false, data_aug = "v1",
         lazy_init = false, transform = None, seed = 0, skip_missing = false, reader_threads = 1,
         **clip

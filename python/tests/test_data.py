@@ -65,3 +65,15 @@ def test_clip_keywords_come_from_the_clip_spec(setting):
         VideoClsCustom(str(root), str(path), mean=[0.5, 0.5])
     with pytest.raises(RuntimeError, match="new_step"):
         VideoClsCustom(str(root), str(path), new_step=0)
+
+
+def test_numpy_scalars_and_positional_arguments(setting):
+    root, path = setting
+    ds = VideoClsCustom(str(root), str(path), train=False, new_length=np.int64(4),
+                        slowfast=np.bool_(False), new_width=np.int32(64), new_height=48,
+                        input_size=32, mean=np.array([0.5, 0.5, 0.5]))
+    assert ds.clip_shape == [1, 3, 4, 32, 32]
+    # GluonCV's 9th positional parameter is num_segments; kinema's clip parameters are
+    # keywords, so a positional one is refused rather than bound to another parameter.
+    with pytest.raises(TypeError):
+        VideoClsCustom(str(root), str(path), False, False, "img_%05d.jpg", "mp4", True, "rgb", 3)

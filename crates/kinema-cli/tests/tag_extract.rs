@@ -170,6 +170,23 @@ fn tag_labels_a_folder_and_a_long_video() {
     }
     assert_eq!(&std::fs::read(out.join("timeline.png")).unwrap()[1..4], b"PNG");
 
+    // A stream that starts late (MPEG-TS starts at 1.4 s): the timeline is in stream time and
+    // its picture (frames under it) is made all the same.
+    let ts = d.path().join("long.ts");
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(&long)
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(&ts)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out_ts = d.path().join("timeline_ts");
+    let j = tag(&ts, &out_ts, &[]);
+    let first = j["segments"][0]["start"].as_f64().unwrap();
+    assert!(first > 1.0, "{j}");
+    assert_eq!(&std::fs::read(out_ts.join("timeline.png")).unwrap()[1..4], b"PNG");
+
     // Window and stride in seconds; nonsense is refused with the option's name.
     let j = tag(&long, &out, &["--window", "2", "--stride", "1"]);
     assert_eq!(j["window_frames"], 50);

@@ -6,7 +6,7 @@
 //! its defaults, [`ClipOverrides`] (every field optional: what a user sets on top of a spec,
 //! parsed from TOML, JSON, command-line flags or keyword arguments) and the field names.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// ImageNet's channel means (GluonCV's default normalization).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -21,7 +21,7 @@ macro_rules! clip_spec {
         /// `train_recognizer.py` names and defaults). Deserializing fills what is missing
         /// with the defaults and takes `input_size` for a square crop (the training config's
         /// and GluonCV's scripts' name).
-        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[derive(Debug, Clone, PartialEq)]
         pub struct ClipSpec {
             $($(#[doc = $doc])* pub $field: $ty,)*
         }
@@ -65,6 +65,15 @@ macro_rules! clip_spec {
         }
 
         impl ClipSpec {
+            /// Every field set (and `input_size` where the crop is square): what the spec
+            /// serializes as, so that readers that know only `input_size` read it too.
+            pub fn overrides(&self) -> ClipOverrides {
+                ClipOverrides {
+                    $($field: Some(self.$field.clone()),)*
+                    input_size: self.input_size(),
+                }
+            }
+
             /// The names of the fields (and `input_size`), as keys and keyword arguments.
             pub const FIELDS: &'static [&'static str] = &[$(stringify!($field),)* "input_size"];
         }
@@ -98,6 +107,12 @@ clip_spec! {
     mean: [f32; 3] = IMAGENET_MEAN, [, value_parser = parse_triple];
     /// Channel standard deviations (`R,G,B`).
     std: [f32; 3] = IMAGENET_STD, [, value_parser = parse_triple];
+}
+
+impl Serialize for ClipSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.overrides().serialize(s)
+    }
 }
 
 impl<'de> Deserialize<'de> for ClipSpec {
@@ -136,8 +151,16 @@ mod tests {
         assert_eq!((s.target_width, s.target_height), (112, 112));
         assert_eq!(s.new_width, 340);
         assert_eq!(s.mean, IMAGENET_MEAN);
-        let back: ClipSpec = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back, s);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["input_size"], 112, "{json}");
+        assert_eq!(serde_json::from_value::<ClipSpec>(json).unwrap(), s);
+        let wide = ClipSpec {
+            target_width: 160,
+            ..s.clone()
+        };
+        let json = serde_json::to_value(&wide).unwrap();
+        assert!(json.get("input_size").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<ClipSpec>(json).unwrap(), wide);
         assert_eq!(ClipSpec::default().input_size(), Some(224));
         assert!(ClipSpec::FIELDS.contains(&"slowfast") && ClipSpec::FIELDS.contains(&"input_size"));
     }

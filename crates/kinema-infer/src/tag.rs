@@ -276,11 +276,21 @@ pub fn write_timeline_png(timeline: &Timeline, classes: &[String], path: &Path) 
         .iter()
         .map(|w| bar(w.start, w.end, w.label, w.score))
         .collect();
-    let duration = timeline.segments.last().map_or(0.0, |s| s.end).max(1e-3);
-    let thumbnails = thumbnails(&timeline.video, duration)?;
+    // Stream time: a video may start later than 0 s (MPEG-TS, cut files).
+    let start = timeline.segments.first().map_or(0.0, |s| s.start);
+    let end = timeline.segments.last().map_or(0.0, |s| s.end).max(start + 1e-3);
+    // The strip is a help, not the result: a video whose frames cannot be read again at
+    // thumbnail size still gets its timeline.
+    let thumbnails = thumbnails(&timeline.video, (start, end)).unwrap_or_else(|e| {
+        tracing::warn!(
+            "{}: no thumbnails under the timeline: {e}",
+            timeline.video.display()
+        );
+        Vec::new()
+    });
     Ok(timeline_png(
         path,
-        duration,
+        end,
         &segments,
         &windows,
         classes,
@@ -288,15 +298,17 @@ pub fn write_timeline_png(timeline: &Timeline, classes: &[String], path: &Path) 
     )?)
 }
 
-/// [`THUMBNAILS`] frames evenly spread over `duration` seconds of `video`, each at the middle
+/// [`THUMBNAILS`] frames evenly spread over `video`'s `start..end` seconds, each at the middle
 /// of its share of the time.
-fn thumbnails(video: &Path, duration: f64) -> Result<Vec<Thumbnail>> {
+fn thumbnails(video: &Path, (start, end): (f64, f64)) -> Result<Vec<Thumbnail>> {
     let probe = VideoReader::open(video)?;
     let (w, h) = (probe.width().max(1), probe.height().max(1));
     let width = ((w as u64 * THUMBNAIL_HEIGHT as u64 / h as u64) as u32).max(2) & !1;
     let mut reader = VideoReader::open_with(video, &ReaderOptions::default().size(width, THUMBNAIL_HEIGHT))?;
     let n = reader.len().min(THUMBNAILS);
-    let times: Vec<f64> = (0..n).map(|i| duration * (i as f64 + 0.5) / n as f64).collect();
+    let times: Vec<f64> = (0..n)
+        .map(|i| start + (end - start) * (i as f64 + 0.5) / n as f64)
+        .collect();
     let frames = reader.get_batch_at_times(&times)?;
     let size = (width * THUMBNAIL_HEIGHT * 3) as usize;
     Ok(frames

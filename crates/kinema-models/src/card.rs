@@ -61,13 +61,15 @@ impl ModelCard {
     }
 
     /// Dataset options that cut clips as the card says, in val mode (centre crop, centred
-    /// segments).
+    /// segments, no temporal jitter whatever the card says: inference is deterministic).
     pub fn dataset_options(&self) -> DatasetOptions {
-        DatasetOptions {
+        let mut o = DatasetOptions {
             train: false,
             clip: self.input.clone(),
             ..Default::default()
-        }
+        };
+        o.clip.temporal_jitter = false;
+        o
     }
 
     /// The name of class `k` (`class_K` past the list).

@@ -223,7 +223,8 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec::new("i3d_nl5_resnet101_v1_custom", I3dNonLocal(101, 5), CUSTOM, I3D),
     ModelSpec::new("i3d_nl10_resnet101_v1_kinetics400", I3dNonLocal(101, 10), K400, I3D).sha1("59186c31dea2f20940a358fc8ea5199cd6d4303c"),
     ModelSpec::new("i3d_nl10_resnet101_v1_custom", I3dNonLocal(101, 10), CUSTOM, I3D),
-    // SlowFast: fast + slow frames along T (32 + 4, 32 + 8, 64 + 16), stride 2.
+    // SlowFast: GluonCV's recipes, consecutive frames split into fast + slow pathways along T
+    // (32 + 4, 32 + 8, 64 + 16).
     ModelSpec::new("slowfast_4x16_resnet50_kinetics400", SlowFast(4, 50, None), K400, SLOWFAST_4X16).sha1("9d650f5186ffc08348f8d7384d6994a8f39a03b1"),
     ModelSpec::new("slowfast_4x16_resnet50_custom", SlowFast(4, 50, None), CUSTOM, SLOWFAST_4X16),
     ModelSpec::new("slowfast_8x8_resnet50_kinetics400", SlowFast(8, 50, None), K400, SLOWFAST_8X8).sha1("d6b253398615a21d8b2a827ddfb09c0d8827f79c"),
