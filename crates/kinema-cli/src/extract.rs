@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use kinema_infer::extract_features;
-use kinema_infer::predict::eval_options;
+use kinema_infer::{extract_features, EvalOptions};
 
 use crate::model_arg::{resolve, DataArgs, ModelArgs};
 
@@ -32,7 +31,7 @@ pub fn run(a: Args) -> Result<()> {
     let root = a.data.root();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let pb = crate::progress::bar(ds.len() as u64, "extract", a.json);
-    let o = eval_options(&model, a.data.batch_size, a.data.workers);
+    let o = EvalOptions::for_model(&model, a.data.batch_size, a.data.workers);
     let r = extract_features(&model.net, &ds, (&root, &a.out), &o, &dev, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)

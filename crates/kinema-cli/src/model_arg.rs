@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use kinema_data::VideoClsCustom;
-use kinema_infer::predict::{clip_options, eval_options};
-use kinema_infer::{evaluate, EvalReport};
+use kinema_infer::predict::clip_options;
+use kinema_infer::{evaluate, EvalOptions, EvalReport};
 use kinema_models::{Model, ModelCard, ModelSource};
 
 /// The model options shared by the verbs that run a model.
@@ -111,7 +111,7 @@ pub fn score(
     dev: &Device,
 ) -> Result<EvalReport> {
     let pb = crate::progress::bar(ds.len() as u64, what, quiet);
-    let o = eval_options(model, batch_size, workers);
+    let o = EvalOptions::for_model(model, batch_size, workers);
     let r = evaluate(&model.net, ds, &o, dev, &|done, _| pb.set_position(done as u64))?;
     pb.finish_and_clear();
     Ok(r)

@@ -20,10 +20,10 @@ pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
     /// Window length in seconds (long video; default: the model's clip span, at least 1 s).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_seconds)]
     window: Option<f64>,
     /// Seconds between window starts (default: half a window).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_seconds)]
     stride: Option<f64>,
     /// Labels per video (folder).
     #[arg(long, default_value_t = 3)]
@@ -40,6 +40,14 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A positive, finite number of seconds (clap names the flag in its error).
+fn positive_seconds(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a positive number of seconds, got {s:?}")),
+    }
 }
 
 /// File extensions taken as videos when a folder is searched.
@@ -76,14 +84,6 @@ fn videos_in(dir: &Path) -> Result<Vec<PathBuf>> {
 pub fn run(a: Args) -> Result<()> {
     anyhow::ensure!(a.input.exists(), "{}: no such file or folder", a.input.display());
     let dev = crate::device();
-    for (secs, what) in [(a.window, "window"), (a.stride, "stride")] {
-        if let Some(s) = secs {
-            anyhow::ensure!(
-                s.is_finite() && s > 0.0,
-                "--{what} must be a positive number of seconds, got {s}"
-            );
-        }
-    }
     let model = resolve(&a.model, &dev)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let videos = if a.input.is_dir() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use kinema_data::{ClipPlan, DataLoader, LoaderOptions, VideoClsCustom};
-use kinema_models::Net;
+use kinema_models::{Model, Net};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -21,6 +21,18 @@ pub struct EvalOptions {
     pub num_workers: usize,
     /// Consecutive views the model itself averages (TSN: its segments; 1 for 3-D models).
     pub segments_in_model: usize,
+}
+
+impl EvalOptions {
+    /// A run over `model`'s views: `batch_size` videos a step on `num_workers` threads, the
+    /// views the model averages itself taken from its card.
+    pub fn for_model(model: &Model, batch_size: usize, num_workers: usize) -> EvalOptions {
+        EvalOptions {
+            batch_size,
+            num_workers,
+            segments_in_model: model.segments_in_model(),
+        }
+    }
 }
 
 /// Evaluation results.

@@ -29,16 +29,6 @@ pub fn clip_options(card: &ModelCard, num_clips: Option<usize>) -> Result<Datase
     Ok(opts)
 }
 
-/// Loader settings of a run over a model's views: `batch_size` videos a step on `workers`
-/// threads, the views the model averages itself taken from its card.
-pub fn eval_options(model: &Model, batch_size: usize, workers: usize) -> EvalOptions {
-    EvalOptions {
-        batch_size,
-        num_workers: workers,
-        segments_in_model: model.segments_in_model(),
-    }
-}
-
 /// One label of a prediction.
 #[derive(Debug, Clone, Serialize)]
 pub struct Label {
@@ -140,7 +130,7 @@ pub fn predict_videos(
         });
         Ok(())
     };
-    let eval = eval_options(model, o.batch_size, o.workers);
+    let eval = EvalOptions::for_model(model, o.batch_size, o.workers);
     run_videos(&model.net, ds, &eval, false, dev, &mut top, progress)?;
     Ok(out)
 }

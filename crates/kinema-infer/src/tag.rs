@@ -145,7 +145,6 @@ pub fn tag_video(
         window,
         stride,
         batch_size: o.batch_size,
-        segments_in_model: model.segments_in_model(),
     };
     let windows = score_windows(model, (&ds, reader), &geometry, dev, progress)?;
     Ok(Timeline {
@@ -163,8 +162,6 @@ struct Windows {
     window: usize,
     stride: usize,
     batch_size: usize,
-    /// Consecutive views the model itself averages (TSN: its segments; 1 for 3-D models).
-    segments_in_model: usize,
 }
 
 /// Scores every window of sample 0 of `dataset` (a list with the one long video; its options
@@ -195,7 +192,8 @@ fn score_windows(
         })?;
     let clip_shape = dataset.options().clip_shape();
     let views = clip_shape[0];
-    let outputs = (views / o.segments_in_model.max(1)).max(1);
+    // Consecutive views the model itself averages (TSN: its segments; 1 for 3-D models).
+    let outputs = (views / model.segments_in_model().max(1)).max(1);
     let clip_len = dataset.clip_len();
     let batch = o.batch_size.max(1);
     let mut out = Vec::with_capacity(starts.len());
