@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages kinema builds and tests with, only those that are missing:
 # FFmpeg's development libraries (the reader links the system FFmpeg), clang/libclang (bindgen),
-# pkg-config, the ffmpeg CLI (the tests' ground truth and sample videos) and Python's venv/pip
+# oneDNN (libdnnl-dev), pkg-config, the ffmpeg CLI (the tests' ground truth and sample videos) and Python's venv/pip
 # (the Python package).
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v clang >/dev/null || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v cc >/dev/null || need+=(build-essential)
+# oneDNN, the CPU engine of eval (crates/kinema-dnnl opens libdnnl.so.2 at run time, its build reads the headers).
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
 # The Python package (python/) builds in a virtual environment with pip.
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv python3-pip)

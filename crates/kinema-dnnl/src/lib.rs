@@ -1,0 +1,528 @@
+//! A thin, safe layer over oneDNN's C API: the library is opened at run time (a kinema without
+//! oneDNN starts, and says what is missing when a model needs it), every handle has one owner
+//! that destroys it, every call's status becomes a typed [`DnnlError`].
+//!
+//! What differs between oneDNN 2.x (Debian 12's 2.6.3) and 3.x lives in [`ops`]: how
+//! primitive descriptors are made and how memory descriptors are held. The rest is the same C
+//! API in both.
+
+mod ops;
+mod raw;
+
+use std::ffi::{c_void, CStr};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use ops::{
+    concat, convolution_forward, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,
+    softmax_forward, ConvParams, PoolAlg, PoolParams,
+};
+use raw::{bindings as b, lib};
+
+/// What a oneDNN call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DnnlError {
+    /// The shared library (or its threading runtime) could not be opened.
+    #[error(
+        "oneDNN ({soname}) could not be loaded: {reason}. Install it with `bash scripts/install-deps.sh` \
+         (Debian: `apt-get install libdnnl2`) or point LD_LIBRARY_PATH at it"
+    )]
+    Missing {
+        /// The file looked for.
+        soname: &'static str,
+        /// The loader's message.
+        reason: String,
+    },
+    /// A call returned a status other than success.
+    #[error("oneDNN {call} failed: {status}")]
+    Call {
+        /// The C function.
+        call: &'static str,
+        /// oneDNN's status, spelled out.
+        status: &'static str,
+    },
+    /// An argument the wrapper refuses before calling oneDNN.
+    #[error("oneDNN: {0}")]
+    Invalid(String),
+}
+
+/// `Result` with a [`DnnlError`].
+pub type Result<T> = std::result::Result<T, DnnlError>;
+
+fn status_name(s: b::dnnl_status_t) -> &'static str {
+    match s {
+        b::dnnl_out_of_memory => "out of memory",
+        b::dnnl_invalid_arguments => "invalid arguments",
+        b::dnnl_unimplemented => "unimplemented (no implementation for these shapes, layouts or data types)",
+        b::dnnl_iterator_ends => "iterator ends",
+        b::dnnl_runtime_error => "runtime error",
+        b::dnnl_not_required => "not required",
+        _ => "unknown status",
+    }
+}
+
+/// `Ok` when `s` is `dnnl_success`, the call named otherwise.
+fn check(s: b::dnnl_status_t, call: &'static str) -> Result<()> {
+    if s == b::dnnl_success {
+        Ok(())
+    } else {
+        Err(DnnlError::Call {
+            call,
+            status: status_name(s),
+        })
+    }
+}
+
+/// Whether oneDNN can be opened here (the error says why not).
+pub fn available() -> Result<()> {
+    lib().map(|_| ())
+}
+
+/// oneDNN's version, `(major, minor, patch)`.
+pub fn version() -> Result<(i32, i32, i32)> {
+    let l = lib()?;
+    // SAFETY: dnnl_version returns a pointer to a static struct owned by the library.
+    let v = unsafe { &*l.dnnl_version() };
+    Ok((v.major, v.minor, v.patch))
+}
+
+/// The instruction set oneDNN dispatches to on this CPU (`avx2`, `avx512_core`,
+/// `avx512_core_amx`...), as `ONEDNN_MAX_CPU_ISA` names them.
+pub fn effective_isa() -> Result<&'static str> {
+    let l = lib()?;
+    // SAFETY: a query with no arguments.
+    let isa = unsafe { l.dnnl_get_effective_cpu_isa() };
+    Ok(match isa {
+        b::dnnl_cpu_isa_sse41 => "sse41",
+        b::dnnl_cpu_isa_avx => "avx",
+        b::dnnl_cpu_isa_avx2 => "avx2",
+        b::dnnl_cpu_isa_avx2_vnni => "avx2_vnni",
+        b::dnnl_cpu_isa_avx512_core => "avx512_core",
+        b::dnnl_cpu_isa_avx512_core_vnni => "avx512_core_vnni",
+        b::dnnl_cpu_isa_avx512_core_bf16 => "avx512_core_bf16",
+        b::dnnl_cpu_isa_avx512_core_amx => "avx512_core_amx",
+        _ => "other",
+    })
+}
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREADS_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets how many threads oneDNN's primitives use (its OpenMP runtime's count), for every
+/// thread that executes a primitive from now on; 0 is refused.
+pub fn set_num_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(DnnlError::Invalid("the thread count must be at least 1".into()));
+    }
+    lib()?;
+    raw::omp()?;
+    THREADS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The thread count [`set_num_threads`] asked for, applied to the calling thread (OpenMP's
+/// count is per calling thread) before it runs a primitive.
+fn apply_threads() {
+    let n = THREADS.load(Ordering::Relaxed);
+    if n == 0 || THREADS_HERE.with(|t| t.get()) == n {
+        return;
+    }
+    if let Ok(Some(set)) = raw::omp() {
+        // SAFETY: omp_set_num_threads takes a plain int and changes only this thread's setting.
+        unsafe { set(n as i32) };
+    }
+    THREADS_HERE.with(|t| t.set(n));
+}
+
+/// A oneDNN data type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// 32-bit float.
+    F32,
+    /// bfloat16.
+    Bf16,
+    /// Signed 8-bit.
+    S8,
+    /// Unsigned 8-bit.
+    U8,
+    /// Signed 32-bit.
+    S32,
+}
+
+impl DataType {
+    fn raw(self) -> b::dnnl_data_type_t {
+        match self {
+            DataType::F32 => b::dnnl_f32,
+            DataType::Bf16 => b::dnnl_bf16,
+            DataType::S8 => b::dnnl_s8,
+            DataType::U8 => b::dnnl_u8,
+            DataType::S32 => b::dnnl_s32,
+        }
+    }
+}
+
+/// A plain (row-major) layout tag by rank, or `Any` (the primitive picks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Row major: `a`, `ab`, `abc`, `abcd` (`nchw`), `abcde` (`ncdhw`).
+    Plain,
+    /// Channels last: `nhwc` / `ndhwc`.
+    ChannelsLast,
+    /// Whatever the primitive prefers (only where a primitive descriptor is made).
+    Any,
+}
+
+fn tag(layout: Layout, ndims: usize) -> Result<b::dnnl_format_tag_t> {
+    Ok(match (layout, ndims) {
+        (Layout::Any, _) => b::dnnl_format_tag_any,
+        (Layout::Plain, 1) => b::dnnl_a,
+        (Layout::Plain, 2) => b::dnnl_ab,
+        (Layout::Plain, 3) => b::dnnl_abc,
+        (Layout::Plain, 4) => b::dnnl_abcd,
+        (Layout::Plain, 5) => b::dnnl_abcde,
+        (Layout::Plain, 6) => b::dnnl_abcdef,
+        (Layout::ChannelsLast, 3) => b::dnnl_acb,
+        (Layout::ChannelsLast, 4) => b::dnnl_acdb,
+        (Layout::ChannelsLast, 5) => b::dnnl_acdeb,
+        _ => return Err(DnnlError::Invalid(format!("no {layout:?} layout for {ndims} dimensions"))),
+    })
+}
+
+fn dims_of(dims: &[usize]) -> Result<b::dnnl_dims_t> {
+    let mut d: b::dnnl_dims_t = [0; b::DNNL_MAX_NDIMS as usize];
+    if dims.is_empty() || dims.len() > d.len() {
+        return Err(DnnlError::Invalid(format!("{} dimensions", dims.len())));
+    }
+    for (o, &v) in d.iter_mut().zip(dims) {
+        *o = v as b::dnnl_dim_t;
+    }
+    Ok(d)
+}
+
+pub use ops::MemoryDesc;
+
+/// The CPU engine.
+#[derive(Debug)]
+pub struct Engine {
+    raw: b::dnnl_engine_t,
+}
+
+// SAFETY: a oneDNN engine may be used from any thread (primitives are created and run against
+// it concurrently in oneDNN's own tests); kinema owns it through this one handle.
+unsafe impl Send for Engine {}
+// SAFETY: as above, the engine is immutable after creation.
+unsafe impl Sync for Engine {}
+
+impl Engine {
+    /// The CPU engine (opens the library on first use).
+    pub fn cpu() -> Result<Engine> {
+        let l = lib()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
+        check(unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) }, "dnnl_engine_create")?;
+        Ok(Engine { raw })
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: the engine was created by dnnl_engine_create and is destroyed once.
+            unsafe { l.dnnl_engine_destroy(self.raw) };
+        }
+    }
+}
+
+/// An in-order stream on an [`Engine`].
+#[derive(Debug)]
+pub struct Stream {
+    raw: b::dnnl_stream_t,
+}
+
+// SAFETY: a stream is used by one thread at a time (kinema's plans hold it behind `&mut`).
+unsafe impl Send for Stream {}
+
+impl Stream {
+    /// A stream on `engine`.
+    pub fn new(engine: &Engine) -> Result<Stream> {
+        let l = lib()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: out-pointer to a local; the engine is alive.
+        check(
+            unsafe { l.dnnl_stream_create(&mut raw, engine.raw, b::dnnl_stream_default_flags) },
+            "dnnl_stream_create",
+        )?;
+        Ok(Stream { raw })
+    }
+
+    /// Waits for every primitive submitted so far.
+    pub fn wait(&mut self) -> Result<()> {
+        let l = lib()?;
+        // SAFETY: the stream is alive.
+        check(unsafe { l.dnnl_stream_wait(self.raw) }, "dnnl_stream_wait")
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: created by dnnl_stream_create, destroyed once.
+            unsafe { l.dnnl_stream_destroy(self.raw) };
+        }
+    }
+}
+
+/// A memory object: a descriptor over a buffer kinema owns (oneDNN never frees it).
+#[derive(Debug)]
+pub struct Memory {
+    raw: b::dnnl_memory_t,
+    md: MemoryDesc,
+}
+
+// SAFETY: the handle is only used through `&mut self` or by a stream under kinema's control.
+unsafe impl Send for Memory {}
+
+impl Memory {
+    /// A memory object for `md` over `data`, which must hold at least `md.size_bytes()` bytes
+    /// and outlive every use of the object (the caller's plan owns both).
+    ///
+    /// # Safety
+    /// `data` must point to `md.size_bytes()` writable bytes that stay valid (and are not
+    /// moved) while this memory object is executed with.
+    pub unsafe fn over(engine: &Engine, md: &MemoryDesc, data: *mut c_void) -> Result<Memory> {
+        let l = lib()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: md is a valid descriptor; the caller guarantees the buffer.
+        check(
+            unsafe { l.dnnl_memory_create(&mut raw, md.as_raw(), engine.raw, data) },
+            "dnnl_memory_create",
+        )?;
+        Ok(Memory { raw, md: md.clone() })
+    }
+
+    /// Points the object at another buffer.
+    ///
+    /// # Safety
+    /// As for [`over`](Self::over).
+    pub unsafe fn set_data(&mut self, data: *mut c_void) -> Result<()> {
+        let l = lib()?;
+        // SAFETY: the object is alive; the caller guarantees the buffer.
+        check(unsafe { l.dnnl_memory_set_data_handle(self.raw, data) }, "dnnl_memory_set_data_handle")
+    }
+
+    /// Its descriptor.
+    pub fn desc(&self) -> &MemoryDesc {
+        &self.md
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: created by dnnl_memory_create, destroyed once; the buffer is not ours to free
+            // and oneDNN does not free a user handle.
+            unsafe { l.dnnl_memory_destroy(self.raw) };
+        }
+    }
+}
+
+/// Post-ops fused into a primitive's output, in order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PostOp {
+    /// `dst = op(x) + scale * dst` (the residual already in the destination).
+    Sum(f32),
+    /// `max(x, 0)`.
+    Relu,
+}
+
+/// Primitive attributes (post-ops).
+#[derive(Debug)]
+pub struct Attr {
+    raw: b::dnnl_primitive_attr_t,
+}
+
+impl Attr {
+    /// Attributes with `post_ops` (none: the default attributes).
+    pub fn new(post_ops: &[PostOp]) -> Result<Attr> {
+        let l = lib()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: out-pointer to a local.
+        check(unsafe { l.dnnl_primitive_attr_create(&mut raw) }, "dnnl_primitive_attr_create")?;
+        let attr = Attr { raw };
+        if post_ops.is_empty() {
+            return Ok(attr);
+        }
+        let mut po = ptr::null_mut();
+        // SAFETY: out-pointer to a local.
+        check(unsafe { l.dnnl_post_ops_create(&mut po) }, "dnnl_post_ops_create")?;
+        let r = (|| {
+            for op in post_ops {
+                match *op {
+                    PostOp::Sum(scale) => ops::append_sum(l, po, scale)?,
+                    PostOp::Relu => ops::append_relu(l, po)?,
+                }
+            }
+            // SAFETY: both handles are alive; the attribute copies the post-ops.
+            check(
+                unsafe { l.dnnl_primitive_attr_set_post_ops(attr.raw, po) },
+                "dnnl_primitive_attr_set_post_ops",
+            )
+        })();
+        // SAFETY: created above, destroyed once (the attribute holds its own copy).
+        unsafe { l.dnnl_post_ops_destroy(po) };
+        r.map(|()| attr)
+    }
+}
+
+impl Drop for Attr {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: created by dnnl_primitive_attr_create, destroyed once.
+            unsafe { l.dnnl_primitive_attr_destroy(self.raw) };
+        }
+    }
+}
+
+/// Which memory of a primitive descriptor to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    /// The source.
+    Src,
+    /// The weights.
+    Weights,
+    /// The destination.
+    Dst,
+}
+
+/// A primitive descriptor: an implementation picked for one operation, its layouts decided.
+#[derive(Debug)]
+pub struct PrimitiveDesc {
+    raw: b::dnnl_primitive_desc_t,
+}
+
+// SAFETY: a primitive descriptor is immutable once created.
+unsafe impl Send for PrimitiveDesc {}
+
+impl PrimitiveDesc {
+    /// The memory descriptor the implementation chose for `q` (index 0).
+    pub fn query(&self, q: Query) -> Result<MemoryDesc> {
+        let what = match q {
+            Query::Src => b::dnnl_query_src_md,
+            Query::Weights => b::dnnl_query_weights_md,
+            Query::Dst => b::dnnl_query_dst_md,
+        };
+        ops::query_md(self.raw, what)
+    }
+
+    /// The implementation's name (`brg:avx512_core`, `jit:avx2`, `ref:any`...).
+    pub fn implementation(&self) -> String {
+        let Ok(l) = lib() else { return String::new() };
+        let mut s: *const std::ffi::c_char = ptr::null();
+        // SAFETY: the query writes a pointer to a string the descriptor owns.
+        let st = unsafe {
+            l.dnnl_primitive_desc_query(
+                self.raw,
+                b::dnnl_query_impl_info_str,
+                0,
+                &mut s as *mut _ as *mut c_void,
+            )
+        };
+        if st != b::dnnl_success || s.is_null() {
+            return String::new();
+        }
+        // SAFETY: a NUL-terminated string alive as long as the descriptor.
+        unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for PrimitiveDesc {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: created by a *_primitive_desc_create call, destroyed once.
+            unsafe { l.dnnl_primitive_desc_destroy(self.raw) };
+        }
+    }
+}
+
+/// An argument's role in [`Primitive::execute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    /// The (first) source; a reorder's `from`.
+    Src,
+    /// Source `i` of a concat.
+    MultipleSrc(usize),
+    /// The weights.
+    Weights,
+    /// The bias.
+    Bias,
+    /// The destination; a reorder's `to`.
+    Dst,
+}
+
+impl Arg {
+    fn raw(self) -> i32 {
+        (match self {
+            Arg::Src => b::DNNL_ARG_SRC,
+            Arg::MultipleSrc(i) => b::DNNL_ARG_MULTIPLE_SRC + i as u32,
+            Arg::Weights => b::DNNL_ARG_WEIGHTS,
+            Arg::Bias => b::DNNL_ARG_BIAS,
+            Arg::Dst => b::DNNL_ARG_DST,
+        }) as i32
+    }
+}
+
+/// A primitive, ready to run.
+#[derive(Debug)]
+pub struct Primitive {
+    raw: b::dnnl_primitive_t,
+}
+
+// SAFETY: oneDNN primitives are stateless and may be executed from any thread.
+unsafe impl Send for Primitive {}
+// SAFETY: as above (execution takes distinct memories and a stream per caller).
+unsafe impl Sync for Primitive {}
+
+impl Primitive {
+    /// The primitive of `pd`.
+    pub fn new(pd: &PrimitiveDesc) -> Result<Primitive> {
+        let l = lib()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: out-pointer to a local; pd is alive.
+        check(unsafe { l.dnnl_primitive_create(&mut raw, pd.raw) }, "dnnl_primitive_create")?;
+        Ok(Primitive { raw })
+    }
+
+    /// Submits the primitive on `stream` with `args` (call [`Stream::wait`] before reading).
+    pub fn execute(&self, stream: &mut Stream, args: &[(Arg, &Memory)]) -> Result<()> {
+        let l = lib()?;
+        apply_threads();
+        let raw: Vec<b::dnnl_exec_arg_t> = args
+            .iter()
+            .map(|(a, m)| b::dnnl_exec_arg_t {
+                arg: a.raw(),
+                memory: m.raw,
+            })
+            .collect();
+        // SAFETY: every memory is alive for the call and owned by the caller's plan; the stream
+        // is in order, and the caller waits before the buffers are read or freed.
+        check(
+            unsafe { l.dnnl_primitive_execute(self.raw, stream.raw, raw.len() as i32, raw.as_ptr()) },
+            "dnnl_primitive_execute",
+        )
+    }
+}
+
+impl Drop for Primitive {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            // SAFETY: created by dnnl_primitive_create, destroyed once.
+            unsafe { l.dnnl_primitive_destroy(self.raw) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,363 @@
+//! Memory descriptors and primitive descriptors: the part of the C API that oneDNN 3.x
+//! changed. 2.x (Debian 12) initialises an operation descriptor and then a primitive
+//! descriptor from it; 3.x creates the primitive descriptor in one call per operation and
+//! holds memory descriptors as handles. Each function here has one body per API.
+
+use std::ptr;
+
+use crate::raw::{bindings as b, lib};
+use crate::{check, dims_of, tag, Attr, DataType, DnnlError, Engine, Layout, PrimitiveDesc, Result};
+
+/// A memory descriptor: dimensions, data type and layout.
+#[derive(Clone, Copy)]
+pub struct MemoryDesc(b::dnnl_memory_desc_t);
+
+// SAFETY: a memory descriptor is plain data in the 2.x API.
+unsafe impl Send for MemoryDesc {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryDesc {}
+
+impl std::fmt::Debug for MemoryDesc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MemoryDesc({:?}, {})", self.dims(), self.layout_name())
+    }
+}
+
+impl MemoryDesc {
+    /// `dims` of `dt` in `layout`.
+    pub fn new(dims: &[usize], dt: DataType, layout: Layout) -> Result<MemoryDesc> {
+        let l = lib()?;
+        let d = dims_of(dims)?;
+        // SAFETY: all-zero is a valid (empty) descriptor for the init call to fill in.
+        let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
+        // SAFETY: md is a local, d holds dims.len() values.
+        check(
+            unsafe { l.dnnl_memory_desc_init_by_tag(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), tag(layout, dims.len())?) },
+            "dnnl_memory_desc_init_by_tag",
+        )?;
+        Ok(MemoryDesc(md))
+    }
+
+    /// `dims` of `dt` with explicit element `strides` (a view: transposed, sub-sampled).
+    pub fn strided(dims: &[usize], dt: DataType, strides: &[usize]) -> Result<MemoryDesc> {
+        if strides.len() != dims.len() {
+            return Err(DnnlError::Invalid(format!("{} strides for {} dimensions", strides.len(), dims.len())));
+        }
+        let l = lib()?;
+        let d = dims_of(dims)?;
+        let s = dims_of(strides)?;
+        // SAFETY: all-zero is a valid (empty) descriptor for the init call to fill in.
+        let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
+        // SAFETY: md is a local; d and s hold dims.len() values.
+        check(
+            unsafe { l.dnnl_memory_desc_init_by_strides(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), s.as_ptr()) },
+            "dnnl_memory_desc_init_by_strides",
+        )?;
+        Ok(MemoryDesc(md))
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> Vec<usize> {
+        self.0.dims[..self.0.ndims as usize].iter().map(|&d| d as usize).collect()
+    }
+
+    /// Bytes a buffer of this descriptor needs (padding of blocked layouts included).
+    pub fn size_bytes(&self) -> usize {
+        match lib() {
+            // SAFETY: the descriptor is valid.
+            Ok(l) => unsafe { l.dnnl_memory_desc_get_size(&self.0) },
+            Err(_) => 0,
+        }
+    }
+
+    /// Whether this is the plain row-major layout of its dimensions (what kinema's tensors are).
+    pub fn is_plain(&self) -> bool {
+        MemoryDesc::new(&self.dims(), DataType::F32, Layout::Plain).is_ok_and(|p| p == *self)
+    }
+
+    /// A short description of the layout (`plain`, `blocked`, ...), for logs.
+    pub fn layout_name(&self) -> String {
+        if self.0.format_kind != b::dnnl_blocked {
+            return format!("format kind {}", self.0.format_kind);
+        }
+        // SAFETY: format_kind says the union holds the blocking description.
+        let blk = unsafe { &self.0.format_desc.blocking };
+        let inner: Vec<String> = (0..blk.inner_nblks as usize)
+            .map(|i| format!("{}{}", blk.inner_blks[i], (b'a' + blk.inner_idxs[i] as u8) as char))
+            .collect();
+        if inner.is_empty() {
+            "strided".into()
+        } else {
+            format!("blocked {}", inner.join(""))
+        }
+    }
+
+    pub(crate) fn as_raw(&self) -> *const b::dnnl_memory_desc_t {
+        &self.0
+    }
+}
+
+impl PartialEq for MemoryDesc {
+    fn eq(&self, other: &MemoryDesc) -> bool {
+        match lib() {
+            // SAFETY: both descriptors are valid.
+            Ok(l) => unsafe { l.dnnl_memory_desc_equal(&self.0, &other.0) != 0 },
+            Err(_) => false,
+        }
+    }
+}
+
+pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> Result<MemoryDesc> {
+    let l = lib()?;
+    // SAFETY: pd is alive; the result points into it (copied out at once) or is null.
+    let p = unsafe { l.dnnl_primitive_desc_query_md(pd, what, 0) };
+    if p.is_null() {
+        return Err(DnnlError::Invalid("the primitive has no such memory".into()));
+    }
+    // SAFETY: non-null, points to a descriptor owned by pd.
+    Ok(MemoryDesc(unsafe { *p }))
+}
+
+pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> Result<()> {
+    // SAFETY: po is alive.
+    check(unsafe { l.dnnl_post_ops_append_sum(po, scale) }, "dnnl_post_ops_append_sum")
+}
+
+pub(crate) fn append_relu(l: &b::DnnlLib, po: b::dnnl_post_ops_t) -> Result<()> {
+    // SAFETY: po is alive.
+    check(
+        unsafe { l.dnnl_post_ops_append_eltwise(po, 1.0, b::dnnl_eltwise_relu, 0.0, 0.0) },
+        "dnnl_post_ops_append_eltwise",
+    )
+}
+
+/// The primitive descriptor of the operation descriptor `desc` (2.x: op desc, then pd).
+fn create<D>(desc: &D, attr: Option<&Attr>, engine: &Engine, call: &'static str) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut raw = ptr::null_mut();
+    // SAFETY: desc is an initialised operation descriptor of the kind the call expects; attr and
+    // engine are alive (a null attr means the defaults).
+    check(
+        unsafe {
+            l.dnnl_primitive_desc_create(
+                &mut raw,
+                desc as *const D as b::const_dnnl_op_desc_t,
+                attr.map_or(ptr::null(), |a| a.raw as *const _),
+                engine.raw,
+                ptr::null(),
+            )
+        },
+        call,
+    )?;
+    Ok(PrimitiveDesc { raw })
+}
+
+fn zeroed<T>() -> T {
+    // SAFETY: used only for oneDNN's plain-data operation descriptors, which their init calls fill in.
+    unsafe { std::mem::zeroed() }
+}
+
+/// A convolution's descriptors and geometry (per spatial dimension).
+#[derive(Debug)]
+pub struct ConvParams<'a> {
+    /// Source (`Layout::Any` lets the implementation pick).
+    pub src: &'a MemoryDesc,
+    /// Weights `[O, I, k...]` or, grouped, `[G, O/G, I/G, k...]`.
+    pub weights: &'a MemoryDesc,
+    /// Bias `[O]`.
+    pub bias: Option<&'a MemoryDesc>,
+    /// Destination.
+    pub dst: &'a MemoryDesc,
+    /// Strides.
+    pub strides: &'a [usize],
+    /// Dilations as PyTorch counts them (1 = none).
+    pub dilation: &'a [usize],
+    /// Padding before.
+    pub pad_l: &'a [usize],
+    /// Padding after.
+    pub pad_r: &'a [usize],
+}
+
+/// A forward-inference convolution.
+pub fn convolution_forward(engine: &Engine, p: &ConvParams<'_>, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
+    let mut desc: b::dnnl_convolution_desc_t = zeroed();
+    // SAFETY: desc is a local; every descriptor is valid; the dims arrays hold one value per
+    // spatial dimension.
+    check(
+        unsafe {
+            l.dnnl_dilated_convolution_forward_desc_init(
+                &mut desc,
+                b::dnnl_forward_inference,
+                b::dnnl_convolution_direct,
+                p.src.as_raw(),
+                p.weights.as_raw(),
+                p.bias.map_or(ptr::null(), |m| m.as_raw()),
+                p.dst.as_raw(),
+                dims_of(p.strides)?.as_ptr(),
+                dims_of(&dil)?.as_ptr(),
+                dims_of(p.pad_l)?.as_ptr(),
+                dims_of(p.pad_r)?.as_ptr(),
+            )
+        },
+        "dnnl_dilated_convolution_forward_desc_init",
+    )?;
+    create(&desc, attr, engine, "dnnl_primitive_desc_create (convolution)")
+}
+
+/// A pooling algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolAlg {
+    /// Maximum.
+    Max,
+    /// Average, padding counted.
+    AvgIncludePad,
+    /// Average over the real values only.
+    AvgExcludePad,
+}
+
+/// A pooling's geometry (per spatial dimension).
+#[derive(Debug)]
+pub struct PoolParams<'a> {
+    /// Algorithm.
+    pub alg: PoolAlg,
+    /// Window.
+    pub kernel: &'a [usize],
+    /// Strides.
+    pub strides: &'a [usize],
+    /// Padding before.
+    pub pad_l: &'a [usize],
+    /// Padding after (more than before for ceil-mode pooling).
+    pub pad_r: &'a [usize],
+}
+
+/// A forward-inference pooling from `src` to `dst`.
+pub fn pooling_forward(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc, p: &PoolParams<'_>) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let alg = match p.alg {
+        PoolAlg::Max => b::dnnl_pooling_max,
+        PoolAlg::AvgIncludePad => b::dnnl_pooling_avg_include_padding,
+        PoolAlg::AvgExcludePad => b::dnnl_pooling_avg_exclude_padding,
+    };
+    let zeros = vec![0; p.kernel.len()];
+    let mut desc: b::dnnl_pooling_v2_desc_t = zeroed();
+    // SAFETY: desc is a local; descriptors valid; one value per spatial dimension.
+    check(
+        unsafe {
+            l.dnnl_pooling_v2_forward_desc_init(
+                &mut desc,
+                b::dnnl_forward_inference,
+                alg,
+                src.as_raw(),
+                dst.as_raw(),
+                dims_of(p.strides)?.as_ptr(),
+                dims_of(p.kernel)?.as_ptr(),
+                dims_of(&zeros)?.as_ptr(),
+                dims_of(p.pad_l)?.as_ptr(),
+                dims_of(p.pad_r)?.as_ptr(),
+            )
+        },
+        "dnnl_pooling_v2_forward_desc_init",
+    )?;
+    create(&desc, None, engine, "dnnl_primitive_desc_create (pooling)")
+}
+
+/// An element-wise ReLU over `data` (in place or not: source and destination share `data`).
+pub fn eltwise_forward(engine: &Engine, data: &MemoryDesc) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut desc: b::dnnl_eltwise_desc_t = zeroed();
+    // SAFETY: desc is a local; data is valid.
+    check(
+        unsafe { l.dnnl_eltwise_forward_desc_init(&mut desc, b::dnnl_forward_inference, b::dnnl_eltwise_relu, data.as_raw(), 0.0, 0.0) },
+        "dnnl_eltwise_forward_desc_init",
+    )?;
+    create(&desc, None, engine, "dnnl_primitive_desc_create (eltwise)")
+}
+
+/// A forward-inference inner product (`src` of rank 2 to 5, `weights` `[O, src dims but N]`).
+pub fn inner_product_forward(
+    engine: &Engine,
+    src: &MemoryDesc,
+    weights: &MemoryDesc,
+    bias: Option<&MemoryDesc>,
+    dst: &MemoryDesc,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut desc: b::dnnl_inner_product_desc_t = zeroed();
+    // SAFETY: desc is a local; descriptors valid.
+    check(
+        unsafe {
+            l.dnnl_inner_product_forward_desc_init(
+                &mut desc,
+                b::dnnl_forward_inference,
+                src.as_raw(),
+                weights.as_raw(),
+                bias.map_or(ptr::null(), |m| m.as_raw()),
+                dst.as_raw(),
+            )
+        },
+        "dnnl_inner_product_forward_desc_init",
+    )?;
+    create(&desc, attr, engine, "dnnl_primitive_desc_create (inner product)")
+}
+
+/// A batched matrix product `dst = src x weights` (strided descriptors for transposes).
+pub fn matmul(engine: &Engine, src: &MemoryDesc, weights: &MemoryDesc, dst: &MemoryDesc, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut desc: b::dnnl_matmul_desc_t = zeroed();
+    // SAFETY: desc is a local; descriptors valid; no bias.
+    check(
+        unsafe { l.dnnl_matmul_desc_init(&mut desc, src.as_raw(), weights.as_raw(), ptr::null(), dst.as_raw()) },
+        "dnnl_matmul_desc_init",
+    )?;
+    create(&desc, attr, engine, "dnnl_primitive_desc_create (matmul)")
+}
+
+/// A softmax over `axis` of `data` (in place).
+pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut desc: b::dnnl_softmax_desc_t = zeroed();
+    // SAFETY: desc is a local; data valid.
+    check(
+        unsafe { l.dnnl_softmax_forward_desc_init(&mut desc, b::dnnl_forward_inference, data.as_raw(), axis as i32) },
+        "dnnl_softmax_forward_desc_init",
+    )?;
+    create(&desc, None, engine, "dnnl_primitive_desc_create (softmax)")
+}
+
+/// A concatenation of `srcs` along `axis`; `dst` `None` lets oneDNN pick its layout.
+pub fn concat(engine: &Engine, dst: Option<&MemoryDesc>, axis: usize, srcs: &[MemoryDesc]) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let raws: Vec<b::dnnl_memory_desc_t> = srcs.iter().map(|m| m.0).collect();
+    let mut raw = ptr::null_mut();
+    // SAFETY: raws holds srcs.len() valid descriptors; dst is valid or null; engine alive.
+    check(
+        unsafe {
+            l.dnnl_concat_primitive_desc_create(
+                &mut raw,
+                dst.map_or(ptr::null(), |m| m.as_raw()),
+                raws.len() as i32,
+                axis as i32,
+                raws.as_ptr(),
+                ptr::null(),
+                engine.raw,
+            )
+        },
+        "dnnl_concat_primitive_desc_create",
+    )?;
+    Ok(PrimitiveDesc { raw })
+}
+
+/// A copy from `src`'s layout to `dst`'s.
+pub fn reorder(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let mut raw = ptr::null_mut();
+    // SAFETY: descriptors valid, engine alive, default attributes.
+    check(
+        unsafe { l.dnnl_reorder_primitive_desc_create(&mut raw, src.as_raw(), engine.raw, dst.as_raw(), engine.raw, ptr::null()) },
+        "dnnl_reorder_primitive_desc_create",
+    )?;
+    Ok(PrimitiveDesc { raw })
+}

@@ -1,0 +1,61 @@
+//! The generated bindings and the library they are loaded from.
+
+use std::sync::OnceLock;
+
+use crate::{DnnlError, Result};
+
+#[allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    unused_imports,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
+)]
+pub(crate) mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/dnnl.rs"));
+}
+
+/// The soname of the oneDNN the bindings were generated for.
+pub(crate) const SONAME: &str = env!("KINEMA_DNNL_SONAME");
+
+static LIB: OnceLock<std::result::Result<bindings::DnnlLib, String>> = OnceLock::new();
+
+/// oneDNN, opened on first use (every function the headers declare must be there).
+pub(crate) fn lib() -> Result<&'static bindings::DnnlLib> {
+    LIB.get_or_init(|| open(SONAME).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|reason| DnnlError::Missing {
+            soname: SONAME,
+            reason: reason.clone(),
+        })
+}
+
+/// oneDNN from the file `name`.
+pub(crate) fn open(name: &str) -> std::result::Result<bindings::DnnlLib, libloading::Error> {
+    // SAFETY: opening oneDNN runs its static initialisers, which have no preconditions.
+    unsafe { bindings::DnnlLib::new(name) }
+}
+
+type SetThreads = unsafe extern "C" fn(i32);
+
+static OMP: OnceLock<Option<(libloading::Library, SetThreads)>> = OnceLock::new();
+
+/// `omp_set_num_threads` of the OpenMP runtime oneDNN was built with, when it has one
+/// (Debian's is GNU's `libgomp`; a sequential or TBB build has none: `None`).
+pub(crate) fn omp() -> Result<Option<SetThreads>> {
+    lib()?;
+    let found = OMP.get_or_init(|| {
+        ["libgomp.so.1", "libiomp5.so", "libomp.so"].iter().find_map(|name| {
+            // SAFETY: an OpenMP runtime is already loaded by oneDNN; opening it again only
+            // takes a reference.
+            let lib = unsafe { libloading::Library::new(name) }.ok()?;
+            // SAFETY: omp_set_num_threads has this signature in every OpenMP runtime.
+            let f = unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
+            let f = *f;
+            Some((lib, f))
+        })
+    });
+    Ok(found.as_ref().map(|(_, f)| *f))
+}
