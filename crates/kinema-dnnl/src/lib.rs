@@ -275,42 +275,144 @@ impl Drop for Stream {
     }
 }
 
-/// A memory object: a descriptor over a buffer kinema owns (oneDNN never frees it).
+/// A memory object: a descriptor and its buffer. A base object owns a buffer oneDNN
+/// allocated; a view ([`Memory::view`]) sees part of a base's buffer through another
+/// descriptor and keeps the base alive.
 #[derive(Debug)]
 pub struct Memory {
     raw: b::dnnl_memory_t,
     md: MemoryDesc,
+    base: Option<std::sync::Arc<Memory>>,
 }
 
-// SAFETY: the handle is only used through `&mut self` or by a stream under kinema's control.
+// SAFETY: the handle is only executed on by one stream at a time (kinema's plans run under
+// `&mut`); the buffer it points to lives as long as the object (or its base).
 unsafe impl Send for Memory {}
+// SAFETY: shared references only read the descriptor and the data pointer.
+unsafe impl Sync for Memory {}
+
+/// `DNNL_MEMORY_ALLOCATE`: let the library allocate the buffer.
+const ALLOCATE: *mut c_void = usize::MAX as *mut c_void;
 
 impl Memory {
-    /// A memory object for `md` over `data`, which must hold at least `md.size_bytes()` bytes
-    /// and outlive every use of the object (the caller's plan owns both).
-    ///
-    /// # Safety
-    /// `data` must point to `md.size_bytes()` writable bytes that stay valid (and are not
-    /// moved) while this memory object is executed with.
-    pub unsafe fn over(engine: &Engine, md: &MemoryDesc, data: *mut c_void) -> Result<Memory> {
+    fn create(engine: &Engine, md: &MemoryDesc, handle: *mut c_void) -> Result<b::dnnl_memory_t> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: md is a valid descriptor; the caller guarantees the buffer.
+        // SAFETY: md is valid; handle is ALLOCATE, null (no buffer yet) or a pointer into a
+        // buffer that the caller keeps alive for the object's lifetime.
         check(
-            unsafe { l.dnnl_memory_create(&mut raw, md.as_raw(), engine.raw, data) },
+            unsafe { l.dnnl_memory_create(&mut raw, md.as_raw(), engine.raw, handle) },
             "dnnl_memory_create",
         )?;
-        Ok(Memory { raw, md: md.clone() })
+        Ok(raw)
     }
 
-    /// Points the object at another buffer.
-    ///
-    /// # Safety
-    /// As for [`over`](Self::over).
-    pub unsafe fn set_data(&mut self, data: *mut c_void) -> Result<()> {
+    /// A new buffer for `md` (allocated and owned by oneDNN, aligned for its kernels).
+    pub fn alloc(engine: &Engine, md: &MemoryDesc) -> Result<Memory> {
+        Ok(Memory {
+            raw: Memory::create(engine, md, ALLOCATE)?,
+            md: *md,
+            base: None,
+        })
+    }
+
+    /// A memory object with no buffer yet: [`with_data`](Self::with_data) lends it one.
+    pub fn unbound(engine: &Engine, md: &MemoryDesc) -> Result<Memory> {
+        Ok(Memory {
+            raw: Memory::create(engine, md, ptr::null_mut())?,
+            md: *md,
+            base: None,
+        })
+    }
+
+    /// `md` over `base`'s buffer from byte `offset` (a reshape, a strided view, a buffer
+    /// reused for another value); refused if it does not fit.
+    pub fn view(engine: &Engine, md: &MemoryDesc, base: &std::sync::Arc<Memory>, offset: usize) -> Result<Memory> {
+        if base.base.is_some() {
+            return Err(DnnlError::Invalid("a view must be of a base buffer".into()));
+        }
+        if offset + md.size_bytes() > base.md.size_bytes() {
+            return Err(DnnlError::Invalid(format!(
+                "a view of {} bytes at {offset} does not fit a buffer of {}",
+                md.size_bytes(),
+                base.md.size_bytes()
+            )));
+        }
+        let p = base.data_ptr()?;
+        // SAFETY: offset + the view's size is within the base buffer (checked above), which
+        // this object keeps alive through its Arc.
+        let raw = Memory::create(engine, md, unsafe { p.add(offset) } as *mut c_void)?;
+        Ok(Memory {
+            raw,
+            md: *md,
+            base: Some(base.clone()),
+        })
+    }
+
+    fn data_ptr(&self) -> Result<*mut u8> {
         let l = lib()?;
-        // SAFETY: the object is alive; the caller guarantees the buffer.
-        check(unsafe { l.dnnl_memory_set_data_handle(self.raw, data) }, "dnnl_memory_set_data_handle")
+        let mut p: *mut c_void = ptr::null_mut();
+        // SAFETY: the object is alive; the call writes its handle.
+        check(unsafe { l.dnnl_memory_get_data_handle(self.raw, &mut p) }, "dnnl_memory_get_data_handle")?;
+        if p.is_null() {
+            return Err(DnnlError::Invalid("the memory has no buffer".into()));
+        }
+        Ok(p as *mut u8)
+    }
+
+    /// Runs `f` with this (unbound) object pointing at `data`, which primitives only read
+    /// (a model's input); the object is unbound again afterwards.
+    pub fn with_data<R>(&mut self, data: &[f32], f: impl FnOnce(&Memory) -> R) -> Result<R> {
+        if std::mem::size_of_val(data) < self.md.size_bytes() || self.base.is_some() {
+            return Err(DnnlError::Invalid(format!(
+                "{} values for a memory of {} bytes",
+                data.len(),
+                self.md.size_bytes()
+            )));
+        }
+        let l = lib()?;
+        // SAFETY: data outlives the call of f, after which the handle is cleared; primitives
+        // are given this object only as a source, so the buffer is not written.
+        check(
+            unsafe { l.dnnl_memory_set_data_handle(self.raw, data.as_ptr() as *mut c_void) },
+            "dnnl_memory_set_data_handle",
+        )?;
+        let r = f(self);
+        // SAFETY: clearing the handle of a live object.
+        unsafe { l.dnnl_memory_set_data_handle(self.raw, ptr::null_mut()) };
+        Ok(r)
+    }
+
+    fn f32_len(&self) -> Result<usize> {
+        if !self.md.is_plain() {
+            return Err(DnnlError::Invalid("host access needs a plain f32 layout".into()));
+        }
+        Ok(self.md.dims().iter().product())
+    }
+
+    /// Copies the values out (a plain `f32` memory; call after the stream is waited on).
+    pub fn read(&self, out: &mut [f32]) -> Result<()> {
+        let n = self.f32_len()?;
+        if out.len() != n {
+            return Err(DnnlError::Invalid(format!("{} values read into {}", n, out.len())));
+        }
+        let p = self.data_ptr()? as *const f32;
+        // SAFETY: a plain f32 buffer of n values (the descriptor says so), not written while
+        // the stream is idle; out is a distinct Rust buffer.
+        unsafe { ptr::copy_nonoverlapping(p, out.as_mut_ptr(), n) };
+        Ok(())
+    }
+
+    /// Copies `values` in (a plain `f32` memory; call while no primitive runs).
+    pub fn write(&self, values: &[f32]) -> Result<()> {
+        let n = self.f32_len()?;
+        if values.len() != n {
+            return Err(DnnlError::Invalid(format!("{} values written into {}", values.len(), n)));
+        }
+        let p = self.data_ptr()? as *mut f32;
+        // SAFETY: as in read; the stream is idle, so nothing else touches the buffer.
+        unsafe { ptr::copy_nonoverlapping(values.as_ptr(), p, n) };
+        Ok(())
     }
 
     /// Its descriptor.
@@ -322,8 +424,8 @@ impl Memory {
 impl Drop for Memory {
     fn drop(&mut self) {
         if let Ok(l) = lib() {
-            // SAFETY: created by dnnl_memory_create, destroyed once; the buffer is not ours to free
-            // and oneDNN does not free a user handle.
+            // SAFETY: created by dnnl_memory_create, destroyed once; a library-allocated buffer
+            // is freed with it, a view's buffer belongs to its base.
             unsafe { l.dnnl_memory_destroy(self.raw) };
         }
     }
@@ -336,6 +438,8 @@ pub enum PostOp {
     Sum(f32),
     /// `max(x, 0)`.
     Relu,
+    /// `alpha * x`.
+    Scale(f32),
 }
 
 /// Primitive attributes (post-ops).
@@ -362,7 +466,8 @@ impl Attr {
             for op in post_ops {
                 match *op {
                     PostOp::Sum(scale) => ops::append_sum(l, po, scale)?,
-                    PostOp::Relu => ops::append_relu(l, po)?,
+                    PostOp::Relu => ops::append_eltwise(l, po, b::dnnl_eltwise_relu, 0.0)?,
+                    PostOp::Scale(a) => ops::append_eltwise(l, po, b::dnnl_eltwise_linear, a)?,
                 }
             }
             // SAFETY: both handles are alive; the attribute copies the post-ops.

@@ -123,10 +123,10 @@ pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> 
     check(unsafe { l.dnnl_post_ops_append_sum(po, scale) }, "dnnl_post_ops_append_sum")
 }
 
-pub(crate) fn append_relu(l: &b::DnnlLib, po: b::dnnl_post_ops_t) -> Result<()> {
+pub(crate) fn append_eltwise(l: &b::DnnlLib, po: b::dnnl_post_ops_t, alg: b::dnnl_alg_kind_t, alpha: f32) -> Result<()> {
     // SAFETY: po is alive.
     check(
-        unsafe { l.dnnl_post_ops_append_eltwise(po, 1.0, b::dnnl_eltwise_relu, 0.0, 0.0) },
+        unsafe { l.dnnl_post_ops_append_eltwise(po, 1.0, alg, alpha, 0.0) },
         "dnnl_post_ops_append_eltwise",
     )
 }

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, TensorData};
 use burn::Tensor;
 
+use crate::engine::{Graph, Val};
 use crate::error::Result;
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
@@ -17,6 +18,13 @@ pub trait Architecture: Module + Sized {
     /// The logits of `x` (of rank [`INPUT_RANK`](Self::INPUT_RANK)), or with `features` the
     /// classifier's input, as `[N, K]`.
     fn run_data(&self, x: TensorData, features: bool, dev: &Device) -> Result<Tensor<2>>;
+
+    /// The eval forward from `x` (the input) as graph operations: the logits, or with
+    /// `features` the classifier's input, as `[N, K]` (what [`crate::engine::Plan`] runs).
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let _ = (g, x, features);
+        Err(crate::error::ModelError::InvalidOption("this family has no graph yet".into()))
+    }
 
     /// The key GluonCV's `.params` give kinema parameter path `path`.
     fn gluon_key(path: &str) -> String {

@@ -5,6 +5,7 @@
 //! - [`models`]: the families, one file each, each an [`arch::Architecture`]; [`Net`] holds
 //!   any of them.
 //! - [`layers`], [`kernels`]: what the families are built of, and the CPU eval kernels.
+//! - [`engine`]: the CPU eval engine (each family's forward as a graph, lowered to oneDNN).
 //! - [`weights`]: GluonCV `.params`, PyTorch `.pth` and safetensors files; [`store`]: where
 //!   pretrained weights are found and how they are downloaded.
 //! - [`Model`]: a network with its [`ModelCard`] (classes, [`ClipSpec`]), what inference runs.
@@ -17,6 +18,7 @@ pub mod arch;
 pub mod card;
 mod default;
 mod device;
+pub mod engine;
 mod error;
 #[allow(unsafe_code)]
 pub mod kernels;

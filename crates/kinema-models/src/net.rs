@@ -43,6 +43,19 @@ macro_rules! nets {
                 }
             }
 
+            /// The eval forward on an input of `shape` as a graph for the CPU engine.
+            pub fn lower(&self, shape: &[usize], features: bool) -> Result<crate::engine::Graph> {
+                self.check_shape(shape)?;
+                let (mut g, x) = crate::engine::Graph::new(shape);
+                let out = match self {
+                    $(Net::$variant(m) => m.lower(&mut g, x, features)?,)*
+                };
+                if out.0 + 1 != g.nodes.len() {
+                    return Err(ModelError::InvalidOption("the graph's output is not its last node".into()));
+                }
+                Ok(g)
+            }
+
             fn run_checked(&self, data: TensorData, features: bool, dev: &Device) -> Result<Tensor<2>> {
                 match self {
                     $(Net::$variant(m) => m.run_data(data, features, dev),)*
@@ -173,6 +186,21 @@ impl Net {
         Ok((dims, values))
     }
 
+    /// An input shape of the model's rank with 3 channels and no empty dimension.
+    pub fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        if shape.len() != self.input_rank() || shape.get(1) != Some(&3) || shape.contains(&0) {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?}: this model takes {} ([N, 3, ...], no dimension 0)",
+                if self.input_rank() == 4 {
+                    "[N*segments, 3, H, W]"
+                } else {
+                    "[N*clips, 3, T, H, W]"
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// Like [`run`](Self::run) but keeps the result a tensor on `dev` (on an autodiff device
     /// it carries the graph back to the parameters: what training steps on).
     pub fn forward_data(
@@ -182,16 +210,7 @@ impl Net {
         features: bool,
         dev: &Device,
     ) -> Result<Tensor<2>> {
-        if shape.len() != self.input_rank() || shape.get(1) != Some(&3) {
-            return Err(ModelError::InvalidOption(format!(
-                "input shape {shape:?}: this model takes {} ([N, 3, ...])",
-                if self.input_rank() == 4 {
-                    "[N*segments, 3, H, W]"
-                } else {
-                    "[N*clips, 3, T, H, W]"
-                }
-            )));
-        }
+        self.check_shape(shape)?;
         if shape.iter().product::<usize>() != input.len() {
             return Err(ModelError::InvalidOption(format!(
                 "input shape {shape:?} needs {} values, got {}",

@@ -12,6 +12,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{conv_bn2d, residual_block, FeatureMap};
 
@@ -100,6 +101,24 @@ impl Block {
     }
 }
 
+impl Block {
+    /// The block as graph operations; `p` is its parameter path (`layer1.0`).
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let shortcut = match &self.downsample {
+            Some((c, b)) => g.conv(&format!("{p}.downsample.0"), c, Some(b), false, None, x)?,
+            None => x,
+        };
+        let y = g.conv(&format!("{p}.conv1"), &self.conv1, Some(&self.bn1), true, None, x)?;
+        match (&self.conv3, &self.bn3) {
+            (Some(c3), Some(b3)) => {
+                let y = g.conv(&format!("{p}.conv2"), &self.conv2, Some(&self.bn2), true, None, y)?;
+                g.conv(&format!("{p}.conv3"), c3, Some(b3), true, Some(shortcut), y)
+            }
+            _ => g.conv(&format!("{p}.conv2"), &self.conv2, Some(&self.bn2), true, Some(shortcut), y),
+        }
+    }
+}
+
 /// The ResNet V1b trunk up to global average pooling.
 #[derive(Module, Debug)]
 pub struct ResNetV1b {
@@ -157,6 +176,26 @@ impl ResNetV1b {
             layer4,
             feat_dim: 512 * expansion,
         })
+    }
+
+    /// [`features`](Self::features) as graph operations.
+    pub fn lower(&self, g: &mut Graph, x: Val) -> Result<Val> {
+        let x = g.conv("conv1", &self.conv1, Some(&self.bn1), true, None, x)?;
+        let w = Window {
+            kernel: vec![3, 3],
+            stride: vec![2, 2],
+            pad: vec![1, 1],
+            ceil: false,
+        };
+        let mut x = g.pool("maxpool", PoolKind::Max, &w, x)?;
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+            for (i, b) in stage.iter().enumerate() {
+                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
+            }
+        }
+        let x = g.global_avg_pool(x)?;
+        let n = g.shape(x)[0];
+        g.reshape(x, &[n, self.feat_dim])
     }
 
     /// `[N, 3, H, W]` -> pooled features `[N, feat_dim]`.

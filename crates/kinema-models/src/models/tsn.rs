@@ -7,6 +7,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, Val};
 use crate::error::{ModelError, Result};
 use crate::models::resnet::ResNetV1b;
 
@@ -56,6 +57,15 @@ impl TsnResNet {
 
 impl Architecture for TsnResNet {
     forward_of_rank!(4);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let f = self.backbone.lower(g, x)?;
+        let f = g.segment_mean(f, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("output", &self.output, false, f)
+    }
 
     /// GluonCV's TSN keeps the ResNet under `backbone.`; kinema's paths start at the ResNet.
     fn gluon_key(path: &str) -> String {

@@ -1,0 +1,606 @@
+//! A model's eval forward as a graph of layer-level operations: what each family describes
+//! once ([`crate::arch::Architecture::lower`]) and [`super::plan`] lowers to oneDNN, one
+//! lowering per operation. Shapes are inferred as nodes are added, so an input a model cannot
+//! take is refused here, naming the layer.
+
+use burn::nn::conv::{Conv2d, Conv3d};
+use burn::nn::{BatchNorm, Linear, PaddingConfig2d, PaddingConfig3d};
+use burn::Tensor;
+
+use crate::error::{ModelError, Result};
+
+/// A value of the graph (an activation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Val(pub(crate) usize);
+
+/// Pooling kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// Maximum.
+    Max,
+    /// Average, padded positions counted (`count_include_pad`).
+    AvgIncludePad,
+    /// Average over real positions only.
+    AvgExcludePad,
+}
+
+/// A pooling window per spatial dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel.
+    pub kernel: Vec<usize>,
+    /// Stride.
+    pub stride: Vec<usize>,
+    /// Padding (both sides).
+    pub pad: Vec<usize>,
+    /// Output size rounded up (PyTorch's `ceil_mode`).
+    pub ceil: bool,
+}
+
+/// A convolution, BatchNorm folded in: `relu?(conv(x) * 1 + bias + residual?)`.
+#[derive(Debug, Clone)]
+pub struct ConvNode {
+    /// The model's name for the layer (its parameter path).
+    pub name: String,
+    /// Input.
+    pub x: Val,
+    /// Weights `[O, I / groups, k...]`, row major, BatchNorm scale applied.
+    pub weight: Vec<f32>,
+    /// Weight shape.
+    pub weight_shape: Vec<usize>,
+    /// Bias (with the BatchNorm shift), one per output channel.
+    pub bias: Option<Vec<f32>>,
+    /// Groups.
+    pub groups: usize,
+    /// Strides.
+    pub stride: Vec<usize>,
+    /// Dilations (1 = none).
+    pub dilation: Vec<usize>,
+    /// Padding before.
+    pub pad_l: Vec<usize>,
+    /// Padding after.
+    pub pad_r: Vec<usize>,
+    /// Added before the ReLU.
+    pub residual: Option<Val>,
+    /// ReLU at the end.
+    pub relu: bool,
+}
+
+/// One operation of the graph.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// The model's input (plain layout).
+    Input,
+    /// A convolution (2-D or 3-D by the input's rank).
+    Conv(ConvNode),
+    /// Pooling (padding past the input for ceil mode is in `pad_r`).
+    Pool {
+        /// Input.
+        x: Val,
+        /// Kind.
+        kind: PoolKind,
+        /// Kernel.
+        kernel: Vec<usize>,
+        /// Strides.
+        stride: Vec<usize>,
+        /// Padding before.
+        pad_l: Vec<usize>,
+        /// Padding after.
+        pad_r: Vec<usize>,
+    },
+    /// `max(x, 0)`.
+    Relu(Val),
+    /// Concatenation along channels.
+    Concat(Vec<Val>),
+    /// A fully connected layer over every dimension but the first: `relu?(x W^T + b)`.
+    Linear {
+        /// The model's name for the layer.
+        name: String,
+        /// Input.
+        x: Val,
+        /// Weights `[K, x dims but the first]`, row major.
+        weight: Vec<f32>,
+        /// Bias.
+        bias: Option<Vec<f32>>,
+        /// ReLU at the end.
+        relu: bool,
+    },
+    /// The same values, another shape (row major).
+    Reshape(Val),
+    /// Every `step`-th index of dimension `axis` from `start` (a strided view).
+    Subsample {
+        /// Input.
+        x: Val,
+        /// Dimension.
+        axis: usize,
+        /// First index.
+        start: usize,
+        /// Step.
+        step: usize,
+    },
+    /// Batched `scale * op(a) x op(b)` over `[B, M, K] x [B, K, N]`, where `op` transposes
+    /// the last two dimensions of a transposed operand as stored.
+    MatMul {
+        /// Left operand.
+        a: Val,
+        /// Stored as `[B, K, M]`.
+        ta: bool,
+        /// Right operand.
+        b: Val,
+        /// Stored as `[B, N, K]`.
+        tb: bool,
+        /// Factor on the product.
+        scale: f32,
+    },
+    /// Softmax over the last dimension.
+    Softmax(Val),
+    /// `[N * S, K]` to `[N, K]`, the mean over each group of `S` rows (TSN's consensus).
+    SegmentMean {
+        /// Input.
+        x: Val,
+        /// Rows per group.
+        segments: usize,
+    },
+}
+
+/// A node: its operation and output shape.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// Its output's shape.
+    pub shape: Vec<usize>,
+}
+
+/// An eval forward under construction.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Nodes in execution order; `Val(i)` is node `i`'s output.
+    pub nodes: Vec<Node>,
+}
+
+fn invalid(msg: String) -> ModelError {
+    ModelError::InvalidOption(msg)
+}
+
+/// Values of a burn tensor as `f32`.
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.reshape([-1])
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+/// `(scale, shift)` per channel of an eval BatchNorm: `bn(y) = y * scale + shift`.
+pub fn batchnorm_affine(bn: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
+    let gamma = values(bn.gamma.val());
+    let beta = values(bn.beta.val());
+    let mean = values(bn.running_mean.value());
+    let var = values(bn.running_var.value());
+    let scale: Vec<f32> = gamma
+        .iter()
+        .zip(&var)
+        .map(|(g, v)| g / ((*v as f64 + bn.epsilon).sqrt() as f32))
+        .collect();
+    let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    (scale, shift)
+}
+
+/// Convolution geometry as [`Graph::conv`] takes it.
+#[derive(Debug, Clone)]
+pub struct ConvGeometry {
+    /// Strides.
+    pub stride: Vec<usize>,
+    /// Dilations.
+    pub dilation: Vec<usize>,
+    /// Padding before.
+    pub pad_l: Vec<usize>,
+    /// Padding after (`None`: as before).
+    pub pad_r: Vec<usize>,
+    /// Groups.
+    pub groups: usize,
+}
+
+/// "Same" padding: total `dilation * (k - 1)`, the odd one after.
+fn same_pads(kernel: &[usize], dilation: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let total: Vec<usize> = kernel.iter().zip(dilation).map(|(k, d)| d * (k - 1)).collect();
+    let l: Vec<usize> = total.iter().map(|t| t / 2).collect();
+    let r = total.iter().zip(&l).map(|(t, l)| t - l).collect();
+    (l, r)
+}
+
+fn geometry3(c: &Conv3d) -> ConvGeometry {
+    let (pad_l, pad_r) = match c.padding {
+        PaddingConfig3d::Explicit(d, h, w) => (vec![d, h, w], vec![d, h, w]),
+        PaddingConfig3d::Valid => (vec![0; 3], vec![0; 3]),
+        PaddingConfig3d::Same => same_pads(&c.kernel_size, &c.dilation),
+    };
+    ConvGeometry {
+        stride: c.stride.to_vec(),
+        dilation: c.dilation.to_vec(),
+        pad_l,
+        pad_r,
+        groups: c.groups,
+    }
+}
+
+fn geometry2(c: &Conv2d) -> ConvGeometry {
+    let (pad_l, pad_r) = match c.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => (vec![top, left], vec![bottom, right]),
+        PaddingConfig2d::Valid => (vec![0; 2], vec![0; 2]),
+        PaddingConfig2d::Same => same_pads(&c.kernel_size, &c.dilation),
+    };
+    ConvGeometry {
+        stride: c.stride.to_vec(),
+        dilation: c.dilation.to_vec(),
+        pad_l,
+        pad_r,
+        groups: c.groups,
+    }
+}
+
+/// A burn convolution module as the graph reads it.
+pub trait ConvLayer {
+    /// Weights `[O, I / groups, k...]` and their shape.
+    fn weight(&self) -> (Vec<f32>, Vec<usize>);
+    /// The bias.
+    fn bias(&self) -> Option<Vec<f32>>;
+    /// Geometry.
+    fn geometry(&self) -> ConvGeometry;
+}
+
+impl ConvLayer for Conv3d {
+    fn weight(&self) -> (Vec<f32>, Vec<usize>) {
+        let w = self.weight.val();
+        let shape = w.dims().to_vec();
+        (values(w), shape)
+    }
+    fn bias(&self) -> Option<Vec<f32>> {
+        self.bias.as_ref().map(|b| values(b.val()))
+    }
+    fn geometry(&self) -> ConvGeometry {
+        geometry3(self)
+    }
+}
+
+impl ConvLayer for Conv2d {
+    fn weight(&self) -> (Vec<f32>, Vec<usize>) {
+        let w = self.weight.val();
+        let shape = w.dims().to_vec();
+        (values(w), shape)
+    }
+    fn bias(&self) -> Option<Vec<f32>> {
+        self.bias.as_ref().map(|b| values(b.val()))
+    }
+    fn geometry(&self) -> ConvGeometry {
+        geometry2(self)
+    }
+}
+
+/// Output size of a window over `n` (PyTorch's rule, ceil mode included); `None` when the
+/// window does not fit.
+fn out_size(n: usize, k: usize, s: usize, pl: usize, pr: usize, d: usize, ceil: bool) -> Option<usize> {
+    let span = d * (k - 1) + 1;
+    let padded = n + pl + pr;
+    if padded < span || s == 0 {
+        return None;
+    }
+    let num = padded - span;
+    let mut o = if ceil { num.div_ceil(s) } else { num / s } + 1;
+    // A last window starting in the right padding is dropped (PyTorch, ceil mode).
+    if ceil && (o - 1) * s >= n + pl {
+        o -= 1;
+    }
+    Some(o)
+}
+
+impl Graph {
+    /// A graph whose input has `shape`.
+    pub fn new(shape: &[usize]) -> (Graph, Val) {
+        let g = Graph {
+            nodes: vec![Node {
+                op: Op::Input,
+                shape: shape.to_vec(),
+            }],
+        };
+        (g, Val(0))
+    }
+
+    /// The shape of `v`.
+    pub fn shape(&self, v: Val) -> &[usize] {
+        &self.nodes[v.0].shape
+    }
+
+    fn push(&mut self, op: Op, shape: Vec<usize>) -> Val {
+        self.nodes.push(Node { op, shape });
+        Val(self.nodes.len() - 1)
+    }
+
+    /// `relu?(bn?(conv(x)) + residual?)`, the BatchNorm folded into the weights.
+    pub fn conv(
+        &mut self,
+        name: &str,
+        conv: &dyn ConvLayer,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val> {
+        let (mut weight, weight_shape) = conv.weight();
+        let mut bias = conv.bias();
+        if let Some(bn) = bn {
+            let (scale, shift) = batchnorm_affine(bn);
+            let per = weight.len() / scale.len().max(1);
+            for (o, s) in scale.iter().enumerate() {
+                weight[o * per..(o + 1) * per].iter_mut().for_each(|w| *w *= s);
+            }
+            let b = bias.get_or_insert_with(|| vec![0.0; scale.len()]);
+            for ((b, s), t) in b.iter_mut().zip(&scale).zip(&shift) {
+                *b = *b * s + t;
+            }
+        }
+        let g = conv.geometry();
+        self.conv_raw(ConvNode {
+            name: name.to_string(),
+            x,
+            weight,
+            weight_shape,
+            bias,
+            groups: g.groups,
+            stride: g.stride,
+            dilation: g.dilation,
+            pad_l: g.pad_l,
+            pad_r: g.pad_r,
+            residual,
+            relu,
+        })
+    }
+
+    /// A convolution node as given (weights already folded).
+    pub fn conv_raw(&mut self, c: ConvNode) -> Result<Val> {
+        let xs = self.shape(c.x).to_vec();
+        let sp = xs.len().saturating_sub(2);
+        let ws = &c.weight_shape;
+        if sp == 0 || ws.len() != xs.len() || c.stride.len() != sp || c.pad_l.len() != sp || c.pad_r.len() != sp {
+            return Err(invalid(format!(
+                "{}: a {}-D convolution cannot take an input of shape {xs:?}",
+                c.name,
+                ws.len().saturating_sub(2)
+            )));
+        }
+        if ws[1] * c.groups != xs[1] {
+            return Err(invalid(format!(
+                "{}: takes {} channels, the input {xs:?} has {}",
+                c.name,
+                ws[1] * c.groups,
+                xs[1]
+            )));
+        }
+        let mut shape = vec![xs[0], ws[0]];
+        for i in 0..sp {
+            let o = out_size(xs[2 + i], ws[2 + i], c.stride[i], c.pad_l[i], c.pad_r[i], c.dilation[i], false)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{}: the input {xs:?} is too small for its {:?} kernel (the model cannot take this input shape)",
+                        c.name,
+                        &ws[2..]
+                    ))
+                })?;
+            shape.push(o);
+        }
+        if let Some(r) = c.residual {
+            if self.shape(r) != shape.as_slice() {
+                return Err(invalid(format!(
+                    "{}: the residual {:?} does not match the output {shape:?}",
+                    c.name,
+                    self.shape(r)
+                )));
+            }
+        }
+        Ok(self.push(Op::Conv(c), shape))
+    }
+
+    /// Pooling over the spatial dimensions of `x`.
+    pub fn pool(&mut self, name: &str, kind: PoolKind, w: &Window, x: Val) -> Result<Val> {
+        let xs = self.shape(x).to_vec();
+        let sp = xs.len().saturating_sub(2);
+        if sp == 0 || w.kernel.len() != sp || w.stride.len() != sp || w.pad.len() != sp {
+            return Err(invalid(format!("{name}: a {}-D pooling cannot take {xs:?}", w.kernel.len())));
+        }
+        let mut shape = xs[..2].to_vec();
+        let mut pad_r = Vec::with_capacity(sp);
+        for i in 0..sp {
+            let (k, s, p) = (w.kernel[i], w.stride[i], w.pad[i]);
+            let o = out_size(xs[2 + i], k, s, p, p, 1, w.ceil).ok_or_else(|| {
+                invalid(format!(
+                    "{name}: the input {xs:?} is too small for its {:?} window (the model cannot take this input shape)",
+                    w.kernel
+                ))
+            })?;
+            // Ceil mode: pad the end so that the last window exists.
+            let need = (o - 1) * s + k;
+            let r = need.saturating_sub(xs[2 + i] + p).max(p);
+            if kind == PoolKind::AvgIncludePad && r != p {
+                return Err(invalid(format!(
+                    "{name}: an average pooling counting padding in ceil mode is not supported on oneDNN"
+                )));
+            }
+            pad_r.push(r);
+            shape.push(o);
+        }
+        Ok(self.push(
+            Op::Pool {
+                x,
+                kind,
+                kernel: w.kernel.clone(),
+                stride: w.stride.clone(),
+                pad_l: w.pad.clone(),
+                pad_r,
+            },
+            shape,
+        ))
+    }
+
+    /// The mean over every spatial position: `[N, C, ...]` to `[N, C, 1, ...]`.
+    pub fn global_avg_pool(&mut self, x: Val) -> Result<Val> {
+        let xs = self.shape(x).to_vec();
+        let sp = xs.len().saturating_sub(2);
+        let w = Window {
+            kernel: xs[2..].to_vec(),
+            stride: vec![1; sp],
+            pad: vec![0; sp],
+            ceil: false,
+        };
+        self.pool("global average pool", PoolKind::AvgExcludePad, &w, x)
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu(&mut self, x: Val) -> Val {
+        let shape = self.shape(x).to_vec();
+        self.push(Op::Relu(x), shape)
+    }
+
+    /// Concatenation along channels (dimension 1).
+    pub fn concat(&mut self, name: &str, xs: &[Val]) -> Result<Val> {
+        let first = self.shape(xs[0]).to_vec();
+        let mut shape = first.clone();
+        shape[1] = 0;
+        for &v in xs {
+            let s = self.shape(v);
+            if s.len() != first.len() || s[0] != first[0] || s[2..] != first[2..] {
+                return Err(invalid(format!(
+                    "{name}: branches of shapes {first:?} and {s:?} cannot be concatenated (the model cannot take this input shape)"
+                )));
+            }
+            shape[1] += s[1];
+        }
+        Ok(self.push(Op::Concat(xs.to_vec()), shape))
+    }
+
+    /// A burn `Linear` over every dimension of `x` but the first (flattened row major).
+    pub fn linear(&mut self, name: &str, l: &Linear, relu: bool, x: Val) -> Result<Val> {
+        // burn stores `[in, out]`; the graph takes `[out, in]`.
+        let w = l.weight.val();
+        let [din, dout] = w.dims();
+        let weight = values(w.transpose());
+        let bias = l.bias.as_ref().map(|b| values(b.val()));
+        self.linear_raw(name, weight, dout, din, bias, relu, x)
+    }
+
+    /// A fully connected layer with `weight` `[dout, din]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_raw(
+        &mut self,
+        name: &str,
+        weight: Vec<f32>,
+        dout: usize,
+        din: usize,
+        bias: Option<Vec<f32>>,
+        relu: bool,
+        x: Val,
+    ) -> Result<Val> {
+        let xs = self.shape(x).to_vec();
+        let features: usize = xs[1..].iter().product();
+        if features != din {
+            return Err(invalid(format!(
+                "{name}: takes {din} features, the input {xs:?} gives {features} (the model cannot take this input shape)"
+            )));
+        }
+        Ok(self.push(
+            Op::Linear {
+                name: name.to_string(),
+                x,
+                weight,
+                bias,
+                relu,
+            },
+            vec![xs[0], dout],
+        ))
+    }
+
+    /// `x` as `shape` (same number of values).
+    pub fn reshape(&mut self, x: Val, shape: &[usize]) -> Result<Val> {
+        let xs = self.shape(x);
+        if xs.iter().product::<usize>() != shape.iter().product::<usize>() {
+            return Err(invalid(format!("cannot reshape {xs:?} to {shape:?}")));
+        }
+        Ok(self.push(Op::Reshape(x), shape.to_vec()))
+    }
+
+    /// Indices `start, start + step, ...` of dimension `axis`.
+    pub fn subsample(&mut self, x: Val, axis: usize, start: usize, step: usize) -> Result<Val> {
+        let mut shape = self.shape(x).to_vec();
+        if axis >= shape.len() || step == 0 || start >= shape[axis] {
+            return Err(invalid(format!(
+                "cannot take every {step}th index from {start} of dimension {axis} of {shape:?}"
+            )));
+        }
+        shape[axis] = (shape[axis] - start).div_ceil(step);
+        Ok(self.push(Op::Subsample { x, axis, start, step }, shape))
+    }
+
+    /// `scale * op(a) x op(b)` (see [`Op::MatMul`]).
+    pub fn matmul(&mut self, a: Val, ta: bool, b: Val, tb: bool, scale: f32) -> Result<Val> {
+        let (sa, sb) = (self.shape(a).to_vec(), self.shape(b).to_vec());
+        if sa.len() != 3 || sb.len() != 3 || sa[0] != sb[0] {
+            return Err(invalid(format!("cannot multiply {sa:?} by {sb:?}")));
+        }
+        let (m, k) = if ta { (sa[2], sa[1]) } else { (sa[1], sa[2]) };
+        let (k2, n) = if tb { (sb[2], sb[1]) } else { (sb[1], sb[2]) };
+        if k != k2 {
+            return Err(invalid(format!("cannot multiply {sa:?} by {sb:?}")));
+        }
+        Ok(self.push(Op::MatMul { a, ta, b, tb, scale }, vec![sa[0], m, n]))
+    }
+
+    /// Softmax over the last dimension.
+    pub fn softmax(&mut self, x: Val) -> Val {
+        let shape = self.shape(x).to_vec();
+        self.push(Op::Softmax(x), shape)
+    }
+
+    /// `[N * segments, K]` to `[N, K]` by the mean of each group.
+    pub fn segment_mean(&mut self, x: Val, segments: usize) -> Result<Val> {
+        let xs = self.shape(x).to_vec();
+        if xs.len() != 2 || segments == 0 || xs[0] % segments != 0 {
+            return Err(invalid(format!(
+                "{xs:?}: the batch is not a whole number of groups of {segments} segments"
+            )));
+        }
+        Ok(self.push(Op::SegmentMean { x, segments }, vec![xs[0] / segments, xs[1]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_follow_pytorch_including_ceil_mode() {
+        assert_eq!(out_size(224, 7, 2, 3, 3, 1, false), Some(112));
+        assert_eq!(out_size(112, 3, 2, 1, 1, 1, false), Some(56));
+        // GoogLeNet's ceil-mode pools: 112 -> 56, 28 -> 14, 14 -> 7 with k3 s2 p0.
+        assert_eq!(out_size(112, 3, 2, 0, 0, 1, true), Some(56));
+        assert_eq!(out_size(14, 3, 2, 0, 0, 1, true), Some(7));
+        assert_eq!(out_size(2, 3, 1, 0, 0, 1, false), None);
+        assert_eq!(out_size(5, 3, 1, 0, 0, 2, false), Some(1));
+    }
+
+    #[test]
+    fn shapes_a_model_cannot_take_are_named() {
+        let (mut g, x) = Graph::new(&[1, 3, 4, 4]);
+        let w = Window {
+            kernel: vec![3, 3],
+            stride: vec![2, 2],
+            pad: vec![0, 0],
+            ceil: false,
+        };
+        let p = g.pool("pool1", PoolKind::Max, &w, x).unwrap();
+        assert_eq!(g.shape(p), &[1, 3, 1, 1]);
+        let e = g.pool("pool2", PoolKind::Max, &w, p).unwrap_err().to_string();
+        assert!(e.contains("pool2") && e.contains("too small"), "{e}");
+        let e = g.linear_raw("fc", vec![0.0; 20], 2, 10, None, false, p).unwrap_err().to_string();
+        assert!(e.contains("fc") && e.contains("10 features"), "{e}");
+    }
+}

@@ -1,0 +1,668 @@
+//! A [`Graph`] lowered to oneDNN for one input shape: one primitive per operation, weights
+//! packed once into the layouts the primitives chose, activations left in those layouts from
+//! layer to layer (a reorder only where a consumer wants another), and activation buffers
+//! reused once their last reader has run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kinema_dnnl as dnnl;
+use kinema_dnnl::{Arg, Attr, DataType, Engine, Layout, Memory, MemoryDesc, PostOp, Primitive, PrimitiveDesc, Query, Stream};
+
+use super::graph::{ConvNode, Graph, Op, PoolKind, Val};
+use crate::error::{ModelError, Result};
+
+fn err(what: &str) -> impl Fn(dnnl::DnnlError) -> ModelError + '_ {
+    move |e| ModelError::InvalidOption(format!("{what}: {e}"))
+}
+
+fn plain(shape: &[usize]) -> Result<MemoryDesc> {
+    MemoryDesc::new(shape, DataType::F32, Layout::Plain).map_err(err("a plain layout"))
+}
+
+fn any(shape: &[usize]) -> Result<MemoryDesc> {
+    MemoryDesc::new(shape, DataType::F32, Layout::Any).map_err(err("a layout"))
+}
+
+/// Where a memory's values live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The caller's input, from byte offset.
+    Input(usize),
+    /// Activation buffer `slot`, from byte offset.
+    Slot(usize, usize),
+    /// Constant (packed weights, biases) `i`.
+    Const(usize),
+}
+
+/// A memory the plan's steps use: its place and descriptor (made into a oneDNN memory object
+/// once every buffer's size is known).
+#[derive(Debug)]
+struct MemSpec {
+    place: Place,
+    md: MemoryDesc,
+}
+
+#[derive(Debug)]
+enum Step {
+    /// A primitive and its arguments (indices into the plan's memories).
+    Prim { prim: Primitive, args: Vec<(Arg, usize)> },
+    /// `[N * S, K]` to `[N, K]` on plain memories.
+    SegmentMean { src: usize, dst: usize, segments: usize },
+}
+
+/// A value while the graph is lowered.
+#[derive(Debug)]
+struct ValState {
+    mem: usize,
+    remaining: usize,
+    /// Copies of the value in other layouts (released with it).
+    copies: Vec<(MemoryDesc, usize)>,
+}
+
+/// The lowering in progress.
+struct Builder<'g> {
+    engine: Engine,
+    graph: &'g Uses<'g>,
+    mems: Vec<MemSpec>,
+    consts: Vec<Memory>,
+    steps: Vec<Step>,
+    vals: HashMap<usize, ValState>,
+    slot_size: Vec<usize>,
+    slot_refs: Vec<usize>,
+    free: Vec<usize>,
+    impls: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn slot_of(&self, mem: usize) -> Option<usize> {
+        match self.mems[mem].place {
+            Place::Slot(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A buffer of at least `bytes`: the best fitting free one, else the largest free one
+    /// grown, else a new one.
+    fn alloc(&mut self, bytes: usize) -> usize {
+        let fit = self
+            .free
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| self.slot_size[s] >= bytes)
+            .min_by_key(|(_, &s)| self.slot_size[s])
+            .or_else(|| self.free.iter().enumerate().max_by_key(|(_, &s)| self.slot_size[s]))
+            .map(|(i, _)| i);
+        let s = match fit {
+            Some(i) => self.free.swap_remove(i),
+            None => {
+                self.slot_size.push(0);
+                self.slot_refs.push(0);
+                self.slot_size.len() - 1
+            }
+        };
+        self.slot_size[s] = self.slot_size[s].max(bytes);
+        self.slot_refs[s] = 1;
+        s
+    }
+
+    fn retain(&mut self, mem: usize) {
+        if let Some(s) = self.slot_of(mem) {
+            self.slot_refs[s] += 1;
+        }
+    }
+
+    fn release(&mut self, mem: usize) {
+        if let Some(s) = self.slot_of(mem) {
+            self.slot_refs[s] -= 1;
+            if self.slot_refs[s] == 0 {
+                self.free.push(s);
+            }
+        }
+    }
+
+    /// A new memory of `md` in a fresh buffer.
+    fn fresh(&mut self, md: MemoryDesc) -> usize {
+        let s = self.alloc(md.size_bytes());
+        self.mems.push(MemSpec {
+            place: Place::Slot(s, 0),
+            md,
+        });
+        self.mems.len() - 1
+    }
+
+    /// A memory of `md` over `mem`'s buffer at `mem`'s offset plus `extra` bytes (retains it).
+    fn alias(&mut self, mem: usize, md: MemoryDesc, extra: usize) -> usize {
+        let place = match self.mems[mem].place {
+            Place::Input(o) => Place::Input(o + extra),
+            Place::Slot(s, o) => Place::Slot(s, o + extra),
+            Place::Const(c) => Place::Const(c),
+        };
+        self.retain(mem);
+        self.mems.push(MemSpec { place, md });
+        self.mems.len() - 1
+    }
+
+    /// Makes `mem` the output of node `v`.
+    fn define(&mut self, v: usize, mem: usize) {
+        let remaining = self.graph.uses[v];
+        self.vals.insert(
+            v,
+            ValState {
+                mem,
+                remaining,
+                copies: Vec::new(),
+            },
+        );
+        if remaining == 0 && v + 1 != self.graph.graph.nodes.len() {
+            self.drop_val(v);
+        }
+    }
+
+    fn drop_val(&mut self, v: usize) {
+        if let Some(st) = self.vals.remove(&v) {
+            self.release(st.mem);
+            for (_, m) in st.copies {
+                self.release(m);
+            }
+        }
+    }
+
+    /// One read of `v` done.
+    fn used(&mut self, v: Val) {
+        let Some(st) = self.vals.get_mut(&v.0) else { return };
+        st.remaining = st.remaining.saturating_sub(1);
+        if st.remaining == 0 {
+            self.drop_val(v.0);
+        }
+    }
+
+    fn val(&self, v: Val) -> &ValState {
+        &self.vals[&v.0]
+    }
+
+    fn md(&self, v: Val) -> MemoryDesc {
+        self.mems[self.val(v).mem].md
+    }
+
+    /// Whether `v`'s buffer may be overwritten by its reader: its last read, no other value
+    /// in the buffer, not the caller's input.
+    fn last_reader(&self, v: Val) -> bool {
+        let st = self.val(v);
+        st.remaining == 1 && st.copies.is_empty() && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
+    }
+
+    fn prim(&mut self, pd: &PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
+        let prim = Primitive::new(pd).map_err(err("a primitive"))?;
+        self.impls.push(pd.implementation());
+        self.steps.push(Step::Prim { prim, args });
+        Ok(())
+    }
+
+    /// `v` in layout `want`: as it is, or a copy made once (and shared by later readers).
+    fn as_md(&mut self, v: Val, want: &MemoryDesc) -> Result<usize> {
+        let st = self.val(v);
+        if self.mems[st.mem].md == *want {
+            return Ok(st.mem);
+        }
+        if let Some((_, m)) = st.copies.iter().find(|(md, _)| md == want) {
+            return Ok(*m);
+        }
+        let src = st.mem;
+        let dst = self.fresh(*want);
+        let pd = dnnl::reorder(&self.engine, &self.mems[src].md, want).map_err(err("a reorder"))?;
+        self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+        self.vals.get_mut(&v.0).expect("live").copies.push((*want, dst));
+        Ok(dst)
+    }
+
+    fn as_plain(&mut self, v: Val) -> Result<usize> {
+        let p = plain(self.graph.graph.shape(v))?;
+        self.as_md(v, &p)
+    }
+
+    /// Constant values packed into `want` (from their plain layout `from`).
+    fn constant(&mut self, values: &[f32], from: &MemoryDesc, want: &MemoryDesc, stream: &mut Stream) -> Result<usize> {
+        let src = Memory::alloc(&self.engine, from).map_err(err("a weight buffer"))?;
+        src.write(values).map_err(err("weights"))?;
+        let packed = if from == want {
+            src
+        } else {
+            let dst = Memory::alloc(&self.engine, want).map_err(err("a weight buffer"))?;
+            let pd = dnnl::reorder(&self.engine, from, want).map_err(err("packing weights"))?;
+            Primitive::new(&pd)
+                .and_then(|p| p.execute(stream, &[(Arg::Src, &src), (Arg::Dst, &dst)]))
+                .and_then(|()| stream.wait())
+                .map_err(err("packing weights"))?;
+            dst
+        };
+        self.consts.push(packed);
+        self.mems.push(MemSpec {
+            place: Place::Const(self.consts.len() - 1),
+            md: *want,
+        });
+        Ok(self.mems.len() - 1)
+    }
+
+    fn conv(&mut self, v: usize, c: &ConvNode, stream: &mut Stream) -> Result<()> {
+        let g = self.graph.graph;
+        let xs = g.shape(c.x);
+        let ys = &g.nodes[v].shape;
+        let wshape: Vec<usize> = if c.groups > 1 {
+            let mut s = vec![c.groups, c.weight_shape[0] / c.groups];
+            s.extend_from_slice(&c.weight_shape[1..]);
+            s
+        } else {
+            c.weight_shape.clone()
+        };
+        let mut post = Vec::new();
+        if c.residual.is_some() {
+            post.push(PostOp::Sum(1.0));
+        }
+        if c.relu {
+            post.push(PostOp::Relu);
+        }
+        let attr = Attr::new(&post).map_err(err(&c.name))?;
+        let bias_md = plain(&[c.weight_shape[0]])?;
+        let p = dnnl::ConvParams {
+            src: &any(xs)?,
+            weights: &any(&wshape)?,
+            bias: c.bias.as_ref().map(|_| &bias_md),
+            dst: &any(ys)?,
+            strides: &c.stride,
+            dilation: &c.dilation,
+            pad_l: &c.pad_l,
+            pad_r: &c.pad_r,
+        };
+        let pd = dnnl::convolution_forward(&self.engine, &p, Some(&attr)).map_err(err(&c.name))?;
+        let q = |q| pd.query(q).map_err(err(&c.name));
+        let (src_md, w_md, dst_md) = (q(Query::Src)?, q(Query::Weights)?, q(Query::Dst)?);
+        let src = self.as_md(c.x, &src_md)?;
+        let w = self.constant(&c.weight, &plain(&wshape)?, &w_md, stream)?;
+        let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
+        if let Some(b) = &c.bias {
+            let b = self.constant(b, &bias_md, &bias_md, stream)?;
+            args.push((Arg::Bias, b));
+        }
+        let dst = match c.residual {
+            // The residual's buffer becomes the output: the sum post-op adds to it in place.
+            Some(r) if self.md(r) == dst_md && self.last_reader(r) => {
+                let m = self.val(r).mem;
+                self.alias(m, dst_md, 0)
+            }
+            Some(r) => {
+                let dst = self.fresh(dst_md);
+                let rm = self.val(r).mem;
+                let pd = dnnl::reorder(&self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
+                self.prim(&pd, vec![(Arg::Src, rm), (Arg::Dst, dst)])?;
+                dst
+            }
+            None => self.fresh(dst_md),
+        };
+        args.push((Arg::Dst, dst));
+        self.prim(&pd, args)?;
+        self.used(c.x);
+        if let Some(r) = c.residual {
+            self.used(r);
+        }
+        self.define(v, dst);
+        Ok(())
+    }
+
+    fn lower(&mut self, v: usize, stream: &mut Stream) -> Result<()> {
+        let g = self.graph.graph;
+        let node = &g.nodes[v];
+        match &node.op {
+            Op::Input => {
+                let md = plain(&node.shape)?;
+                self.mems.push(MemSpec {
+                    place: Place::Input(0),
+                    md,
+                });
+                self.define(v, self.mems.len() - 1);
+            }
+            Op::Conv(c) => self.conv(v, c, stream)?,
+            Op::Pool {
+                x,
+                kind,
+                kernel,
+                stride,
+                pad_l,
+                pad_r,
+            } => {
+                let alg = match kind {
+                    PoolKind::Max => dnnl::PoolAlg::Max,
+                    PoolKind::AvgIncludePad => dnnl::PoolAlg::AvgIncludePad,
+                    PoolKind::AvgExcludePad => dnnl::PoolAlg::AvgExcludePad,
+                };
+                let p = dnnl::PoolParams {
+                    alg,
+                    kernel,
+                    strides: stride,
+                    pad_l,
+                    pad_r,
+                };
+                let src_md = self.md(*x);
+                let pd = dnnl::pooling_forward(&self.engine, &src_md, &any(&node.shape)?, &p).map_err(err("a pooling"))?;
+                let dst = self.fresh(pd.query(Query::Dst).map_err(err("a pooling"))?);
+                let src = self.val(*x).mem;
+                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::Relu(x) => {
+                let md = self.md(*x);
+                let pd = dnnl::eltwise_forward(&self.engine, &md).map_err(err("a ReLU"))?;
+                let src = self.val(*x).mem;
+                let dst = if self.last_reader(*x) { self.alias(src, md, 0) } else { self.fresh(md) };
+                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::Concat(xs) => {
+                let mds: Vec<MemoryDesc> = xs.iter().map(|x| self.md(*x)).collect();
+                let (pd, srcs) = match dnnl::concat(&self.engine, None, 1, &mds) {
+                    Ok(pd) => (pd, xs.iter().map(|x| self.val(*x).mem).collect::<Vec<_>>()),
+                    // Branches in layouts no concatenation takes together: plain first.
+                    Err(_) => {
+                        let srcs = xs.iter().map(|x| self.as_plain(*x)).collect::<Result<Vec<_>>>()?;
+                        let mds: Vec<MemoryDesc> = srcs.iter().map(|m| self.mems[*m].md).collect();
+                        (dnnl::concat(&self.engine, None, 1, &mds).map_err(err("a concatenation"))?, srcs)
+                    }
+                };
+                let dst = self.fresh(pd.query(Query::Dst).map_err(err("a concatenation"))?);
+                let mut args: Vec<(Arg, usize)> = srcs.iter().enumerate().map(|(i, m)| (Arg::MultipleSrc(i), *m)).collect();
+                args.push((Arg::Dst, dst));
+                self.prim(&pd, args)?;
+                for x in xs {
+                    self.used(*x);
+                }
+                self.define(v, dst);
+            }
+            Op::Linear {
+                name,
+                x,
+                weight,
+                bias,
+                relu,
+            } => {
+                let xs = g.shape(*x).to_vec();
+                let mut wshape = vec![node.shape[1]];
+                wshape.extend_from_slice(&xs[1..]);
+                let bias_md = plain(&[node.shape[1]])?;
+                let attr = Attr::new(if *relu { &[PostOp::Relu] } else { &[] }).map_err(err(name))?;
+                let pd = dnnl::inner_product_forward(
+                    &self.engine,
+                    &any(&xs)?,
+                    &any(&wshape)?,
+                    bias.as_ref().map(|_| &bias_md),
+                    &plain(&node.shape)?,
+                    Some(&attr),
+                )
+                .map_err(err(name))?;
+                let src_md = pd.query(Query::Src).map_err(err(name))?;
+                let w_md = pd.query(Query::Weights).map_err(err(name))?;
+                let src = self.as_md(*x, &src_md)?;
+                let w = self.constant(weight, &plain(&wshape)?, &w_md, stream)?;
+                let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
+                if let Some(b) = bias {
+                    args.push((Arg::Bias, self.constant(b, &bias_md, &bias_md, stream)?));
+                }
+                let dst = self.fresh(plain(&node.shape)?);
+                args.push((Arg::Dst, dst));
+                self.prim(&pd, args)?;
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::Reshape(x) => {
+                let m = self.as_plain(*x)?;
+                let dst = self.alias(m, plain(&node.shape)?, 0);
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::Subsample { x, axis, start, step } => {
+                let xs = g.shape(*x).to_vec();
+                let m = self.as_plain(*x)?;
+                let mut strides = vec![1usize; xs.len()];
+                for i in (0..xs.len() - 1).rev() {
+                    strides[i] = strides[i + 1] * xs[i + 1];
+                }
+                let offset = start * strides[*axis] * 4;
+                strides[*axis] *= step;
+                let md = MemoryDesc::strided(&node.shape, DataType::F32, &strides).map_err(err("a strided view"))?;
+                let dst = self.alias(m, md, offset);
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::MatMul { a, ta, b, tb, scale } => {
+                let view = |s: &[usize], t: bool| -> Result<MemoryDesc> {
+                    // Stored [B, R, C] row major; transposed, seen as [B, C, R].
+                    let (bb, r, c) = (s[0], s[1], s[2]);
+                    if t {
+                        MemoryDesc::strided(&[bb, c, r], DataType::F32, &[r * c, 1, c])
+                    } else {
+                        MemoryDesc::strided(&[bb, r, c], DataType::F32, &[r * c, c, 1])
+                    }
+                    .map_err(err("a matrix view"))
+                };
+                let (sa, sb) = (g.shape(*a).to_vec(), g.shape(*b).to_vec());
+                let (am, bm) = (self.as_plain(*a)?, self.as_plain(*b)?);
+                let (av, bv) = (view(&sa, *ta)?, view(&sb, *tb)?);
+                let (am, bm) = (self.alias(am, av, 0), self.alias(bm, bv, 0));
+                let post: Vec<PostOp> = (*scale != 1.0).then_some(PostOp::Scale(*scale)).into_iter().collect();
+                let attr = Attr::new(&post).map_err(err("a matmul"))?;
+                let dst_md = plain(&node.shape)?;
+                let pd = dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
+                let dst = self.fresh(dst_md);
+                self.prim(&pd, vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)])?;
+                self.release(am);
+                self.release(bm);
+                self.used(*a);
+                self.used(*b);
+                self.define(v, dst);
+            }
+            Op::Softmax(x) => {
+                let src = self.as_plain(*x)?;
+                let md = self.mems[src].md;
+                let pd = dnnl::softmax_forward(&self.engine, &md, node.shape.len() - 1).map_err(err("a softmax"))?;
+                let dst = self.fresh(md);
+                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.used(*x);
+                self.define(v, dst);
+            }
+            Op::SegmentMean { x, segments } => {
+                let src = self.as_plain(*x)?;
+                let dst = self.fresh(plain(&node.shape)?);
+                self.steps.push(Step::SegmentMean {
+                    src,
+                    dst,
+                    segments: *segments,
+                });
+                self.used(*x);
+                self.define(v, dst);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many times each node's output is read.
+struct Uses<'g> {
+    graph: &'g Graph,
+    uses: Vec<usize>,
+}
+
+fn inputs(op: &Op) -> Vec<Val> {
+    match op {
+        Op::Input => vec![],
+        Op::Conv(c) => std::iter::once(c.x).chain(c.residual).collect(),
+        Op::Pool { x, .. } | Op::Linear { x, .. } | Op::Subsample { x, .. } | Op::SegmentMean { x, .. } => vec![*x],
+        Op::Relu(x) | Op::Reshape(x) | Op::Softmax(x) => vec![*x],
+        Op::Concat(xs) => xs.clone(),
+        Op::MatMul { a, b, .. } => vec![*a, *b],
+    }
+}
+
+/// A graph compiled for its input shape.
+#[derive(Debug)]
+pub struct Plan {
+    stream: Stream,
+    steps: Vec<Step>,
+    mems: Vec<Memory>,
+    input: usize,
+    output: usize,
+    input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
+    impls: Vec<String>,
+    // Kept alive for the memories' views (base buffers) and the engine's lifetime.
+    _slots: Vec<Arc<Memory>>,
+    _consts: Vec<Memory>,
+    _engine: Engine,
+}
+
+impl Plan {
+    /// Lowers `graph` (its input shape fixed) to oneDNN primitives, packing the weights.
+    pub fn compile(graph: &Graph) -> Result<Plan> {
+        let engine = Engine::cpu().map_err(err("the CPU engine"))?;
+        let mut stream = Stream::new(&engine).map_err(err("a stream"))?;
+        let mut uses = vec![0usize; graph.nodes.len()];
+        for n in &graph.nodes {
+            for v in inputs(&n.op) {
+                uses[v.0] += 1;
+            }
+        }
+        let u = Uses { graph, uses };
+        let mut b = Builder {
+            engine,
+            graph: &u,
+            mems: Vec::new(),
+            consts: Vec::new(),
+            steps: Vec::new(),
+            vals: HashMap::new(),
+            slot_size: Vec::new(),
+            slot_refs: Vec::new(),
+            free: Vec::new(),
+            impls: Vec::new(),
+        };
+        for v in 0..graph.nodes.len() {
+            b.lower(v, &mut stream)?;
+        }
+        let last = Val(graph.nodes.len() - 1);
+        let output = b.as_plain(last)?;
+        // Buffers at their final sizes, then the memory objects over them.
+        let slots = b
+            .slot_size
+            .iter()
+            .map(|&n| {
+                let md = MemoryDesc::new(&[n.max(1)], DataType::U8, Layout::Plain)?;
+                Memory::alloc(&b.engine, &md).map(Arc::new)
+            })
+            .collect::<dnnl::Result<Vec<_>>>()
+            .map_err(err("activation buffers"))?;
+        let mut input = None;
+        let mut consts: Vec<Option<Memory>> = b.consts.into_iter().map(Some).collect();
+        let mut mems = Vec::with_capacity(b.mems.len());
+        for (i, spec) in b.mems.iter().enumerate() {
+            let m = match spec.place {
+                Place::Input(0) if input.is_none() => {
+                    input = Some(i);
+                    Memory::unbound(&b.engine, &spec.md)
+                }
+                Place::Input(_) => {
+                    return Err(ModelError::InvalidOption(
+                        "the input is read through a view before it is copied (a graph the engine cannot run)".into(),
+                    ))
+                }
+                Place::Slot(s, off) => Memory::view(&b.engine, &spec.md, &slots[s], off),
+                Place::Const(c) => match consts[c].take() {
+                    Some(m) => Ok(m),
+                    None => return Err(ModelError::InvalidOption("a constant read twice".into())),
+                },
+            };
+            mems.push(m.map_err(err("a memory"))?);
+        }
+        let input = input.ok_or_else(|| ModelError::InvalidOption("the graph has no input".into()))?;
+        Ok(Plan {
+            stream,
+            steps: b.steps,
+            mems,
+            input,
+            output,
+            input_shape: graph.nodes[0].shape.clone(),
+            output_shape: graph.nodes[last.0].shape.clone(),
+            impls: b.impls,
+            _slots: slots,
+            _consts: Vec::new(),
+            _engine: b.engine,
+        })
+    }
+
+    /// The input shape the plan was compiled for.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The output shape.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    /// The implementation each primitive runs on (`brg:avx512_core`, `jit:avx2`...).
+    pub fn implementations(&self) -> &[String] {
+        &self.impls
+    }
+
+    /// Runs the plan on `input` (plain, [`input_shape`](Self::input_shape)).
+    pub fn run(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        if input.len() != self.input_shape.iter().product::<usize>() {
+            return Err(ModelError::InvalidOption(format!(
+                "{} values for the input shape {:?}",
+                input.len(),
+                self.input_shape
+            )));
+        }
+        let Plan {
+            stream, steps, mems, input: inp, ..
+        } = self;
+        let (before, rest) = mems.split_at_mut(*inp);
+        let (input_mem, after) = rest.split_first_mut().expect("input memory");
+        let r = input_mem.with_data(input, |input_mem| -> Result<()> {
+            let get = |i: usize| -> &Memory {
+                match i.cmp(&before.len()) {
+                    std::cmp::Ordering::Less => &before[i],
+                    std::cmp::Ordering::Equal => input_mem,
+                    std::cmp::Ordering::Greater => &after[i - before.len() - 1],
+                }
+            };
+            for step in steps.iter() {
+                match step {
+                    Step::Prim { prim, args } => {
+                        let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, get(*m))).collect();
+                        prim.execute(stream, &a).map_err(err("running"))?;
+                    }
+                    Step::SegmentMean { src, dst, segments } => {
+                        stream.wait().map_err(err("running"))?;
+                        segment_mean(get(*src), get(*dst), *segments)?;
+                    }
+                }
+            }
+            stream.wait().map_err(err("running"))
+        });
+        r.map_err(err("the input"))??;
+        let mut out = vec![0f32; self.output_shape.iter().product()];
+        self.mems[self.output].read(&mut out).map_err(err("the output"))?;
+        Ok(out)
+    }
+}
+
+fn segment_mean(src: &Memory, dst: &Memory, segments: usize) -> Result<()> {
+    let dims = src.desc().dims();
+    let mut x = vec![0f32; dims.iter().product()];
+    src.read(&mut x).map_err(err("a segment mean"))?;
+    let k = dims[1];
+    let y: Vec<f32> = x
+        .chunks(k * segments)
+        .flat_map(|g| (0..k).map(move |j| (0..segments).map(|s| g[s * k + j]).sum::<f32>() / segments as f32))
+        .collect();
+    dst.write(&y).map_err(err("a segment mean"))
+}
