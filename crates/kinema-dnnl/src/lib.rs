@@ -331,10 +331,10 @@ impl Memory {
         if base.base.is_some() {
             return Err(DnnlError::Invalid("a view must be of a base buffer".into()));
         }
-        if offset + md.size_bytes() > base.md.size_bytes() {
+        if offset + md.extent_bytes() > base.md.size_bytes() {
             return Err(DnnlError::Invalid(format!(
                 "a view of {} bytes at {offset} does not fit a buffer of {}",
-                md.size_bytes(),
+                md.extent_bytes(),
                 base.md.size_bytes()
             )));
         }

@@ -70,6 +70,28 @@ impl MemoryDesc {
         }
     }
 
+    /// Bytes from a buffer's start to one past the last value this descriptor reaches: its
+    /// size for dense layouts, less for a strided view whose strides span a larger tensor.
+    pub fn extent_bytes(&self) -> usize {
+        let Ok(l) = lib() else { return 0 };
+        if self.0.format_kind != b::dnnl_blocked {
+            return self.size_bytes();
+        }
+        // SAFETY: format_kind says the union holds the blocking description.
+        let blk = unsafe { &self.0.format_desc.blocking };
+        if blk.inner_nblks != 0 {
+            return self.size_bytes();
+        }
+        let n = self.0.ndims as usize;
+        if (0..n).any(|d| self.0.padded_dims[d] == 0) {
+            return 0;
+        }
+        let last: i64 = (0..n).map(|d| (self.0.padded_dims[d] - 1) * blk.strides[d]).sum::<i64>() + 1 + self.0.offset0;
+        // SAFETY: a plain query on a data type.
+        let elem = unsafe { l.dnnl_data_type_size(self.0.data_type) };
+        last as usize * elem
+    }
+
     /// Whether this is the plain row-major layout of its dimensions (what kinema's tensors are).
     pub fn is_plain(&self) -> bool {
         MemoryDesc::new(&self.dims(), DataType::F32, Layout::Plain).is_ok_and(|p| p == *self)

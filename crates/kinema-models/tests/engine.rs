@@ -1,19 +1,25 @@
-//! The oneDNN eval engine against burn's forward, family by family, on random weights and
-//! shapes that are not the registry's defaults (other sizes, batches, segment counts).
+//! The oneDNN eval engine against burn's separate ops (no folding: the reference), one model
+//! of every family (every family of the registry, so a new one is covered), with BatchNorm
+//! statistics and biases drawn away from the identity, on the smallest input each takes and a
+//! second batch size. A test binary of its own: the folding switch is process-wide.
+
+use std::collections::HashSet;
+use std::path::Path;
 
 use burn::tensor::Device;
 use kinema_models::engine::Plan;
-use kinema_models::{get_model, GetModelOptions};
+use kinema_models::layers::set_batchnorm_folding;
+use kinema_models::{get_model, models, GetModelOptions, Net};
 
-fn input(shape: &[usize]) -> Vec<f32> {
-    let n: usize = shape.iter().product();
-    // A deterministic pseudo-random pattern in [-1, 1].
-    (0..n)
-        .map(|i| {
-            let v = (i as u64).wrapping_mul(2654435761) % 10007;
-            v as f32 / 5003.5 - 1.0
-        })
-        .collect()
+mod common;
+use common::tiny_input;
+
+fn lcg(seed: u32) -> impl FnMut() -> f32 {
+    let mut k = seed;
+    move || {
+        k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (k >> 8) as f32 / (1u32 << 24) as f32
+    }
 }
 
 /// Relative L2 difference.
@@ -23,28 +29,95 @@ fn rel(a: &[f32], b: &[f32]) -> f32 {
     (num / den).sqrt()
 }
 
-fn check(name: &str, nclass: usize, segments: usize, shape: &[usize]) {
+fn randomized(net: Net, next: &mut impl FnMut() -> f32) -> Net {
+    let mut tensors = net.tensors().unwrap();
+    for t in &mut tensors {
+        let (lo, hi) = match t.name.rsplit('.').next().unwrap() {
+            "running_mean" | "beta" | "bias" => (-0.3, 0.3),
+            "running_var" => (0.4, 2.0),
+            "gamma" => (0.5, 1.5),
+            _ => continue,
+        };
+        for v in &mut t.data {
+            *v = lo + (hi - lo) * next();
+        }
+    }
+    net.load_tensors(tensors, Path::new("random")).unwrap()
+}
+
+fn compare(name: &str, net: &Net, shape: &[usize], next: &mut impl FnMut() -> f32) {
     let dev = Device::flex();
-    let o = GetModelOptions {
-        nclass: Some(nclass),
-        num_segments: Some(segments),
-        ..Default::default()
-    };
-    let net = get_model(name, &o, &dev).unwrap().valid();
-    let x = input(shape);
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n).map(|_| next() * 2.0 - 1.0).collect();
     for features in [false, true] {
         let (dims, want) = net.run(shape, x.clone(), features, &dev).unwrap();
-        let g = net.lower(shape, features).unwrap();
-        let mut plan = Plan::compile(&g).unwrap();
-        assert_eq!(plan.output_shape(), dims.as_slice(), "{name}");
+        let g = net.lower(shape, features).unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+        let mut plan = Plan::compile(&g).unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+        assert_eq!(plan.output_shape(), dims.as_slice(), "{name} {shape:?}");
         let got = plan.run(&x).unwrap();
         let r = rel(&got, &want);
         assert!(r < 1e-4, "{name} {shape:?} features={features}: relative L2 {r}");
+        // A plan runs again on new input (buffers reused, not stale).
+        let x2: Vec<f32> = x.iter().map(|v| -v).collect();
+        let (_, want2) = net.run(shape, x2.clone(), features, &dev).unwrap();
+        assert!(rel(&plan.run(&x2).unwrap(), &want2) < 1e-4, "{name} second run");
     }
 }
 
 #[test]
-fn tsn_resnets() {
-    check("resnet18_v1b_custom", 7, 3, &[6, 3, 64, 80]);
-    check("resnet50_v1b_custom", 5, 1, &[1, 3, 96, 64]);
+fn every_family_on_onednn_equals_burns_separate_ops() {
+    set_batchnorm_folding(false);
+    let dev = Device::flex();
+    let mut next = lcg(7);
+    let mut seen = HashSet::new();
+    for s in models() {
+        if !seen.insert(std::mem::discriminant(&s.family)) {
+            continue;
+        }
+        let (segments, shape) = tiny_input(s);
+        let o = GetModelOptions {
+            nclass: Some(5),
+            num_segments: Some(segments),
+            ..Default::default()
+        };
+        let net = randomized(get_model(s.name, &o, &dev).unwrap().valid(), &mut next);
+        if std::env::var("KINEMA_ENGINE_SKIP").is_ok_and(|v| v.split(',').any(|f| s.name.starts_with(f))) {
+            continue;
+        }
+        eprintln!("{} {shape:?}", s.name);
+        compare(s.name, &net, &shape, &mut next);
+        // Another batch: twice the videos.
+        let mut two = shape.clone();
+        two[0] *= 2;
+        compare(s.name, &net, &two, &mut next);
+    }
+}
+
+#[test]
+fn shapes_a_model_cannot_take_are_named_errors() {
+    let dev = Device::flex();
+    let o = GetModelOptions {
+        nclass: Some(3),
+        ..Default::default()
+    };
+    let net = get_model("i3d_resnet50_v1_custom", &o, &dev).unwrap().valid();
+    let e = net.lower(&[1, 3, 1, 64, 64], false).unwrap_err().to_string();
+    assert!(e.contains("too short"), "{e}");
+    let o = GetModelOptions {
+        nclass: Some(3),
+        num_segments: Some(1),
+        ..Default::default()
+    };
+    let vgg = get_model("vgg16_ucf101", &o, &dev).unwrap().valid();
+    let e = vgg.lower(&[1, 3, 200, 200], false).unwrap_err().to_string();
+    assert!(e.contains("cannot take this input shape"), "{e}");
+    let e = net.lower(&[1, 3, 8, 64], false).unwrap_err().to_string();
+    assert!(e.contains("[N*clips, 3, T, H, W]"), "{e}");
+    let e = net.lower(&[1, 4, 8, 64, 64], false).unwrap_err().to_string();
+    assert!(e.contains("input shape"), "{e}");
+    let e = net.lower(&[0, 3, 8, 64, 64], false).unwrap_err().to_string();
+    assert!(e.contains("input shape"), "{e}");
+    let mut plan = Plan::compile(&net.lower(&[1, 3, 8, 64, 64], false).unwrap()).unwrap();
+    let e = plan.run(&[0.0; 5]).unwrap_err().to_string();
+    assert!(e.contains("input shape"), "{e}");
 }

@@ -37,6 +37,23 @@ pub struct Window {
     pub ceil: bool,
 }
 
+/// Constant values (weights, biases); their debug form is their count, not the values.
+#[derive(Clone, PartialEq)]
+pub struct Values(pub Vec<f32>);
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} values]", self.0.len())
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
 /// A convolution, BatchNorm folded in: `relu?(conv(x) * 1 + bias + residual?)`.
 #[derive(Debug, Clone)]
 pub struct ConvNode {
@@ -45,11 +62,11 @@ pub struct ConvNode {
     /// Input.
     pub x: Val,
     /// Weights `[O, I / groups, k...]`, row major, BatchNorm scale applied.
-    pub weight: Vec<f32>,
+    pub weight: Values,
     /// Weight shape.
     pub weight_shape: Vec<usize>,
     /// Bias (with the BatchNorm shift), one per output channel.
-    pub bias: Option<Vec<f32>>,
+    pub bias: Option<Values>,
     /// Groups.
     pub groups: usize,
     /// Strides.
@@ -99,16 +116,16 @@ pub enum Op {
         /// Input.
         x: Val,
         /// Weights `[K, x dims but the first]`, row major.
-        weight: Vec<f32>,
+        weight: Values,
         /// Bias.
-        bias: Option<Vec<f32>>,
+        bias: Option<Values>,
         /// ReLU at the end.
         relu: bool,
     },
     /// The same values, another shape (row major).
     Reshape(Val),
-    /// Every `step`-th index of dimension `axis` from `start` (a strided view).
-    Subsample {
+    /// `len` indices of dimension `axis`: `start, start + step, ...` (a strided view).
+    Slice {
         /// Input.
         x: Val,
         /// Dimension.
@@ -278,6 +295,36 @@ impl ConvLayer for Conv2d {
     }
 }
 
+/// A convolution, or a composite of them (R(2+1)D's), that a BatchNorm follows: what
+/// [`Graph::residual_block`] chains.
+pub trait LowerConv {
+    /// `relu?(bn?(self(x)) + residual?)` as graph operations named from `name`.
+    fn lower_conv(
+        &self,
+        g: &mut Graph,
+        name: &str,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val>;
+}
+
+impl LowerConv for Conv3d {
+    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+        g.conv(name, self, bn, relu, residual, x)
+    }
+}
+
+impl LowerConv for Conv2d {
+    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+        g.conv(name, self, bn, relu, residual, x)
+    }
+}
+
+/// A residual block's convolutions after the block's path: `(name, convolution, BatchNorm)`.
+pub type Chain<'a> = [(&'a str, &'a dyn LowerConv, &'a BatchNorm)];
+
 /// Output size of a window over `n` (PyTorch's rule, ceil mode included); `None` when the
 /// window does not fit.
 fn out_size(n: usize, k: usize, s: usize, pl: usize, pr: usize, d: usize, ceil: bool) -> Option<usize> {
@@ -344,9 +391,9 @@ impl Graph {
         self.conv_raw(ConvNode {
             name: name.to_string(),
             x,
-            weight,
+            weight: Values(weight),
             weight_shape,
-            bias,
+            bias: bias.map(Values),
             groups: g.groups,
             stride: g.stride,
             dilation: g.dilation,
@@ -401,6 +448,30 @@ impl Graph {
         Ok(self.push(Op::Conv(c), shape))
     }
 
+    /// A residual block: `relu(chain(x) + shortcut(x))`, each convolution of the chain with its
+    /// BatchNorm and a ReLU (the last one's after the sum); the shortcut is `x` or
+    /// `downsample(x)` (named `{p}.downsample.0`).
+    pub fn residual_block(
+        &mut self,
+        p: &str,
+        chain: &Chain<'_>,
+        downsample: Option<(&dyn LowerConv, &BatchNorm)>,
+        x: Val,
+    ) -> Result<Val> {
+        let shortcut = match downsample {
+            Some((c, b)) => c.lower_conv(self, &format!("{p}.downsample.0"), Some(b), false, None, x)?,
+            None => x,
+        };
+        let (last, head) = chain
+            .split_last()
+            .ok_or_else(|| invalid(format!("{p}: a residual block without convolutions")))?;
+        let mut y = x;
+        for (name, c, b) in head {
+            y = c.lower_conv(self, &format!("{p}.{name}"), Some(b), true, None, y)?;
+        }
+        last.1.lower_conv(self, &format!("{p}.{}", last.0), Some(last.2), true, Some(shortcut), y)
+    }
+
     /// Pooling over the spatial dimensions of `x`.
     pub fn pool(&mut self, name: &str, kind: PoolKind, w: &Window, x: Val) -> Result<Val> {
         let xs = self.shape(x).to_vec();
@@ -453,6 +524,18 @@ impl Graph {
             ceil: false,
         };
         self.pool("global average pool", PoolKind::AvgExcludePad, &w, x)
+    }
+
+    /// `[N * segments, C, ...]` to `[N, C]`: the mean over every position, then over each
+    /// video's clips.
+    pub fn video_pool(&mut self, x: Val, segments: usize) -> Result<Val> {
+        let x = self.global_avg_pool(x)?;
+        let s = self.shape(x).to_vec();
+        let x = self.reshape(x, &s[..2])?;
+        if segments == 1 {
+            return Ok(x);
+        }
+        self.segment_mean(x, segments)
     }
 
     /// `max(x, 0)`.
@@ -511,8 +594,8 @@ impl Graph {
             Op::Linear {
                 name: name.to_string(),
                 x,
-                weight,
-                bias,
+                weight: Values(weight),
+                bias: bias.map(Values),
                 relu,
             },
             vec![xs[0], dout],
@@ -528,16 +611,16 @@ impl Graph {
         Ok(self.push(Op::Reshape(x), shape.to_vec()))
     }
 
-    /// Indices `start, start + step, ...` of dimension `axis`.
-    pub fn subsample(&mut self, x: Val, axis: usize, start: usize, step: usize) -> Result<Val> {
+    /// `len` indices of dimension `axis`: `start, start + step, ...`.
+    pub fn slice(&mut self, x: Val, axis: usize, start: usize, len: usize, step: usize) -> Result<Val> {
         let mut shape = self.shape(x).to_vec();
-        if axis >= shape.len() || step == 0 || start >= shape[axis] {
+        if axis >= shape.len() || step == 0 || len == 0 || start + (len - 1) * step >= shape[axis] {
             return Err(invalid(format!(
-                "cannot take every {step}th index from {start} of dimension {axis} of {shape:?}"
+                "cannot take {len} indices from {start} every {step} of dimension {axis} of {shape:?}"
             )));
         }
-        shape[axis] = (shape[axis] - start).div_ceil(step);
-        Ok(self.push(Op::Subsample { x, axis, start, step }, shape))
+        shape[axis] = len;
+        Ok(self.push(Op::Slice { x, axis, start, step }, shape))
     }
 
     /// `scale * op(a) x op(b)` (see [`Op::MatMul`]).

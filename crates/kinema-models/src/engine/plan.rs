@@ -27,8 +27,6 @@ fn any(shape: &[usize]) -> Result<MemoryDesc> {
 /// Where a memory's values live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
-    /// The caller's input, from byte offset.
-    Input(usize),
     /// Activation buffer `slot`, from byte offset.
     Slot(usize, usize),
     /// Constant (packed weights, biases) `i`.
@@ -134,7 +132,6 @@ impl Builder<'_> {
     /// A memory of `md` over `mem`'s buffer at `mem`'s offset plus `extra` bytes (retains it).
     fn alias(&mut self, mem: usize, md: MemoryDesc, extra: usize) -> usize {
         let place = match self.mems[mem].place {
-            Place::Input(o) => Place::Input(o + extra),
             Place::Slot(s, o) => Place::Slot(s, o + extra),
             Place::Const(c) => Place::Const(c),
         };
@@ -186,7 +183,7 @@ impl Builder<'_> {
     }
 
     /// Whether `v`'s buffer may be overwritten by its reader: its last read, no other value
-    /// in the buffer, not the caller's input.
+    /// in the buffer (the input is a copy, so its buffer may be too).
     fn last_reader(&self, v: Val) -> bool {
         let st = self.val(v);
         st.remaining == 1 && st.copies.is_empty() && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
@@ -314,12 +311,10 @@ impl Builder<'_> {
         let node = &g.nodes[v];
         match &node.op {
             Op::Input => {
-                let md = plain(&node.shape)?;
-                self.mems.push(MemSpec {
-                    place: Place::Input(0),
-                    md,
-                });
-                self.define(v, self.mems.len() - 1);
+                // The caller's values are copied in: views and in-place reuse of the input's
+                // buffer are then like any other.
+                let m = self.fresh(plain(&node.shape)?);
+                self.define(v, m);
             }
             Op::Conv(c) => self.conv(v, c, stream)?,
             Op::Pool {
@@ -420,7 +415,7 @@ impl Builder<'_> {
                 self.used(*x);
                 self.define(v, dst);
             }
-            Op::Subsample { x, axis, start, step } => {
+            Op::Slice { x, axis, start, step } => {
                 let xs = g.shape(*x).to_vec();
                 let m = self.as_plain(*x)?;
                 let mut strides = vec![1usize; xs.len()];
@@ -496,7 +491,7 @@ fn inputs(op: &Op) -> Vec<Val> {
     match op {
         Op::Input => vec![],
         Op::Conv(c) => std::iter::once(c.x).chain(c.residual).collect(),
-        Op::Pool { x, .. } | Op::Linear { x, .. } | Op::Subsample { x, .. } | Op::SegmentMean { x, .. } => vec![*x],
+        Op::Pool { x, .. } | Op::Linear { x, .. } | Op::Slice { x, .. } | Op::SegmentMean { x, .. } => vec![*x],
         Op::Relu(x) | Op::Reshape(x) | Op::Softmax(x) => vec![*x],
         Op::Concat(xs) => xs.clone(),
         Op::MatMul { a, b, .. } => vec![*a, *b],
@@ -559,20 +554,10 @@ impl Plan {
             })
             .collect::<dnnl::Result<Vec<_>>>()
             .map_err(err("activation buffers"))?;
-        let mut input = None;
         let mut consts: Vec<Option<Memory>> = b.consts.into_iter().map(Some).collect();
         let mut mems = Vec::with_capacity(b.mems.len());
-        for (i, spec) in b.mems.iter().enumerate() {
+        for spec in &b.mems {
             let m = match spec.place {
-                Place::Input(0) if input.is_none() => {
-                    input = Some(i);
-                    Memory::unbound(&b.engine, &spec.md)
-                }
-                Place::Input(_) => {
-                    return Err(ModelError::InvalidOption(
-                        "the input is read through a view before it is copied (a graph the engine cannot run)".into(),
-                    ))
-                }
                 Place::Slot(s, off) => Memory::view(&b.engine, &spec.md, &slots[s], off),
                 Place::Const(c) => match consts[c].take() {
                     Some(m) => Ok(m),
@@ -581,7 +566,8 @@ impl Plan {
             };
             mems.push(m.map_err(err("a memory"))?);
         }
-        let input = input.ok_or_else(|| ModelError::InvalidOption("the graph has no input".into()))?;
+        // Node 0 is the input, and its memory the first one made.
+        let input = 0;
         Ok(Plan {
             stream,
             steps: b.steps,
@@ -621,34 +607,21 @@ impl Plan {
                 self.input_shape
             )));
         }
-        let Plan {
-            stream, steps, mems, input: inp, ..
-        } = self;
-        let (before, rest) = mems.split_at_mut(*inp);
-        let (input_mem, after) = rest.split_first_mut().expect("input memory");
-        let r = input_mem.with_data(input, |input_mem| -> Result<()> {
-            let get = |i: usize| -> &Memory {
-                match i.cmp(&before.len()) {
-                    std::cmp::Ordering::Less => &before[i],
-                    std::cmp::Ordering::Equal => input_mem,
-                    std::cmp::Ordering::Greater => &after[i - before.len() - 1],
+        self.mems[self.input].write(input).map_err(err("the input"))?;
+        let Plan { stream, steps, mems, .. } = self;
+        for step in steps.iter() {
+            match step {
+                Step::Prim { prim, args } => {
+                    let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &mems[*m])).collect();
+                    prim.execute(stream, &a).map_err(err("running"))?;
                 }
-            };
-            for step in steps.iter() {
-                match step {
-                    Step::Prim { prim, args } => {
-                        let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, get(*m))).collect();
-                        prim.execute(stream, &a).map_err(err("running"))?;
-                    }
-                    Step::SegmentMean { src, dst, segments } => {
-                        stream.wait().map_err(err("running"))?;
-                        segment_mean(get(*src), get(*dst), *segments)?;
-                    }
+                Step::SegmentMean { src, dst, segments } => {
+                    stream.wait().map_err(err("running"))?;
+                    segment_mean(&mems[*src], &mems[*dst], *segments)?;
                 }
             }
-            stream.wait().map_err(err("running"))
-        });
-        r.map_err(err("the input"))??;
+        }
+        stream.wait().map_err(err("running"))?;
         let mut out = vec![0f32; self.output_shape.iter().product()];
         self.mems[self.output].read(&mut out).map_err(err("the output"))?;
         Ok(out)

@@ -10,6 +10,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::engine::{Graph, Val};
+use crate::error::Result;
 use crate::layers::conv_bn3d;
 
 /// Embedded-Gaussian non-local block over `[N, C, T, H, W]`.
@@ -41,6 +43,22 @@ impl NonLocal {
             bn: BatchNormConfig::new(channels).with_epsilon(1e-5).init(dev),
             embed_dim: e,
         }
+    }
+
+    /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
+    pub fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let s = g.shape(x).to_vec();
+        let (n, e, l) = (s[0], self.embed_dim, s[2..].iter().product::<usize>());
+        let mut proj = |name: &str, c: &Conv3d| -> Result<Val> {
+            let y = g.conv(&format!("{p}.{name}"), c, None, false, None, x)?;
+            g.reshape(y, &[n, e, l])
+        };
+        let (theta, phi, gv) = (proj("theta", &self.theta)?, proj("phi", &self.phi)?, proj("g", &self.g)?);
+        let scores = g.matmul(theta, true, phi, false, (e as f32).powf(-0.5))?;
+        let attn = g.softmax(scores);
+        let y = g.matmul(gv, false, attn, true, 1.0)?;
+        let y = g.reshape(y, &[n, e, s[2], s[3], s[4]])?;
+        g.conv(&format!("{p}.w"), &self.w, Some(&self.bn), false, Some(x), y)
     }
 
     /// `x + BN(W(attention(x)))`.

@@ -12,6 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
 
@@ -110,4 +111,43 @@ impl C3d {
 
 impl Architecture for C3d {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let pool = |k: [usize; 3], pad: [usize; 3]| Window {
+            kernel: k.to_vec(),
+            stride: k.to_vec(),
+            pad: pad.to_vec(),
+            ceil: false,
+        };
+        let mut x = x;
+        let stages: [(&[(&str, &Conv3d)], Window); 5] = [
+            (&[("conv1", &self.conv1)], pool([1, 2, 2], [0; 3])),
+            (&[("conv2", &self.conv2)], pool([2, 2, 2], [0; 3])),
+            (&[("conv3a", &self.conv3a), ("conv3b", &self.conv3b)], pool([2, 2, 2], [0; 3])),
+            (&[("conv4a", &self.conv4a), ("conv4b", &self.conv4b)], pool([2, 2, 2], [0; 3])),
+            (&[("conv5a", &self.conv5a), ("conv5b", &self.conv5b)], pool([2, 2, 2], [0, 1, 1])),
+        ];
+        for (i, (convs, w)) in stages.iter().enumerate() {
+            for (name, c) in convs.iter() {
+                x = g.conv(name, *c, None, true, None, x)?;
+            }
+            x = g.pool(&format!("pool{}", i + 1), PoolKind::Max, w, x)?;
+        }
+        let s = g.shape(x).to_vec();
+        let values: usize = s[1..].iter().product();
+        if values != FEAT_DIM {
+            return Err(ModelError::InvalidOption(format!(
+                "c3d takes 16 x 112 x 112 clips (fc6 expects {FEAT_DIM} values): this input leaves {:?}",
+                &s[1..]
+            )));
+        }
+        let x = g.reshape(x, &[s[0], FEAT_DIM])?;
+        let x = g.segment_mean(x, self.num_segments)?;
+        let x = g.linear("fc6", &self.fc6, true, x)?;
+        let f = g.linear("fc7", &self.fc7, true, x)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc8", &self.fc8, false, f)
+    }
 }

@@ -12,6 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{
     bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, residual_block, video_pool, FeatureMap, FoldConv,
@@ -224,6 +225,23 @@ impl Bottleneck3d {
 }
 
 /// I3D ResNet V1.
+impl Bottleneck3d {
+    /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
+            ("conv1", &self.conv1, &self.bn1),
+            ("conv2", &self.conv2, &self.bn2),
+            ("conv3", &self.conv3, &self.bn3),
+        ];
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let y = g.residual_block(p, &chain, ds, x)?;
+        match &self.nonlocal_block {
+            Some(nl) => nl.lower(g, &format!("{p}.nonlocal_block"), y),
+            None => Ok(y),
+        }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct I3dResNet {
     first_stage: (Conv3d, BatchNorm),
@@ -350,6 +368,47 @@ impl I3dResNet {
 
 impl Architecture for I3dResNet {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let s = g.shape(x).to_vec();
+        if s[2] < self.min_frames() {
+            return Err(ModelError::InvalidOption(format!(
+                "clips of {} frames are too short for this I3D: it needs at least {}",
+                s[2],
+                self.min_frames()
+            )));
+        }
+        check_clips(s[0], self.num_segments)?;
+        let (conv, norm) = &self.first_stage;
+        let x = g.conv("first_stage.0", conv, Some(norm), true, None, x)?;
+        let [k, st] = self.pool1;
+        let w = Window {
+            kernel: vec![k, 3, 3],
+            stride: vec![st, 2, 2],
+            pad: vec![k / 2, 1, 1],
+            ceil: false,
+        };
+        let mut x = g.pool("pool1", PoolKind::Max, &w, x)?;
+        for (i, stage) in self.res_layers.iter().enumerate() {
+            for (b, block) in stage.iter().enumerate() {
+                x = block.lower(g, &format!("res_layers.{i}.{b}"), x)?;
+            }
+            if i == 0 && self.temporal_pool {
+                let w = Window {
+                    kernel: vec![2, 1, 1],
+                    stride: vec![2, 1, 1],
+                    pad: vec![0; 3],
+                    ceil: false,
+                };
+                x = g.pool("pool2", PoolKind::Max, &w, x)?;
+            }
+        }
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 
     /// GluonCV (MXNet and PyTorch port alike) names the non-local block's `W` in capitals.
     fn gluon_key(path: &str) -> String {

@@ -11,6 +11,8 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::graph::{ConvNode, Values};
+use crate::engine::{Graph, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
@@ -98,4 +100,45 @@ impl MotionNet {
 
 impl Architecture for MotionNet {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let s = g.shape(x).to_vec();
+        check_clips(s[0], self.num_segments)?;
+        if s[2] < 2 {
+            return Err(ModelError::InvalidOption(format!(
+                "the motion net needs at least 2 frames per clip, got {}",
+                s[2]
+            )));
+        }
+        // [frame t, frame t - frame t-1] as a convolution over pairs of frames: channel c
+        // takes +1 x frame t, channel 3 + c takes +1 x frame t and -1 x frame t-1 (exact).
+        let mut w = vec![0f32; 6 * 3 * 2];
+        for c in 0..3 {
+            w[(c * 3 + c) * 2 + 1] = 1.0;
+            w[((3 + c) * 3 + c) * 2] = -1.0;
+            w[((3 + c) * 3 + c) * 2 + 1] = 1.0;
+        }
+        let mut x = g.conv_raw(ConvNode {
+            name: "frame differences".into(),
+            x,
+            weight: Values(w),
+            weight_shape: vec![6, 3, 2, 1, 1],
+            bias: None,
+            groups: 1,
+            stride: vec![1; 3],
+            dilation: vec![1; 3],
+            pad_l: vec![0; 3],
+            pad_r: vec![0; 3],
+            residual: None,
+            relu: false,
+        })?;
+        for (i, l) in self.layers.iter().enumerate() {
+            x = g.conv(&format!("layers.{i}.conv"), &l.conv, Some(&l.bn), true, None, x)?;
+        }
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 }

@@ -12,6 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
@@ -56,6 +57,13 @@ impl FoldConv for Conv2Plus1d {
 }
 
 /// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
+impl LowerConv for Conv2Plus1d {
+    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+        let mid = g.conv(&format!("{name}.conv1"), &self.conv1, Some(&self.bn1), true, None, x)?;
+        g.conv(&format!("{name}.conv2"), &self.conv2, bn, relu, residual, mid)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct Block {
     conv1: Option<Conv2Plus1d>,
@@ -143,6 +151,27 @@ impl Block {
 }
 
 /// R(2+1)D ResNet.
+impl Block {
+    /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let first: &dyn LowerConv = match (&self.conv1, &self.conv1x1) {
+            (Some(c), _) => c,
+            (None, Some(c)) => c,
+            (None, None) => return Err(ModelError::InvalidOption(format!("{p}: a block without a first convolution"))),
+        };
+        match (&self.conv3, &self.bn3) {
+            (Some(c3), Some(b3)) => g.residual_block(
+                p,
+                &[("conv1x1", first, &self.bn1), ("conv2", &self.conv2, &self.bn2), ("conv3", c3, b3)],
+                ds,
+                x,
+            ),
+            _ => g.residual_block(p, &[("conv1", first, &self.bn1), ("conv2", &self.conv2, &self.bn2)], ds, x),
+        }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct R2Plus1d {
     conv1: Conv3d,
@@ -241,6 +270,22 @@ impl R2Plus1d {
 
 impl Architecture for R2Plus1d {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        check_clips(g.shape(x)[0], self.num_segments)?;
+        let x = g.conv("conv1", &self.conv1, Some(&self.bn1), true, None, x)?;
+        let mut x = g.conv("conv2", &self.conv2, Some(&self.bn2), true, None, x)?;
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+            for (i, b) in stage.iter().enumerate() {
+                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
+            }
+        }
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 
     /// GluonCV (MXNet and PyTorch port alike) names a bottleneck's 1x1x1 `conv1`.
     fn gluon_key(path: &str) -> String {

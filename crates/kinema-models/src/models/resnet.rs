@@ -12,7 +12,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
 use burn::Tensor;
 
-use crate::engine::{Graph, PoolKind, Val, Window};
+use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{conv_bn2d, residual_block, FeatureMap};
 
@@ -104,17 +104,15 @@ impl Block {
 impl Block {
     /// The block as graph operations; `p` is its parameter path (`layer1.0`).
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let shortcut = match &self.downsample {
-            Some((c, b)) => g.conv(&format!("{p}.downsample.0"), c, Some(b), false, None, x)?,
-            None => x,
-        };
-        let y = g.conv(&format!("{p}.conv1"), &self.conv1, Some(&self.bn1), true, None, x)?;
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
         match (&self.conv3, &self.bn3) {
-            (Some(c3), Some(b3)) => {
-                let y = g.conv(&format!("{p}.conv2"), &self.conv2, Some(&self.bn2), true, None, y)?;
-                g.conv(&format!("{p}.conv3"), c3, Some(b3), true, Some(shortcut), y)
-            }
-            _ => g.conv(&format!("{p}.conv2"), &self.conv2, Some(&self.bn2), true, Some(shortcut), y),
+            (Some(c3), Some(b3)) => g.residual_block(
+                p,
+                &[("conv1", &self.conv1, &self.bn1), ("conv2", &self.conv2, &self.bn2), ("conv3", c3, b3)],
+                ds,
+                x,
+            ),
+            _ => g.residual_block(p, &[("conv1", &self.conv1, &self.bn1), ("conv2", &self.conv2, &self.bn2)], ds, x),
         }
     }
 }

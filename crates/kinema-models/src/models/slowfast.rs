@@ -13,9 +13,10 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{conv_bn3d, max_pool3d, residual_block, FeatureMap, FoldConv, Pool3d};
+use crate::layers::{check_clips, conv_bn3d, max_pool3d, residual_block, FeatureMap, FoldConv, Pool3d};
 
 /// GluonCV's `SlowFast` arguments.
 #[derive(Debug, Clone)]
@@ -141,6 +142,25 @@ impl SfBlock {
         let out = conv_bn3d(&self.conv2, Some(&self.bn2), true, out);
         relu(conv_bn3d(&self.conv3, Some(&self.bn3), false, out) + identity)
     }
+}
+
+impl SfBlock {
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
+            ("conv1", &self.conv1, &self.bn1),
+            ("conv2", &self.conv2, &self.bn2),
+            ("conv3", &self.conv3, &self.bn3),
+        ];
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        g.residual_block(p, &chain, ds, x)
+    }
+}
+
+fn lower_stage(g: &mut Graph, p: &str, stage: &[SfBlock], mut x: Val) -> Result<Val> {
+    for (i, b) in stage.iter().enumerate() {
+        x = b.lower(g, &format!("{p}.{i}"), x)?;
+    }
+    Ok(x)
 }
 
 fn run(stage: &[SfBlock], mut x: Tensor<5>) -> Tensor<5> {
@@ -316,4 +336,55 @@ impl SlowFast {
 
 impl Architecture for SlowFast {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let [clips, _, t, _, _] = g.shape(x).to_vec()[..] else {
+            return Err(ModelError::InvalidOption("SlowFast takes [N, 3, T, H, W]".into()));
+        };
+        if t != self.fast_frames + self.slow_frames {
+            return Err(ModelError::InvalidOption(format!(
+                "SlowFast takes {} fast then {} slow frames along T, got {t}",
+                self.fast_frames, self.slow_frames
+            )));
+        }
+        check_clips(clips, self.num_segments)?;
+        let fast = g.slice(x, 2, 0, self.fast_frames, 1)?;
+        let slow = g.slice(x, 2, self.fast_frames, self.slow_frames, 1)?;
+        let stem = Window {
+            kernel: vec![1, 3, 3],
+            stride: vec![1, 2, 2],
+            pad: vec![0, 1, 1],
+            ceil: false,
+        };
+        let cbr = |g: &mut Graph, name: &str, m: &(Conv3d, BatchNorm), x: Val| g.conv(name, &m.0, Some(&m.1), true, None, x);
+        let f = g.conv("fast_conv1", &self.fast_conv1, Some(&self.fast_bn1), true, None, fast)?;
+        let f = g.pool("fast_pool1", PoolKind::Max, &stem, f)?;
+        let lat1 = cbr(g, "lateral_p1.0", &self.lateral_p1, f)?;
+        let f2 = lower_stage(g, "fast_res2", &self.fast_res2, f)?;
+        let lat2 = cbr(g, "lateral_res2.0", &self.lateral_res2, f2)?;
+        let f3 = lower_stage(g, "fast_res3", &self.fast_res3, f2)?;
+        let lat3 = cbr(g, "lateral_res3.0", &self.lateral_res3, f3)?;
+        let f4 = lower_stage(g, "fast_res4", &self.fast_res4, f3)?;
+        let lat4 = cbr(g, "lateral_res4.0", &self.lateral_res4, f4)?;
+        let f5 = lower_stage(g, "fast_res5", &self.fast_res5, f4)?;
+        let s = g.conv("slow_conv1", &self.slow_conv1, Some(&self.slow_bn1), true, None, slow)?;
+        let mut s = g.pool("slow_pool1", PoolKind::Max, &stem, s)?;
+        for (name, stage, lat) in [
+            ("slow_res2", &self.slow_res2, lat1),
+            ("slow_res3", &self.slow_res3, lat2),
+            ("slow_res4", &self.slow_res4, lat3),
+            ("slow_res5", &self.slow_res5, lat4),
+        ] {
+            let joined = g.concat(&format!("{name} input"), &[s, lat])?;
+            s = lower_stage(g, name, stage, joined)?;
+        }
+        let ps = g.video_pool(s, 1)?;
+        let pf = g.video_pool(f5, 1)?;
+        let feat = g.concat("features", &[ps, pf])?;
+        let f = if self.num_segments > 1 { g.segment_mean(feat, self.num_segments)? } else { feat };
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 }

@@ -17,6 +17,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 
 /// Convolutions per stage and their widths (GluonCV's `vgg_spec[16]`).
@@ -122,6 +123,31 @@ impl TsnVgg16 {
 
 impl Architecture for TsnVgg16 {
     forward_of_rank!(4);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let mut convs = self.features.iter().enumerate();
+        let mut x = x;
+        let pool = Window {
+            kernel: vec![2, 2],
+            stride: vec![2, 2],
+            pad: vec![0, 0],
+            ceil: false,
+        };
+        for (s, (n, _)) in STAGES.iter().enumerate() {
+            for (i, conv) in convs.by_ref().take(*n) {
+                x = g.conv(&format!("features.{i}"), conv, None, true, None, x)?;
+            }
+            x = g.pool(&format!("pool{}", s + 1), PoolKind::Max, &pool, x)?;
+        }
+        // fc6 reads the map channel-major, as the flattening of the burn forward.
+        let x = g.linear("fc6", &self.fc6, true, x)?;
+        let x = g.linear("fc7", &self.fc7, true, x)?;
+        let f = g.segment_mean(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("output", &self.output, false, f)
+    }
 
     fn gluon_key(path: &str) -> String {
         gluon_path(path)
