@@ -17,6 +17,8 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::Device;
 use burn::Tensor;
 
+use crate::engine::{Graph, LowerConv, PoolKind, Val, Window as GraphWindow};
+use crate::error::Result;
 use crate::layers::conv3d;
 use crate::layers::{avg_pool3d, max_pool3d, Pool3d};
 
@@ -259,6 +261,43 @@ impl<C: ConvNd> Layer<C> {
 }
 
 /// Output (T, H, W) of running `layers` in turn on `size`, `None` where one does not fit.
+impl<C: ConvNd + LowerConv> Layer<C> {
+    /// [`forward`](Self::forward) as graph operations; `p` is the layer's parameter path.
+    pub fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let window = |w: &Window| {
+            let s = C::SPATIAL as usize;
+            GraphWindow {
+                kernel: w.kernel[s..].to_vec(),
+                stride: w.stride[s..].to_vec(),
+                pad: w.padding[s..].to_vec(),
+                ceil: w.ceil_mode,
+            }
+        };
+        match self {
+            Layer::BasicConv((conv, bn, _)) => conv.lower_conv(g, &format!("{p}.BasicConv.0"), Some(bn), true, None, x),
+            Layer::MaxPool(w) => g.pool(p, PoolKind::Max, &window(w), x),
+            Layer::AvgPool(w) => g.pool(p, PoolKind::AvgIncludePad, &window(w), x),
+            Layer::Seq(children) => children
+                .iter()
+                .enumerate()
+                .try_fold(x, |x, (i, c)| c.lower(g, &format!("{p}.Seq.{i}"), x)),
+            Layer::Concat(children) => {
+                let ys = children
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| c.lower(g, &format!("{p}.Concat.{i}"), x))
+                    .collect::<Result<Vec<_>>>()?;
+                g.concat(p, &ys)
+            }
+        }
+    }
+}
+
+/// Layers `(name, layer)` one after the other as graph operations.
+pub fn lower_layers<C: ConvNd + LowerConv>(g: &mut Graph, layers: &[(String, &Layer<C>)], x: Val) -> Result<Val> {
+    layers.iter().try_fold(x, |x, (name, l)| l.lower(g, name, x))
+}
+
 pub fn out_size<C: ConvNd>(layers: &[&Layer<C>], size: [usize; 3]) -> Option<[usize; 3]> {
     layers.iter().try_fold(size, |s, l| l.out_size(s))
 }

@@ -17,9 +17,10 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::inception::{
-    gluon_path, inception_a, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd,
+    gluon_path, inception_a, lower_layers, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd,
     Layer, Window,
 };
 use crate::layers::{check_clips, video_pool};
@@ -189,8 +190,7 @@ impl TsnInceptionV1 {
     }
 
     /// `[N * segments, 3, H, W]` -> segment-averaged pooled features `[N, 1024]`.
-    pub fn features(&self, x: Tensor<4>) -> Result<Tensor<2>> {
-        let [frames, _, h, w] = x.dims();
+    fn check_input(&self, [frames, _, h, w]: [usize; 4]) -> Result<()> {
         check_segments(frames, self.num_segments)?;
         if out_size(&self.layers(), [1, h, w]) != Some([1, 1, 1]) {
             let (lo, hi) = self.side_range();
@@ -198,6 +198,11 @@ impl TsnInceptionV1 {
                 "TSN InceptionV1 takes frames of {lo}..={hi} px (its 7x7 average pool must leave 1x1), not {h} x {w}"
             )));
         }
+        Ok(())
+    }
+
+    pub fn features(&self, x: Tensor<4>) -> Result<Tensor<2>> {
+        self.check_input(x.dims())?;
         let x = self.layers().iter().fold(x, |x, l| l.forward(x));
         Ok(segment_mean(x, self.num_segments))
     }
@@ -243,8 +248,7 @@ impl TsnInceptionV3 {
     }
 
     /// `[N * segments, 3, H, W]` -> segment-averaged pooled features `[N, 2048]`.
-    pub fn features(&self, x: Tensor<4>) -> Result<Tensor<2>> {
-        let [frames, _, h, w] = x.dims();
+    fn check_input(&self, [frames, _, h, w]: [usize; 4]) -> Result<()> {
         check_segments(frames, self.num_segments)?;
         if !self.fits(h, w) {
             let (lo, hi) = self.side_range();
@@ -252,6 +256,11 @@ impl TsnInceptionV3 {
                 "TSN InceptionV3 takes frames of {lo}..={hi} px (its 8x8 average pool must leave 1x1), not {h} x {w}"
             )));
         }
+        Ok(())
+    }
+
+    pub fn features(&self, x: Tensor<4>) -> Result<Tensor<2>> {
+        self.check_input(x.dims())?;
         let x = self.features.iter().fold(x, |x, l| l.forward(x));
         Ok(segment_mean(x, self.num_segments))
     }
@@ -335,8 +344,7 @@ impl I3dInception {
     }
 
     /// `[N * clips, 3, T, H, W]` -> clip-averaged pooled features `[N, feat_dim]`.
-    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
-        let [clips, _, t, h, w] = x.dims();
+    fn check_input(&self, [clips, _, t, h, w]: [usize; 5]) -> Result<()> {
         check_clips(clips, self.num_segments)?;
         if !self.fits([t, h, w]) {
             let (frames, side) = self.min_clip();
@@ -345,6 +353,11 @@ impl I3dInception {
                 self.version
             )));
         }
+        Ok(())
+    }
+
+    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        self.check_input(x.dims())?;
         let x = self.features.iter().fold(x, |x, l| l.forward(x));
         Ok(video_pool(x, self.num_segments))
     }
@@ -355,8 +368,58 @@ impl I3dInception {
     }
 }
 
+/// `shape` as the fixed array a family's input check takes.
+fn dims<const D: usize>(shape: &[usize]) -> Result<[usize; D]> {
+    shape
+        .try_into()
+        .map_err(|_| ModelError::InvalidOption(format!("input shape {shape:?}: expected {D} dimensions")))
+}
+
+/// A TSN Inception head on the backbone's 1x1 map: the mean over the segments, `output`.
+fn tsn_head(g: &mut Graph, x: Val, segments: usize, output: &Linear, features: bool) -> Result<Val> {
+    let s = g.shape(x).to_vec();
+    let x = g.reshape(x, &s[..2])?;
+    let f = g.segment_mean(x, segments)?;
+    if features {
+        return Ok(f);
+    }
+    g.linear("output", output, false, f)
+}
+
+const LAYER_NAMES_V1: [&str; 17] = [
+    "conv1",
+    "maxpool1",
+    "conv2",
+    "conv3",
+    "maxpool2",
+    "inception3a",
+    "inception3b",
+    "maxpool3",
+    "inception4a",
+    "inception4b",
+    "inception4c",
+    "inception4d",
+    "inception4e",
+    "maxpool4",
+    "inception5a",
+    "inception5b",
+    "avgpool",
+];
+
+fn numbered<'a, C>(prefix: &str, layers: &'a [Layer<C>]) -> Vec<(String, &'a Layer<C>)> {
+    layers.iter().enumerate().map(|(i, l)| (format!("{prefix}.{i}"), l)).collect()
+}
+
 impl Architecture for TsnInceptionV1 {
     forward_of_rank!(4);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        self.check_input(dims(g.shape(x))?)?;
+        let layers: Vec<(String, &Layer<Conv2d>)> =
+            LAYER_NAMES_V1.iter().map(|n| n.to_string()).zip(self.layers()).collect();
+        let x = lower_layers(g, &layers, x)?;
+        tsn_head(g, x, self.num_segments, &self.output, features)
+    }
 
     fn gluon_key(path: &str) -> String {
         gluon_path(path)
@@ -366,6 +429,12 @@ impl Architecture for TsnInceptionV1 {
 impl Architecture for TsnInceptionV3 {
     forward_of_rank!(4);
 
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        self.check_input(dims(g.shape(x))?)?;
+        let x = lower_layers(g, &numbered("features", &self.features), x)?;
+        tsn_head(g, x, self.num_segments, &self.output, features)
+    }
+
     fn gluon_key(path: &str) -> String {
         gluon_path(path)
     }
@@ -373,6 +442,16 @@ impl Architecture for TsnInceptionV3 {
 
 impl Architecture for I3dInception {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        self.check_input(dims(g.shape(x))?)?;
+        let x = lower_layers(g, &numbered("features", &self.features), x)?;
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("output", &self.output, false, f)
+    }
 
     fn gluon_key(path: &str) -> String {
         gluon_path(path)

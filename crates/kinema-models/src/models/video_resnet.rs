@@ -22,6 +22,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
@@ -107,6 +108,18 @@ impl FoldConv for SpatioTemporalConv {
             SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
                 let y = spatial.conv_fmap(Some(mid), true, None, x);
                 temporal.conv_fmap(bn, act, residual, &y)
+            }
+        }
+    }
+}
+
+impl LowerConv for SpatioTemporalConv {
+    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+        match self {
+            SpatioTemporalConv::Full(c) => g.conv(name, c, bn, relu, residual, x),
+            SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
+                let y = g.conv(&format!("{name}.0"), spatial, Some(mid), true, None, x)?;
+                g.conv(&format!("{name}.3"), temporal, bn, relu, residual, y)
             }
         }
     }
@@ -244,6 +257,15 @@ impl BasicBlock {
 
 /// torchvision's `VideoResNet` with `BasicBlock`s, `[2, 2, 2, 2]` per stage (the 18-layer
 /// nets).
+impl BasicBlock {
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 2] =
+            [("conv1.0", &self.conv1.0, &self.conv1.1), ("conv2.0", &self.conv2.0, &self.conv2.1)];
+        g.residual_block(p, &chain, ds, x)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct VideoResNet {
     /// `BasicStem` (conv, BN, ReLU) or `R2Plus1dStem` (conv, BN, ReLU, conv, BN, ReLU; the
@@ -343,6 +365,25 @@ impl VideoResNet {
 
 impl Architecture for VideoResNet {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        check_clips(g.shape(x)[0], self.num_segments)?;
+        let (c1, b1, _, c2, b2) = &self.stem;
+        let mut x = g.conv("stem.0", c1, Some(b1), true, None, x)?;
+        if let (Some(c2), Some(b2)) = (c2, b2) {
+            x = g.conv("stem.3", c2, Some(b2), true, None, x)?;
+        }
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+            for (i, b) in stage.iter().enumerate() {
+                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
+            }
+        }
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 }
 
 #[cfg(test)]
