@@ -21,10 +21,7 @@ pub trait Architecture: Module + Sized {
 
     /// The eval forward from `x` (the input) as graph operations: the logits, or with
     /// `features` the classifier's input, as `[N, K]` (what [`crate::engine::Plan`] runs).
-    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
-        let _ = (g, x, features);
-        Err(crate::error::ModelError::InvalidOption("this family has no graph yet".into()))
-    }
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val>;
 
     /// The key GluonCV's `.params` give kinema parameter path `path`.
     fn gluon_key(path: &str) -> String {

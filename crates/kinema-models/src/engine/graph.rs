@@ -77,10 +77,12 @@ pub struct ConvNode {
     pub pad_l: Vec<usize>,
     /// Padding after.
     pub pad_r: Vec<usize>,
-    /// Added before the ReLU.
+    /// Added to the result: before the ReLU, or after it with `relu_first`.
     pub residual: Option<Val>,
-    /// ReLU at the end.
+    /// ReLU.
     pub relu: bool,
+    /// The ReLU comes before the residual sum (`relu(conv(x)) + residual`).
+    pub relu_first: bool,
 }
 
 /// One operation of the graph.
@@ -401,7 +403,17 @@ impl Graph {
             pad_r: g.pad_r,
             residual,
             relu,
+            relu_first: false,
         })
+    }
+
+    /// `relu(bn?(conv(x))) + add`: a branch summed after its activation (P3D's parallel designs).
+    pub fn conv_relu_add(&mut self, name: &str, conv: &dyn ConvLayer, bn: Option<&BatchNorm>, add: Val, x: Val) -> Result<Val> {
+        let v = self.conv(name, conv, bn, true, Some(add), x)?;
+        if let Op::Conv(c) = &mut self.nodes[v.0].op {
+            c.relu_first = true;
+        }
+        Ok(v)
     }
 
     /// A convolution node as given (weights already folded).

@@ -257,7 +257,7 @@ impl Builder<'_> {
             post.push(PostOp::Sum(1.0));
         }
         if c.relu {
-            post.push(PostOp::Relu);
+            post.insert(if c.relu_first { 0 } else { post.len() }, PostOp::Relu);
         }
         let attr = Attr::new(&post).map_err(err(&c.name))?;
         let bias_md = plain(&[c.weight_shape[0]])?;

@@ -131,6 +131,7 @@ impl Architecture for MotionNet {
             pad_r: vec![0; 3],
             residual: None,
             relu: false,
+            relu_first: false,
         })?;
         for (i, l) in self.layers.iter().enumerate() {
             x = g.conv(&format!("layers.{i}.conv"), &l.conv, Some(&l.bn), true, None, x)?;

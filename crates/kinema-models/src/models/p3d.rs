@@ -20,6 +20,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
+use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, max_pool3d, Pool3d};
@@ -100,6 +101,33 @@ impl Block3d {
     }
 }
 
+impl Block3d {
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let shortcut = match &self.downsample {
+            Some((c, b)) => g.conv(&format!("{p}.downsample.0"), c, Some(b), false, None, x)?,
+            None => x,
+        };
+        let y = g.conv(&format!("{p}.conv1"), &self.conv1, Some(&self.bn1), true, None, x)?;
+        let (sn, tn) = (format!("{p}.conv2"), format!("{p}.conv_temporal"));
+        let (t, bt) = (&self.conv_temporal, Some(&self.bn_temporal));
+        let y = match self.design {
+            Design::A => {
+                let s = g.conv(&sn, &self.conv2, Some(&self.bn2), true, None, y)?;
+                g.conv(&tn, t, bt, true, None, s)?
+            }
+            Design::B => {
+                let s = g.conv(&sn, &self.conv2, Some(&self.bn2), true, None, y)?;
+                g.conv_relu_add(&tn, t, bt, s, y)?
+            }
+            Design::C => {
+                let s = g.conv(&sn, &self.conv2, Some(&self.bn2), true, None, y)?;
+                g.conv_relu_add(&tn, t, bt, s, s)?
+            }
+        };
+        g.conv(&format!("{p}.conv3"), &self.conv3, Some(&self.bn3), true, Some(shortcut), y)
+    }
+}
+
 fn conv2d(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
@@ -151,6 +179,18 @@ impl Block2d {
 }
 
 /// P3D ResNet-50 or -101.
+impl Block2d {
+    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
+            ("conv1", &self.conv1, &self.bn1),
+            ("conv2", &self.conv2, &self.bn2),
+            ("conv3", &self.conv3, &self.bn3),
+        ];
+        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        g.residual_block(p, &chain, ds, x)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct P3d {
     conv1: Conv3d,
@@ -224,8 +264,7 @@ impl P3d {
     }
 
     /// `[N * clips, 3, T, H, W]` (T in 16..=31) -> clip-averaged pooled features `[N, 2048]`.
-    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
-        let [clips, _, t, _, _] = x.dims();
+    fn check_input(&self, clips: usize, t: usize) -> Result<()> {
         check_clips(clips, self.num_segments)?;
         if !Self::FRAMES.contains(&t) {
             return Err(ModelError::InvalidOption(format!(
@@ -233,6 +272,12 @@ impl P3d {
                  the batch: exactly one must be left), not {t}"
             )));
         }
+        Ok(())
+    }
+
+    pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
+        let [clips, _, t, _, _] = x.dims();
+        self.check_input(clips, t)?;
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let mut x = max_pool3d(x, Pool3d::new([2, 3, 3], [2, 2, 2]).with_padding([0, 1, 1]));
         for layer in [&self.layer1, &self.layer2, &self.layer3] {
@@ -261,4 +306,35 @@ impl P3d {
 
 impl Architecture for P3d {
     forward_of_rank!(5);
+
+    fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
+        let s = g.shape(x).to_vec();
+        self.check_input(s[0], s[2])?;
+        let x = g.conv("conv1", &self.conv1, Some(&self.bn1), true, None, x)?;
+        let w = |k: [usize; 3], st: [usize; 3], p: [usize; 3]| Window {
+            kernel: k.to_vec(),
+            stride: st.to_vec(),
+            pad: p.to_vec(),
+            ceil: false,
+        };
+        let mut x = g.pool("maxpool", PoolKind::Max, &w([2, 3, 3], [2, 2, 2], [0, 1, 1]), x)?;
+        for (l, layer) in [&self.layer1, &self.layer2, &self.layer3].iter().enumerate() {
+            for (i, b) in layer.iter().enumerate() {
+                x = b.lower(g, &format!("layer{}.{i}", l + 1), x)?;
+            }
+            x = g.pool(&format!("pool{}", l + 2), PoolKind::Max, &w([2, 1, 1], [2, 1, 1], [0; 3]), x)?;
+        }
+        let [n, c, _, h, w] = g.shape(x).to_vec()[..] else {
+            return Err(ModelError::InvalidOption("P3D: layer3 left no clip".into()));
+        };
+        let mut x = g.reshape(x, &[n, c, h, w])?;
+        for (i, b) in self.layer4.iter().enumerate() {
+            x = b.lower(g, &format!("layer4.{i}"), x)?;
+        }
+        let f = g.video_pool(x, self.num_segments)?;
+        if features {
+            return Ok(f);
+        }
+        g.linear("fc", &self.fc, false, f)
+    }
 }
