@@ -27,7 +27,10 @@ fn main() {
         println!("cargo:rustc-cfg=dnnl_v3");
     }
     println!("cargo:rustc-env=KINEMA_DNNL_SONAME=libdnnl.so.{major}");
-    println!("cargo:rerun-if-changed={}", dir.join("oneapi/dnnl/dnnl.h").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("oneapi/dnnl/dnnl.h").display()
+    );
 
     let bindings = bindgen::Builder::default()
         .header("wrapper.h")

@@ -32,7 +32,7 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let pb = crate::progress::bar(ds.len() as u64, "extract", a.json);
     let o = EvalOptions::for_model(&model, a.data.batch_size, a.data.workers);
-    let r = extract_features(&model.net, &ds, (&root, &a.out), &o, &dev, &|done, total| {
+    let r = extract_features(&model, &ds, (&root, &a.out), &o, &dev, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)
     })

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod bench_decode;
 mod data;
 mod eval;
@@ -62,6 +63,8 @@ enum Cmd {
     Tag(Box<tag::Args>),
     /// Pooled features (the classifier's input) of every video to .npy, resumable.
     Extract(Box<extract::Args>),
+    /// Time a model's eval forward here: median and min ms, the CPU and oneDNN's ISA.
+    Bench(Box<bench::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -95,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Predict(a) => predict::run(a),
         Cmd::Tag(a) => tag::run(*a),
         Cmd::Extract(a) => extract::run(*a),
+        Cmd::Bench(a) => bench::run(*a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -112,7 +112,7 @@ pub fn score(
 ) -> Result<EvalReport> {
     let pb = crate::progress::bar(ds.len() as u64, what, quiet);
     let o = EvalOptions::for_model(model, batch_size, workers);
-    let r = evaluate(&model.net, ds, &o, dev, &|done, _| pb.set_position(done as u64))?;
+    let r = evaluate(model, ds, &o, dev, &|done, _| pb.set_position(done as u64))?;
     pb.finish_and_clear();
     Ok(r)
 }

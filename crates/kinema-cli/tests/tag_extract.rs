@@ -36,7 +36,7 @@ fn extract_writes_the_models_features_and_resumes() {
 
     // The files hold what the model computes on the same clips.
     let dev = burn::tensor::Device::flex();
-    let kinema_models::Model { net, card } = kinema_models::Model::embedded_default(&dev).unwrap();
+    let kinema_models::Model { net, card, .. } = kinema_models::Model::embedded_default(&dev).unwrap();
     let ds = VideoClsCustom::new(d.path().join("syn"), &data, card.dataset_options()).unwrap();
     let files: Vec<std::path::PathBuf> = j["files"]
         .as_array()

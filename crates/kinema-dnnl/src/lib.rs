@@ -187,7 +187,11 @@ fn tag(layout: Layout, ndims: usize) -> Result<b::dnnl_format_tag_t> {
         (Layout::ChannelsLast, 3) => b::dnnl_acb,
         (Layout::ChannelsLast, 4) => b::dnnl_acdb,
         (Layout::ChannelsLast, 5) => b::dnnl_acdeb,
-        _ => return Err(DnnlError::Invalid(format!("no {layout:?} layout for {ndims} dimensions"))),
+        _ => {
+            return Err(DnnlError::Invalid(format!(
+                "no {layout:?} layout for {ndims} dimensions"
+            )))
+        }
     })
 }
 
@@ -222,7 +226,10 @@ impl Engine {
         let l = lib()?;
         let mut raw = ptr::null_mut();
         // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
-        check(unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) }, "dnnl_engine_create")?;
+        check(
+            unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) },
+            "dnnl_engine_create",
+        )?;
         Ok(Engine { raw })
     }
 }
@@ -327,7 +334,12 @@ impl Memory {
 
     /// `md` over `base`'s buffer from byte `offset` (a reshape, a strided view, a buffer
     /// reused for another value); refused if it does not fit.
-    pub fn view(engine: &Engine, md: &MemoryDesc, base: &std::sync::Arc<Memory>, offset: usize) -> Result<Memory> {
+    pub fn view(
+        engine: &Engine,
+        md: &MemoryDesc,
+        base: &std::sync::Arc<Memory>,
+        offset: usize,
+    ) -> Result<Memory> {
         if base.base.is_some() {
             return Err(DnnlError::Invalid("a view must be of a base buffer".into()));
         }
@@ -353,7 +365,10 @@ impl Memory {
         let l = lib()?;
         let mut p: *mut c_void = ptr::null_mut();
         // SAFETY: the object is alive; the call writes its handle.
-        check(unsafe { l.dnnl_memory_get_data_handle(self.raw, &mut p) }, "dnnl_memory_get_data_handle")?;
+        check(
+            unsafe { l.dnnl_memory_get_data_handle(self.raw, &mut p) },
+            "dnnl_memory_get_data_handle",
+        )?;
         if p.is_null() {
             return Err(DnnlError::Invalid("the memory has no buffer".into()));
         }
@@ -394,7 +409,11 @@ impl Memory {
     pub fn read(&self, out: &mut [f32]) -> Result<()> {
         let n = self.f32_len()?;
         if out.len() != n {
-            return Err(DnnlError::Invalid(format!("{} values read into {}", n, out.len())));
+            return Err(DnnlError::Invalid(format!(
+                "{} values read into {}",
+                n,
+                out.len()
+            )));
         }
         let p = self.data_ptr()? as *const f32;
         // SAFETY: a plain f32 buffer of n values (the descriptor says so), not written while
@@ -407,7 +426,11 @@ impl Memory {
     pub fn write(&self, values: &[f32]) -> Result<()> {
         let n = self.f32_len()?;
         if values.len() != n {
-            return Err(DnnlError::Invalid(format!("{} values written into {}", values.len(), n)));
+            return Err(DnnlError::Invalid(format!(
+                "{} values written into {}",
+                values.len(),
+                n
+            )));
         }
         let p = self.data_ptr()? as *mut f32;
         // SAFETY: as in read; the stream is idle, so nothing else touches the buffer.
@@ -454,7 +477,10 @@ impl Attr {
         let l = lib()?;
         let mut raw = ptr::null_mut();
         // SAFETY: out-pointer to a local.
-        check(unsafe { l.dnnl_primitive_attr_create(&mut raw) }, "dnnl_primitive_attr_create")?;
+        check(
+            unsafe { l.dnnl_primitive_attr_create(&mut raw) },
+            "dnnl_primitive_attr_create",
+        )?;
         let attr = Attr { raw };
         if post_ops.is_empty() {
             return Ok(attr);
@@ -596,7 +622,10 @@ impl Primitive {
         let l = lib()?;
         let mut raw = ptr::null_mut();
         // SAFETY: out-pointer to a local; pd is alive.
-        check(unsafe { l.dnnl_primitive_create(&mut raw, pd.raw) }, "dnnl_primitive_create")?;
+        check(
+            unsafe { l.dnnl_primitive_create(&mut raw, pd.raw) },
+            "dnnl_primitive_create",
+        )?;
         Ok(Primitive { raw })
     }
 

@@ -32,7 +32,15 @@ impl MemoryDesc {
         let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
         // SAFETY: md is a local, d holds dims.len() values.
         check(
-            unsafe { l.dnnl_memory_desc_init_by_tag(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), tag(layout, dims.len())?) },
+            unsafe {
+                l.dnnl_memory_desc_init_by_tag(
+                    &mut md,
+                    dims.len() as i32,
+                    d.as_ptr(),
+                    dt.raw(),
+                    tag(layout, dims.len())?,
+                )
+            },
             "dnnl_memory_desc_init_by_tag",
         )?;
         Ok(MemoryDesc(md))
@@ -41,7 +49,11 @@ impl MemoryDesc {
     /// `dims` of `dt` with explicit element `strides` (a view: transposed, sub-sampled).
     pub fn strided(dims: &[usize], dt: DataType, strides: &[usize]) -> Result<MemoryDesc> {
         if strides.len() != dims.len() {
-            return Err(DnnlError::Invalid(format!("{} strides for {} dimensions", strides.len(), dims.len())));
+            return Err(DnnlError::Invalid(format!(
+                "{} strides for {} dimensions",
+                strides.len(),
+                dims.len()
+            )));
         }
         let l = lib()?;
         let d = dims_of(dims)?;
@@ -50,7 +62,15 @@ impl MemoryDesc {
         let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
         // SAFETY: md is a local; d and s hold dims.len() values.
         check(
-            unsafe { l.dnnl_memory_desc_init_by_strides(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), s.as_ptr()) },
+            unsafe {
+                l.dnnl_memory_desc_init_by_strides(
+                    &mut md,
+                    dims.len() as i32,
+                    d.as_ptr(),
+                    dt.raw(),
+                    s.as_ptr(),
+                )
+            },
             "dnnl_memory_desc_init_by_strides",
         )?;
         Ok(MemoryDesc(md))
@@ -58,7 +78,10 @@ impl MemoryDesc {
 
     /// The dimensions.
     pub fn dims(&self) -> Vec<usize> {
-        self.0.dims[..self.0.ndims as usize].iter().map(|&d| d as usize).collect()
+        self.0.dims[..self.0.ndims as usize]
+            .iter()
+            .map(|&d| d as usize)
+            .collect()
     }
 
     /// Bytes a buffer of this descriptor needs (padding of blocked layouts included).
@@ -86,7 +109,11 @@ impl MemoryDesc {
         if (0..n).any(|d| self.0.padded_dims[d] == 0) {
             return 0;
         }
-        let last: i64 = (0..n).map(|d| (self.0.padded_dims[d] - 1) * blk.strides[d]).sum::<i64>() + 1 + self.0.offset0;
+        let last: i64 = (0..n)
+            .map(|d| (self.0.padded_dims[d] - 1) * blk.strides[d])
+            .sum::<i64>()
+            + 1
+            + self.0.offset0;
         // SAFETY: a plain query on a data type.
         let elem = unsafe { l.dnnl_data_type_size(self.0.data_type) };
         last as usize * elem
@@ -105,7 +132,13 @@ impl MemoryDesc {
         // SAFETY: format_kind says the union holds the blocking description.
         let blk = unsafe { &self.0.format_desc.blocking };
         let inner: Vec<String> = (0..blk.inner_nblks as usize)
-            .map(|i| format!("{}{}", blk.inner_blks[i], (b'a' + blk.inner_idxs[i] as u8) as char))
+            .map(|i| {
+                format!(
+                    "{}{}",
+                    blk.inner_blks[i],
+                    (b'a' + blk.inner_idxs[i] as u8) as char
+                )
+            })
             .collect();
         if inner.is_empty() {
             "strided".into()
@@ -142,10 +175,18 @@ pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> R
 
 pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> Result<()> {
     // SAFETY: po is alive.
-    check(unsafe { l.dnnl_post_ops_append_sum(po, scale) }, "dnnl_post_ops_append_sum")
+    check(
+        unsafe { l.dnnl_post_ops_append_sum(po, scale) },
+        "dnnl_post_ops_append_sum",
+    )
 }
 
-pub(crate) fn append_eltwise(l: &b::DnnlLib, po: b::dnnl_post_ops_t, alg: b::dnnl_alg_kind_t, alpha: f32) -> Result<()> {
+pub(crate) fn append_eltwise(
+    l: &b::DnnlLib,
+    po: b::dnnl_post_ops_t,
+    alg: b::dnnl_alg_kind_t,
+    alpha: f32,
+) -> Result<()> {
     // SAFETY: po is alive.
     check(
         unsafe { l.dnnl_post_ops_append_eltwise(po, 1.0, alg, alpha, 0.0) },
@@ -201,7 +242,11 @@ pub struct ConvParams<'a> {
 }
 
 /// A forward-inference convolution.
-pub fn convolution_forward(engine: &Engine, p: &ConvParams<'_>, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+pub fn convolution_forward(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
     let mut desc: b::dnnl_convolution_desc_t = zeroed();
@@ -255,7 +300,12 @@ pub struct PoolParams<'a> {
 }
 
 /// A forward-inference pooling from `src` to `dst`.
-pub fn pooling_forward(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc, p: &PoolParams<'_>) -> Result<PrimitiveDesc> {
+pub fn pooling_forward(
+    engine: &Engine,
+    src: &MemoryDesc,
+    dst: &MemoryDesc,
+    p: &PoolParams<'_>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let alg = match p.alg {
         PoolAlg::Max => b::dnnl_pooling_max,
@@ -291,7 +341,16 @@ pub fn eltwise_forward(engine: &Engine, data: &MemoryDesc) -> Result<PrimitiveDe
     let mut desc: b::dnnl_eltwise_desc_t = zeroed();
     // SAFETY: desc is a local; data is valid.
     check(
-        unsafe { l.dnnl_eltwise_forward_desc_init(&mut desc, b::dnnl_forward_inference, b::dnnl_eltwise_relu, data.as_raw(), 0.0, 0.0) },
+        unsafe {
+            l.dnnl_eltwise_forward_desc_init(
+                &mut desc,
+                b::dnnl_forward_inference,
+                b::dnnl_eltwise_relu,
+                data.as_raw(),
+                0.0,
+                0.0,
+            )
+        },
         "dnnl_eltwise_forward_desc_init",
     )?;
     create(&desc, None, engine, "dnnl_primitive_desc_create (eltwise)")
@@ -326,12 +385,26 @@ pub fn inner_product_forward(
 }
 
 /// A batched matrix product `dst = src x weights` (strided descriptors for transposes).
-pub fn matmul(engine: &Engine, src: &MemoryDesc, weights: &MemoryDesc, dst: &MemoryDesc, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+pub fn matmul(
+    engine: &Engine,
+    src: &MemoryDesc,
+    weights: &MemoryDesc,
+    dst: &MemoryDesc,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut desc: b::dnnl_matmul_desc_t = zeroed();
     // SAFETY: desc is a local; descriptors valid; no bias.
     check(
-        unsafe { l.dnnl_matmul_desc_init(&mut desc, src.as_raw(), weights.as_raw(), ptr::null(), dst.as_raw()) },
+        unsafe {
+            l.dnnl_matmul_desc_init(
+                &mut desc,
+                src.as_raw(),
+                weights.as_raw(),
+                ptr::null(),
+                dst.as_raw(),
+            )
+        },
         "dnnl_matmul_desc_init",
     )?;
     create(&desc, attr, engine, "dnnl_primitive_desc_create (matmul)")
@@ -343,14 +416,21 @@ pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Resul
     let mut desc: b::dnnl_softmax_desc_t = zeroed();
     // SAFETY: desc is a local; data valid.
     check(
-        unsafe { l.dnnl_softmax_forward_desc_init(&mut desc, b::dnnl_forward_inference, data.as_raw(), axis as i32) },
+        unsafe {
+            l.dnnl_softmax_forward_desc_init(&mut desc, b::dnnl_forward_inference, data.as_raw(), axis as i32)
+        },
         "dnnl_softmax_forward_desc_init",
     )?;
     create(&desc, None, engine, "dnnl_primitive_desc_create (softmax)")
 }
 
 /// A concatenation of `srcs` along `axis`; `dst` `None` lets oneDNN pick its layout.
-pub fn concat(engine: &Engine, dst: Option<&MemoryDesc>, axis: usize, srcs: &[MemoryDesc]) -> Result<PrimitiveDesc> {
+pub fn concat(
+    engine: &Engine,
+    dst: Option<&MemoryDesc>,
+    axis: usize,
+    srcs: &[MemoryDesc],
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let raws: Vec<b::dnnl_memory_desc_t> = srcs.iter().map(|m| m.0).collect();
     let mut raw = ptr::null_mut();
@@ -378,7 +458,16 @@ pub fn reorder(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc) -> Result<Pr
     let mut raw = ptr::null_mut();
     // SAFETY: descriptors valid, engine alive, default attributes.
     check(
-        unsafe { l.dnnl_reorder_primitive_desc_create(&mut raw, src.as_raw(), engine.raw, dst.as_raw(), engine.raw, ptr::null()) },
+        unsafe {
+            l.dnnl_reorder_primitive_desc_create(
+                &mut raw,
+                src.as_raw(),
+                engine.raw,
+                dst.as_raw(),
+                engine.raw,
+                ptr::null(),
+            )
+        },
         "dnnl_reorder_primitive_desc_create",
     )?;
     Ok(PrimitiveDesc { raw })

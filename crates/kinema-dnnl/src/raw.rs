@@ -47,15 +47,17 @@ static OMP: OnceLock<Option<(libloading::Library, SetThreads)>> = OnceLock::new(
 pub(crate) fn omp() -> Result<Option<SetThreads>> {
     lib()?;
     let found = OMP.get_or_init(|| {
-        ["libgomp.so.1", "libiomp5.so", "libomp.so"].iter().find_map(|name| {
-            // SAFETY: an OpenMP runtime is already loaded by oneDNN; opening it again only
-            // takes a reference.
-            let lib = unsafe { libloading::Library::new(name) }.ok()?;
-            // SAFETY: omp_set_num_threads has this signature in every OpenMP runtime.
-            let f = unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
-            let f = *f;
-            Some((lib, f))
-        })
+        ["libgomp.so.1", "libiomp5.so", "libomp.so"]
+            .iter()
+            .find_map(|name| {
+                // SAFETY: an OpenMP runtime is already loaded by oneDNN; opening it again only
+                // takes a reference.
+                let lib = unsafe { libloading::Library::new(name) }.ok()?;
+                // SAFETY: omp_set_num_threads has this signature in every OpenMP runtime.
+                let f = unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
+                let f = *f;
+                Some((lib, f))
+            })
     });
     Ok(found.as_ref().map(|(_, f)| *f))
 }

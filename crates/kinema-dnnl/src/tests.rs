@@ -16,10 +16,16 @@ fn a_convolution_with_bias_sum_and_relu_matches_a_direct_loop() {
     let engine = Engine::cpu().unwrap();
     let mut stream = Stream::new(&engine).unwrap();
     let (n, ci, co, h, w, k) = (2, 3, 5, 6, 7, 3);
-    let x: Vec<f32> = (0..n * ci * h * w).map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0).collect();
-    let wt: Vec<f32> = (0..co * ci * k * k).map(|i| ((i * 11 % 13) as f32 - 6.0) / 13.0).collect();
+    let x: Vec<f32> = (0..n * ci * h * w)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
+        .collect();
+    let wt: Vec<f32> = (0..co * ci * k * k)
+        .map(|i| ((i * 11 % 13) as f32 - 6.0) / 13.0)
+        .collect();
     let bias: Vec<f32> = (0..co).map(|i| i as f32 * 0.1 - 0.2).collect();
-    let resid: Vec<f32> = (0..n * co * h * w).map(|i| ((i % 7) as f32 - 3.0) / 4.0).collect();
+    let resid: Vec<f32> = (0..n * co * h * w)
+        .map(|i| ((i % 7) as f32 - 3.0) / 4.0)
+        .collect();
     // stride 1, pad 1: same size out.
     let mut want = vec![0f32; n * co * h * w];
     for b in 0..n {
@@ -62,9 +68,22 @@ fn a_convolution_with_bias_sum_and_relu_matches_a_direct_loop() {
     let pd = convolution_forward(&engine, &p, Some(&attr)).unwrap();
     assert!(!pd.implementation().is_empty());
     let mut xm = Memory::unbound(&engine, &xmd).unwrap();
-    let (wm, bm, ym) = (mem(&engine, &wmd, &wt), mem(&engine, &bmd, &bias), mem(&engine, &ymd, &resid));
+    let (wm, bm, ym) = (
+        mem(&engine, &wmd, &wt),
+        mem(&engine, &bmd, &bias),
+        mem(&engine, &ymd, &resid),
+    );
     xm.with_data(&x, |xm| {
-        run(&pd, &mut stream, &[(Arg::Src, xm), (Arg::Weights, &wm), (Arg::Bias, &bm), (Arg::Dst, &ym)])
+        run(
+            &pd,
+            &mut stream,
+            &[
+                (Arg::Src, xm),
+                (Arg::Weights, &wm),
+                (Arg::Bias, &bm),
+                (Arg::Dst, &ym),
+            ],
+        )
     })
     .unwrap();
     let mut yv = vec![0f32; want.len()];
@@ -105,8 +124,16 @@ fn a_reorder_to_the_layout_a_convolution_picks_and_back_is_the_identity() {
     let base = std::sync::Arc::new(Memory::alloc(&engine, &big).unwrap());
     let bm = Memory::view(&engine, &plain, &base, 64).unwrap();
     assert!(Memory::view(&engine, &plain, &base, 128).is_err());
-    run(&reorder(&engine, &plain, &chosen).unwrap(), &mut stream, &[(Arg::Src, &am), (Arg::Dst, &mm)]);
-    run(&reorder(&engine, &chosen, &plain).unwrap(), &mut stream, &[(Arg::Src, &mm), (Arg::Dst, &bm)]);
+    run(
+        &reorder(&engine, &plain, &chosen).unwrap(),
+        &mut stream,
+        &[(Arg::Src, &am), (Arg::Dst, &mm)],
+    );
+    run(
+        &reorder(&engine, &chosen, &plain).unwrap(),
+        &mut stream,
+        &[(Arg::Src, &mm), (Arg::Dst, &bm)],
+    );
     let mut back = vec![0f32; a.len()];
     bm.read(&mut back).unwrap();
     assert_eq!(back, a);
@@ -130,9 +157,15 @@ fn bad_arguments_and_a_missing_library_are_named_errors() {
         pad_r: &[0, 0],
     };
     let e = convolution_forward(&engine, &p, None).unwrap_err().to_string();
-    assert!(e.contains("convolution") && e.contains("invalid arguments"), "{e}");
+    assert!(
+        e.contains("convolution") && e.contains("invalid arguments"),
+        "{e}"
+    );
     assert!(set_num_threads(0).unwrap_err().to_string().contains("at least 1"));
-    let e = raw::open("libdnnl-that-is-not-there.so.9").err().unwrap().to_string();
+    let e = raw::open("libdnnl-that-is-not-there.so.9")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("libdnnl-that-is-not-there"), "{e}");
     let e = DnnlError::Missing {
         soname: "libdnnl.so.2",

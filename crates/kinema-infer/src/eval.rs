@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use kinema_data::{ClipPlan, DataLoader, LoaderOptions, VideoClsCustom};
-use kinema_models::{Model, Net};
+use kinema_models::Model;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -127,12 +127,12 @@ fn rank(scores: &[f32], label: usize) -> usize {
 /// What [`run_videos`] hands each video to: its plan, label, output rows and row length.
 pub type VideoSink<'a> = dyn FnMut(&ClipPlan, usize, &[f32], usize) -> Result<()> + 'a;
 
-/// Runs `net` (eval mode) over every sample of `dataset` in order, `o.batch_size` videos a step
+/// Runs `model` over every sample of `dataset` in order, `o.batch_size` videos a step
 /// on the loader's workers. `each(plan, label, rows, k)` gets one video's outputs: a row of `k`
 /// values per view the model does not average itself (logits, or the pooled features the
 /// classifier takes when `features`). `progress(done, total)` after every batch.
 pub fn run_videos(
-    net: &Net,
+    model: &Model,
     dataset: Arc<VideoClsCustom>,
     o: &EvalOptions,
     features: bool,
@@ -158,7 +158,7 @@ pub fn run_videos(
         let b = shape[0];
         shape.splice(0..2, [b * views]);
         // The clip buffer moves into the input tensor: no copy, nothing to recycle.
-        let (dims, y) = net.run(&shape, std::mem::take(&mut batch.data), features, dev)?;
+        let (dims, y) = model.run(&shape, std::mem::take(&mut batch.data), features, dev)?;
         let k = dims[1];
         for (i, (&label, plan)) in batch.labels.iter().zip(&batch.plans).enumerate() {
             each(plan, label, &y[i * outputs * k..(i + 1) * outputs * k], k)?;
@@ -169,9 +169,9 @@ pub fn run_videos(
     Ok(())
 }
 
-/// Runs `net` (eval mode) over `dataset` and scores it; `progress(done, total)` per batch.
+/// Runs `model` over `dataset` and scores it; `progress(done, total)` per batch.
 pub fn evaluate(
-    net: &Net,
+    model: &Model,
     dataset: Arc<VideoClsCustom>,
     o: &EvalOptions,
     dev: &Device,
@@ -201,7 +201,7 @@ pub fn evaluate(
         });
         Ok(())
     };
-    run_videos(net, dataset, o, false, dev, &mut score, progress)?;
+    run_videos(model, dataset, o, false, dev, &mut score, progress)?;
     let outputs = if videos.is_empty() {
         0
     } else {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use kinema_data::{read_npy_f32, write_npy_f32, SampleList, VideoClsCustom};
-use kinema_models::Net;
+use kinema_models::Model;
 use serde::Serialize;
 
 use crate::error::{InferError, Result};
@@ -64,7 +64,7 @@ fn finished(path: &Path) -> bool {
 /// clips, crops) into files under `out` named by [`feature_file`] from `root`.
 /// `progress(done, total)` counts the videos still to do.
 pub fn extract_features(
-    net: &Net,
+    model: &Model,
     dataset: &VideoClsCustom,
     (root, out): (&Path, &Path),
     o: &EvalOptions,
@@ -113,7 +113,7 @@ pub fn extract_features(
             written += 1;
             Ok(())
         };
-        run_videos(net, sub, o, true, dev, &mut save, progress)?;
+        run_videos(model, sub, o, true, dev, &mut save, progress)?;
     }
     if feat_dim == 0 {
         // Nothing new: the size of what is there.

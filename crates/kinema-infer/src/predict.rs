@@ -131,6 +131,6 @@ pub fn predict_videos(
         Ok(())
     };
     let eval = EvalOptions::for_model(model, o.batch_size, o.workers);
-    run_videos(&model.net, ds, &eval, false, dev, &mut top, progress)?;
+    run_videos(model, ds, &eval, false, dev, &mut top, progress)?;
     Ok(out)
 }

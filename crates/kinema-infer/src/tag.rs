@@ -225,7 +225,7 @@ fn score_windows(
             let count = data.len() / clip_len;
             let mut shape = vec![count * views];
             shape.extend_from_slice(&clip_shape[1..]);
-            let (dims, mut y) = model.net.run(&shape, data, false, dev)?;
+            let (dims, mut y) = model.run(&shape, data, false, dev)?;
             let k = dims[1];
             softmax_rows(&mut y, k);
             for (w, rows) in y.chunks(outputs * k).enumerate() {

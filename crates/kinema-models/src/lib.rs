@@ -36,7 +36,7 @@ pub use default::{DEFAULT_MODEL, DEFAULT_SOURCE, DEFAULT_WEIGHTS};
 pub use device::device_by_name;
 pub use error::{ModelError, Result};
 pub use kinema_data::ClipSpec;
-pub use model::{Model, ModelSource};
+pub use model::{CpuEngine, Model, ModelSource};
 pub use net::{is_pth, Net};
 pub use registry::{models, spec, Family, ModelSpec};
 pub use zoo::{get_model, GetModelOptions};

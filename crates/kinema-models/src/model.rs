@@ -2,16 +2,50 @@
 //! predict, eval, tag, extract and Python run — and [`ModelSource`], how a user names one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use burn::tensor::Device;
 
 use crate::card::ModelCard;
 use crate::default::{DEFAULT_MODEL, DEFAULT_SOURCE, DEFAULT_WEIGHTS};
+use crate::engine::Plan;
 use crate::error::{ModelError, Result};
 use crate::net::{is_pth, Net};
 use crate::registry::spec;
 use crate::weights::decode_safetensors;
 use crate::zoo::{get_model, GetModelOptions};
+
+/// Which code runs a model's eval forward on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuEngine {
+    /// oneDNN: the network lowered once per input shape, BatchNorm folded, post-ops fused
+    /// (the default).
+    #[default]
+    Onednn,
+    /// burn's ops (what training and the GPU run).
+    Burn,
+}
+
+impl std::str::FromStr for CpuEngine {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<CpuEngine, String> {
+        match s {
+            "onednn" | "dnnl" => Ok(CpuEngine::Onednn),
+            "burn" => Ok(CpuEngine::Burn),
+            _ => Err(format!("engine {s:?}: expected onednn or burn")),
+        }
+    }
+}
+
+/// Compiled plans by (input shape, features); a few, since a loader's batches have one or two
+/// shapes (the last batch may be smaller).
+#[derive(Debug, Default)]
+struct Plans(Mutex<Vec<(PlanKey, Plan)>>);
+
+/// A plan's input shape and whether it stops at the features.
+type PlanKey = (Vec<usize>, bool);
+
+const PLANS_KEPT: usize = 4;
 
 /// A built network (eval mode when it comes from here) and its card.
 #[derive(Debug)]
@@ -20,6 +54,9 @@ pub struct Model {
     pub net: Net,
     /// Registry name, class names and clip parameters.
     pub card: ModelCard,
+    /// The CPU engine [`run`](Self::run) uses.
+    pub engine: CpuEngine,
+    plans: Plans,
 }
 
 /// Which model to build: a kinema model file (safetensors with its card), a registry name
@@ -41,6 +78,73 @@ pub struct ModelSource {
 }
 
 impl Model {
+    /// `net` (in eval mode) with its card, on the default CPU engine.
+    pub fn new(net: Net, card: ModelCard) -> Model {
+        Model {
+            net,
+            card,
+            engine: CpuEngine::default(),
+            plans: Plans::default(),
+        }
+    }
+
+    /// Runs `input` (`shape` of the network's rank): the logits, or with `features` the
+    /// classifier's input, as `[N, K]`. On the CPU (`Device::flex()`) with the oneDNN engine,
+    /// the network is lowered and compiled once per input shape and the plan reused; elsewhere
+    /// it is burn's forward ([`Net::run`]).
+    pub fn run(
+        &self,
+        shape: &[usize],
+        input: Vec<f32>,
+        features: bool,
+        dev: &Device,
+    ) -> Result<(Vec<usize>, Vec<f32>)> {
+        if self.engine != CpuEngine::Onednn || *dev != Device::flex() {
+            return self.net.run(shape, input, features, dev);
+        }
+        self.net.check_shape(shape)?;
+        if shape.iter().product::<usize>() != input.len() {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?} needs {} values, got {}",
+                shape.iter().product::<usize>(),
+                input.len()
+            )));
+        }
+        let mut plans = self
+            .plans
+            .0
+            .lock()
+            .map_err(|_| ModelError::InvalidOption("a previous run of this model panicked".into()))?;
+        let key = (shape.to_vec(), features);
+        let i = match plans.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let plan = Plan::compile(&self.net.lower(shape, features)?)?;
+                if plans.len() >= PLANS_KEPT {
+                    plans.remove(0);
+                }
+                plans.push((key, plan));
+                plans.len() - 1
+            }
+        };
+        let plan = &mut plans[i].1;
+        let y = plan.run(&input)?;
+        Ok((plan.output_shape().to_vec(), y))
+    }
+
+    /// The input shape of `n` videos' views as this model takes them: frames
+    /// `[n * segments, 3, H, W]` for TSN models, clips `[n, 3, T, H, W]` for 3-D ones, with the
+    /// card's crop size and frame count.
+    pub fn input_shape(&self, n: usize) -> Vec<usize> {
+        let c = &self.card.input;
+        let (h, w) = (c.target_height as usize, c.target_width as usize);
+        if self.net.input_rank() == 4 {
+            vec![n * self.segments_in_model(), 3, h, w]
+        } else {
+            vec![n, 3, c.frames_per_view(), h, w]
+        }
+    }
+
     /// The embedded default (`kinema_motion_default`), in eval mode.
     pub fn embedded_default(dev: &Device) -> Result<Model> {
         Model::from_bytes(DEFAULT_WEIGHTS, Path::new(DEFAULT_SOURCE), dev)
@@ -61,10 +165,7 @@ impl Model {
             ..Default::default()
         };
         let net = get_model(&card.model, &o, dev)?.load_tensors(tensors, path)?;
-        Ok(Model {
-            net: net.valid(),
-            card,
-        })
+        Ok(Model::new(net.valid(), card))
     }
 
     /// [`from_bytes`](Self::from_bytes) on a file.
@@ -125,14 +226,14 @@ impl Model {
         if let Some(w) = &src.weights {
             net = net.load_weights(w)?;
         }
-        Ok(Model {
-            net: net.valid(),
-            card: ModelCard {
+        Ok(Model::new(
+            net.valid(),
+            ModelCard {
                 model: m.to_string(),
                 classes,
                 input: spec.input.clone(),
             },
-        })
+        ))
     }
 
     /// Views per video the network averages itself (a TSN model's segments; 1 for 3-D models,
@@ -159,12 +260,26 @@ mod tests {
         assert_eq!(m.card.classes[0], "move_left");
         let s = m.card.input.target_width as usize;
         let shape = [1, 3, m.card.input.new_length, s, s];
-        let (dims, y) = m
-            .net
-            .run(&shape, vec![0.1; shape.iter().product()], false, &dev)
-            .unwrap();
+        let x: Vec<f32> = (0..shape.iter().product::<usize>())
+            .map(|i| (i % 7) as f32 / 7.0)
+            .collect();
+        let (dims, y) = m.net.run(&shape, x.clone(), false, &dev).unwrap();
         assert_eq!(dims, vec![1, m.card.classes.len()]);
         assert!(y.iter().all(|v| v.is_finite()));
+        assert_eq!(m.input_shape(1), shape);
+        // The oneDNN engine gives burn's logits, compiled once and reused.
+        for _ in 0..2 {
+            let (d2, y2) = m.run(&shape, x.clone(), false, &dev).unwrap();
+            assert_eq!(d2, dims);
+            for (a, b) in y2.iter().zip(&y) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
+        let e = m
+            .run(&[1, 3, 2, 4], vec![0.0; 24], false, &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("input shape"), "{e}");
     }
 
     #[test]

@@ -51,7 +51,9 @@ fn compare(name: &str, net: &Net, shape: &[usize], next: &mut impl FnMut() -> f3
     let x: Vec<f32> = (0..n).map(|_| next() * 2.0 - 1.0).collect();
     for features in [false, true] {
         let (dims, want) = net.run(shape, x.clone(), features, &dev).unwrap();
-        let g = net.lower(shape, features).unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+        let g = net
+            .lower(shape, features)
+            .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
         let mut plan = Plan::compile(&g).unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
         assert_eq!(plan.output_shape(), dims.as_slice(), "{name} {shape:?}");
         let got = plan.run(&x).unwrap();

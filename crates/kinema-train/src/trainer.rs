@@ -11,7 +11,7 @@ use burn::tensor::{Device, TensorData};
 use burn::Tensor;
 use kinema_data::{DataLoader, LoaderOptions, VideoClsCustom};
 use kinema_models::weights::{read_safetensors, NamedTensor};
-use kinema_models::{get_model, ClipSpec, GetModelOptions, ModelCard, Net};
+use kinema_models::{get_model, ClipSpec, GetModelOptions, Model, ModelCard, Net};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -454,7 +454,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
         if let Some(v) = &val_ds {
             if interval > 0 && ((epoch + 1) % interval == 0 || epoch + 1 == config.train.epochs) {
                 let r = evaluate(
-                    &net.valid(),
+                    &Model::new(net.valid(), card.clone()),
                     v.clone(),
                     &EvalOptions {
                         batch_size: config.train.batch_size,

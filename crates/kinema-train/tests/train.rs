@@ -144,7 +144,7 @@ fn stopped_and_resumed_run_matches_an_uninterrupted_one() {
     assert_eq!(col(&ea), col(&eb));
 
     // The saved model loads with its card and predicts the config's classes.
-    let Model { net, card } = Model::from_file(&out.join("best.safetensors"), &Device::flex()).unwrap();
+    let Model { net, card, .. } = Model::from_file(&out.join("best.safetensors"), &Device::flex()).unwrap();
     assert_eq!(card.classes, vec!["move_left", "move_right"]);
     assert_eq!(card.input.input_size(), Some(32));
     assert!(net.num_params() > 1000);

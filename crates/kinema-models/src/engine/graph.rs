@@ -202,7 +202,12 @@ pub fn batchnorm_affine(bn: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
         .zip(&var)
         .map(|(g, v)| g / ((*v as f64 + bn.epsilon).sqrt() as f32))
         .collect();
-    let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    let shift = beta
+        .iter()
+        .zip(&mean)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
     (scale, shift)
 }
 
@@ -313,13 +318,29 @@ pub trait LowerConv {
 }
 
 impl LowerConv for Conv3d {
-    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+    fn lower_conv(
+        &self,
+        g: &mut Graph,
+        name: &str,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val> {
         g.conv(name, self, bn, relu, residual, x)
     }
 }
 
 impl LowerConv for Conv2d {
-    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+    fn lower_conv(
+        &self,
+        g: &mut Graph,
+        name: &str,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val> {
         g.conv(name, self, bn, relu, residual, x)
     }
 }
@@ -408,7 +429,14 @@ impl Graph {
     }
 
     /// `relu(bn?(conv(x))) + add`: a branch summed after its activation (P3D's parallel designs).
-    pub fn conv_relu_add(&mut self, name: &str, conv: &dyn ConvLayer, bn: Option<&BatchNorm>, add: Val, x: Val) -> Result<Val> {
+    pub fn conv_relu_add(
+        &mut self,
+        name: &str,
+        conv: &dyn ConvLayer,
+        bn: Option<&BatchNorm>,
+        add: Val,
+        x: Val,
+    ) -> Result<Val> {
         let v = self.conv(name, conv, bn, true, Some(add), x)?;
         if let Op::Conv(c) = &mut self.nodes[v.0].op {
             c.relu_first = true;
@@ -421,7 +449,12 @@ impl Graph {
         let xs = self.shape(c.x).to_vec();
         let sp = xs.len().saturating_sub(2);
         let ws = &c.weight_shape;
-        if sp == 0 || ws.len() != xs.len() || c.stride.len() != sp || c.pad_l.len() != sp || c.pad_r.len() != sp {
+        if sp == 0
+            || ws.len() != xs.len()
+            || c.stride.len() != sp
+            || c.pad_l.len() != sp
+            || c.pad_r.len() != sp
+        {
             return Err(invalid(format!(
                 "{}: a {}-D convolution cannot take an input of shape {xs:?}",
                 c.name,
@@ -481,7 +514,14 @@ impl Graph {
         for (name, c, b) in head {
             y = c.lower_conv(self, &format!("{p}.{name}"), Some(b), true, None, y)?;
         }
-        last.1.lower_conv(self, &format!("{p}.{}", last.0), Some(last.2), true, Some(shortcut), y)
+        last.1.lower_conv(
+            self,
+            &format!("{p}.{}", last.0),
+            Some(last.2),
+            true,
+            Some(shortcut),
+            y,
+        )
     }
 
     /// Pooling over the spatial dimensions of `x`.
@@ -489,7 +529,10 @@ impl Graph {
         let xs = self.shape(x).to_vec();
         let sp = xs.len().saturating_sub(2);
         if sp == 0 || w.kernel.len() != sp || w.stride.len() != sp || w.pad.len() != sp {
-            return Err(invalid(format!("{name}: a {}-D pooling cannot take {xs:?}", w.kernel.len())));
+            return Err(invalid(format!(
+                "{name}: a {}-D pooling cannot take {xs:?}",
+                w.kernel.len()
+            )));
         }
         let mut shape = xs[..2].to_vec();
         let mut pad_r = Vec::with_capacity(sp);
@@ -658,7 +701,7 @@ impl Graph {
     /// `[N * segments, K]` to `[N, K]` by the mean of each group.
     pub fn segment_mean(&mut self, x: Val, segments: usize) -> Result<Val> {
         let xs = self.shape(x).to_vec();
-        if xs.len() != 2 || segments == 0 || xs[0] % segments != 0 {
+        if xs.len() != 2 || segments == 0 || !xs[0].is_multiple_of(segments) {
             return Err(invalid(format!(
                 "{xs:?}: the batch is not a whole number of groups of {segments} segments"
             )));
@@ -695,7 +738,10 @@ mod tests {
         assert_eq!(g.shape(p), &[1, 3, 1, 1]);
         let e = g.pool("pool2", PoolKind::Max, &w, p).unwrap_err().to_string();
         assert!(e.contains("pool2") && e.contains("too small"), "{e}");
-        let e = g.linear_raw("fc", vec![0.0; 20], 2, 10, None, false, p).unwrap_err().to_string();
+        let e = g
+            .linear_raw("fc", vec![0.0; 20], 2, 10, None, false, p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fc") && e.contains("10 features"), "{e}");
     }
 }

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kinema_dnnl as dnnl;
-use kinema_dnnl::{Arg, Attr, DataType, Engine, Layout, Memory, MemoryDesc, PostOp, Primitive, PrimitiveDesc, Query, Stream};
+use kinema_dnnl::{
+    Arg, Attr, DataType, Engine, Layout, Memory, MemoryDesc, PostOp, Primitive, PrimitiveDesc, Query, Stream,
+};
 
 use super::graph::{ConvNode, Graph, Op, PoolKind, Val};
 use crate::error::{ModelError, Result};
@@ -44,7 +46,10 @@ struct MemSpec {
 #[derive(Debug)]
 enum Step {
     /// A primitive and its arguments (indices into the plan's memories).
-    Prim { prim: Primitive, args: Vec<(Arg, usize)> },
+    Prim {
+        prim: Primitive,
+        args: Vec<(Arg, usize)>,
+    },
     /// `[N * S, K]` to `[N, K]` on plain memories.
     SegmentMean { src: usize, dst: usize, segments: usize },
 }
@@ -89,7 +94,12 @@ impl Builder<'_> {
             .enumerate()
             .filter(|(_, &s)| self.slot_size[s] >= bytes)
             .min_by_key(|(_, &s)| self.slot_size[s])
-            .or_else(|| self.free.iter().enumerate().max_by_key(|(_, &s)| self.slot_size[s]))
+            .or_else(|| {
+                self.free
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, &s)| self.slot_size[s])
+            })
             .map(|(i, _)| i);
         let s = match fit {
             Some(i) => self.free.swap_remove(i),
@@ -186,7 +196,9 @@ impl Builder<'_> {
     /// in the buffer (the input is a copy, so its buffer may be too).
     fn last_reader(&self, v: Val) -> bool {
         let st = self.val(v);
-        st.remaining == 1 && st.copies.is_empty() && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
+        st.remaining == 1
+            && st.copies.is_empty()
+            && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
     }
 
     fn prim(&mut self, pd: &PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
@@ -219,7 +231,13 @@ impl Builder<'_> {
     }
 
     /// Constant values packed into `want` (from their plain layout `from`).
-    fn constant(&mut self, values: &[f32], from: &MemoryDesc, want: &MemoryDesc, stream: &mut Stream) -> Result<usize> {
+    fn constant(
+        &mut self,
+        values: &[f32],
+        from: &MemoryDesc,
+        want: &MemoryDesc,
+        stream: &mut Stream,
+    ) -> Result<usize> {
         let src = Memory::alloc(&self.engine, from).map_err(err("a weight buffer"))?;
         src.write(values).map_err(err("weights"))?;
         let packed = if from == want {
@@ -338,7 +356,8 @@ impl Builder<'_> {
                     pad_r,
                 };
                 let src_md = self.md(*x);
-                let pd = dnnl::pooling_forward(&self.engine, &src_md, &any(&node.shape)?, &p).map_err(err("a pooling"))?;
+                let pd = dnnl::pooling_forward(&self.engine, &src_md, &any(&node.shape)?, &p)
+                    .map_err(err("a pooling"))?;
                 let dst = self.fresh(pd.query(Query::Dst).map_err(err("a pooling"))?);
                 let src = self.val(*x).mem;
                 self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
@@ -349,7 +368,11 @@ impl Builder<'_> {
                 let md = self.md(*x);
                 let pd = dnnl::eltwise_forward(&self.engine, &md).map_err(err("a ReLU"))?;
                 let src = self.val(*x).mem;
-                let dst = if self.last_reader(*x) { self.alias(src, md, 0) } else { self.fresh(md) };
+                let dst = if self.last_reader(*x) {
+                    self.alias(src, md, 0)
+                } else {
+                    self.fresh(md)
+                };
                 self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
@@ -362,11 +385,18 @@ impl Builder<'_> {
                     Err(_) => {
                         let srcs = xs.iter().map(|x| self.as_plain(*x)).collect::<Result<Vec<_>>>()?;
                         let mds: Vec<MemoryDesc> = srcs.iter().map(|m| self.mems[*m].md).collect();
-                        (dnnl::concat(&self.engine, None, 1, &mds).map_err(err("a concatenation"))?, srcs)
+                        (
+                            dnnl::concat(&self.engine, None, 1, &mds).map_err(err("a concatenation"))?,
+                            srcs,
+                        )
                     }
                 };
                 let dst = self.fresh(pd.query(Query::Dst).map_err(err("a concatenation"))?);
-                let mut args: Vec<(Arg, usize)> = srcs.iter().enumerate().map(|(i, m)| (Arg::MultipleSrc(i), *m)).collect();
+                let mut args: Vec<(Arg, usize)> = srcs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (Arg::MultipleSrc(i), *m))
+                    .collect();
                 args.push((Arg::Dst, dst));
                 self.prim(&pd, args)?;
                 for x in xs {
@@ -424,7 +454,8 @@ impl Builder<'_> {
                 }
                 let offset = start * strides[*axis] * 4;
                 strides[*axis] *= step;
-                let md = MemoryDesc::strided(&node.shape, DataType::F32, &strides).map_err(err("a strided view"))?;
+                let md = MemoryDesc::strided(&node.shape, DataType::F32, &strides)
+                    .map_err(err("a strided view"))?;
                 let dst = self.alias(m, md, offset);
                 self.used(*x);
                 self.define(v, dst);
@@ -444,10 +475,14 @@ impl Builder<'_> {
                 let (am, bm) = (self.as_plain(*a)?, self.as_plain(*b)?);
                 let (av, bv) = (view(&sa, *ta)?, view(&sb, *tb)?);
                 let (am, bm) = (self.alias(am, av, 0), self.alias(bm, bv, 0));
-                let post: Vec<PostOp> = (*scale != 1.0).then_some(PostOp::Scale(*scale)).into_iter().collect();
+                let post: Vec<PostOp> = (*scale != 1.0)
+                    .then_some(PostOp::Scale(*scale))
+                    .into_iter()
+                    .collect();
                 let attr = Attr::new(&post).map_err(err("a matmul"))?;
                 let dst_md = plain(&node.shape)?;
-                let pd = dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
+                let pd =
+                    dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
                 let dst = self.fresh(dst_md);
                 self.prim(&pd, vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)])?;
                 self.release(am);
@@ -459,7 +494,8 @@ impl Builder<'_> {
             Op::Softmax(x) => {
                 let src = self.as_plain(*x)?;
                 let md = self.mems[src].md;
-                let pd = dnnl::softmax_forward(&self.engine, &md, node.shape.len() - 1).map_err(err("a softmax"))?;
+                let pd = dnnl::softmax_forward(&self.engine, &md, node.shape.len() - 1)
+                    .map_err(err("a softmax"))?;
                 let dst = self.fresh(md);
                 self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
@@ -491,7 +527,9 @@ fn inputs(op: &Op) -> Vec<Val> {
     match op {
         Op::Input => vec![],
         Op::Conv(c) => std::iter::once(c.x).chain(c.residual).collect(),
-        Op::Pool { x, .. } | Op::Linear { x, .. } | Op::Slice { x, .. } | Op::SegmentMean { x, .. } => vec![*x],
+        Op::Pool { x, .. } | Op::Linear { x, .. } | Op::Slice { x, .. } | Op::SegmentMean { x, .. } => {
+            vec![*x]
+        }
         Op::Relu(x) | Op::Reshape(x) | Op::Softmax(x) => vec![*x],
         Op::Concat(xs) => xs.clone(),
         Op::MatMul { a, b, .. } => vec![*a, *b],
@@ -608,7 +646,9 @@ impl Plan {
             )));
         }
         self.mems[self.input].write(input).map_err(err("the input"))?;
-        let Plan { stream, steps, mems, .. } = self;
+        let Plan {
+            stream, steps, mems, ..
+        } = self;
         for step in steps.iter() {
             match step {
                 Step::Prim { prim, args } => {

@@ -274,7 +274,9 @@ impl<C: ConvNd + LowerConv> Layer<C> {
             }
         };
         match self {
-            Layer::BasicConv((conv, bn, _)) => conv.lower_conv(g, &format!("{p}.BasicConv.0"), Some(bn), true, None, x),
+            Layer::BasicConv((conv, bn, _)) => {
+                conv.lower_conv(g, &format!("{p}.BasicConv.0"), Some(bn), true, None, x)
+            }
             Layer::MaxPool(w) => g.pool(p, PoolKind::Max, &window(w), x),
             Layer::AvgPool(w) => g.pool(p, PoolKind::AvgIncludePad, &window(w), x),
             Layer::Seq(children) => children
@@ -294,7 +296,11 @@ impl<C: ConvNd + LowerConv> Layer<C> {
 }
 
 /// Layers `(name, layer)` one after the other as graph operations.
-pub fn lower_layers<C: ConvNd + LowerConv>(g: &mut Graph, layers: &[(String, &Layer<C>)], x: Val) -> Result<Val> {
+pub fn lower_layers<C: ConvNd + LowerConv>(
+    g: &mut Graph,
+    layers: &[(String, &Layer<C>)],
+    x: Val,
+) -> Result<Val> {
     layers.iter().try_fold(x, |x, (name, l)| l.lower(g, name, x))
 }
 

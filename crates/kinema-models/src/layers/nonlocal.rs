@@ -53,7 +53,11 @@ impl NonLocal {
             let y = g.conv(&format!("{p}.{name}"), c, None, false, None, x)?;
             g.reshape(y, &[n, e, l])
         };
-        let (theta, phi, gv) = (proj("theta", &self.theta)?, proj("phi", &self.phi)?, proj("g", &self.g)?);
+        let (theta, phi, gv) = (
+            proj("theta", &self.theta)?,
+            proj("phi", &self.phi)?,
+            proj("g", &self.g)?,
+        );
         let scores = g.matmul(theta, true, phi, false, (e as f32).powf(-0.5))?;
         let attn = g.softmax(scores);
         let y = g.matmul(gv, false, attn, true, 1.0)?;

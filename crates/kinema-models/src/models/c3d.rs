@@ -123,9 +123,18 @@ impl Architecture for C3d {
         let stages: [(&[(&str, &Conv3d)], Window); 5] = [
             (&[("conv1", &self.conv1)], pool([1, 2, 2], [0; 3])),
             (&[("conv2", &self.conv2)], pool([2, 2, 2], [0; 3])),
-            (&[("conv3a", &self.conv3a), ("conv3b", &self.conv3b)], pool([2, 2, 2], [0; 3])),
-            (&[("conv4a", &self.conv4a), ("conv4b", &self.conv4b)], pool([2, 2, 2], [0; 3])),
-            (&[("conv5a", &self.conv5a), ("conv5b", &self.conv5b)], pool([2, 2, 2], [0, 1, 1])),
+            (
+                &[("conv3a", &self.conv3a), ("conv3b", &self.conv3b)],
+                pool([2, 2, 2], [0; 3]),
+            ),
+            (
+                &[("conv4a", &self.conv4a), ("conv4b", &self.conv4b)],
+                pool([2, 2, 2], [0; 3]),
+            ),
+            (
+                &[("conv5a", &self.conv5a), ("conv5b", &self.conv5b)],
+                pool([2, 2, 2], [0, 1, 1]),
+            ),
         ];
         for (i, (convs, w)) in stages.iter().enumerate() {
             for (name, c) in convs.iter() {

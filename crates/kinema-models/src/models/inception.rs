@@ -20,8 +20,8 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::inception::{
-    gluon_path, inception_a, lower_layers, inception_b, inception_c, inception_d, inception_e, mixed, out_size, ConvNd,
-    Layer, Window,
+    gluon_path, inception_a, inception_b, inception_c, inception_d, inception_e, lower_layers, mixed,
+    out_size, ConvNd, Layer, Window,
 };
 use crate::layers::{check_clips, video_pool};
 
@@ -407,7 +407,11 @@ const LAYER_NAMES_V1: [&str; 17] = [
 ];
 
 fn numbered<'a, C>(prefix: &str, layers: &'a [Layer<C>]) -> Vec<(String, &'a Layer<C>)> {
-    layers.iter().enumerate().map(|(i, l)| (format!("{prefix}.{i}"), l)).collect()
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{prefix}.{i}"), l))
+        .collect()
 }
 
 impl Architecture for TsnInceptionV1 {
@@ -415,8 +419,11 @@ impl Architecture for TsnInceptionV1 {
 
     fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
         self.check_input(dims(g.shape(x))?)?;
-        let layers: Vec<(String, &Layer<Conv2d>)> =
-            LAYER_NAMES_V1.iter().map(|n| n.to_string()).zip(self.layers()).collect();
+        let layers: Vec<(String, &Layer<Conv2d>)> = LAYER_NAMES_V1
+            .iter()
+            .map(|n| n.to_string())
+            .zip(self.layers())
+            .collect();
         let x = lower_layers(g, &layers, x)?;
         tsn_head(g, x, self.num_segments, &self.output, features)
     }

@@ -124,7 +124,14 @@ impl Block3d {
                 g.conv_relu_add(&tn, t, bt, s, s)?
             }
         };
-        g.conv(&format!("{p}.conv3"), &self.conv3, Some(&self.bn3), true, Some(shortcut), y)
+        g.conv(
+            &format!("{p}.conv3"),
+            &self.conv3,
+            Some(&self.bn3),
+            true,
+            Some(shortcut),
+            y,
+        )
     }
 }
 
@@ -322,7 +329,12 @@ impl Architecture for P3d {
             for (i, b) in layer.iter().enumerate() {
                 x = b.lower(g, &format!("layer{}.{i}", l + 1), x)?;
             }
-            x = g.pool(&format!("pool{}", l + 2), PoolKind::Max, &w([2, 1, 1], [2, 1, 1], [0; 3]), x)?;
+            x = g.pool(
+                &format!("pool{}", l + 2),
+                PoolKind::Max,
+                &w([2, 1, 1], [2, 1, 1], [0; 3]),
+                x,
+            )?;
         }
         let [n, c, _, h, w] = g.shape(x).to_vec()[..] else {
             return Err(ModelError::InvalidOption("P3D: layer3 left no clip".into()));

@@ -58,8 +58,23 @@ impl FoldConv for Conv2Plus1d {
 
 /// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
 impl LowerConv for Conv2Plus1d {
-    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
-        let mid = g.conv(&format!("{name}.conv1"), &self.conv1, Some(&self.bn1), true, None, x)?;
+    fn lower_conv(
+        &self,
+        g: &mut Graph,
+        name: &str,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val> {
+        let mid = g.conv(
+            &format!("{name}.conv1"),
+            &self.conv1,
+            Some(&self.bn1),
+            true,
+            None,
+            x,
+        )?;
         g.conv(&format!("{name}.conv2"), &self.conv2, bn, relu, residual, mid)
     }
 }
@@ -158,16 +173,29 @@ impl Block {
         let first: &dyn LowerConv = match (&self.conv1, &self.conv1x1) {
             (Some(c), _) => c,
             (None, Some(c)) => c,
-            (None, None) => return Err(ModelError::InvalidOption(format!("{p}: a block without a first convolution"))),
+            (None, None) => {
+                return Err(ModelError::InvalidOption(format!(
+                    "{p}: a block without a first convolution"
+                )))
+            }
         };
         match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => g.residual_block(
                 p,
-                &[("conv1x1", first, &self.bn1), ("conv2", &self.conv2, &self.bn2), ("conv3", c3, b3)],
+                &[
+                    ("conv1x1", first, &self.bn1),
+                    ("conv2", &self.conv2, &self.bn2),
+                    ("conv3", c3, b3),
+                ],
                 ds,
                 x,
             ),
-            _ => g.residual_block(p, &[("conv1", first, &self.bn1), ("conv2", &self.conv2, &self.bn2)], ds, x),
+            _ => g.residual_block(
+                p,
+                &[("conv1", first, &self.bn1), ("conv2", &self.conv2, &self.bn2)],
+                ds,
+                x,
+            ),
         }
     }
 }
@@ -275,7 +303,10 @@ impl Architecture for R2Plus1d {
         check_clips(g.shape(x)[0], self.num_segments)?;
         let x = g.conv("conv1", &self.conv1, Some(&self.bn1), true, None, x)?;
         let mut x = g.conv("conv2", &self.conv2, Some(&self.bn2), true, None, x)?;
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .iter()
+            .enumerate()
+        {
             for (i, b) in stage.iter().enumerate() {
                 x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
             }

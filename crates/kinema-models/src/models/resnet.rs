@@ -108,11 +108,23 @@ impl Block {
         match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => g.residual_block(
                 p,
-                &[("conv1", &self.conv1, &self.bn1), ("conv2", &self.conv2, &self.bn2), ("conv3", c3, b3)],
+                &[
+                    ("conv1", &self.conv1, &self.bn1),
+                    ("conv2", &self.conv2, &self.bn2),
+                    ("conv3", c3, b3),
+                ],
                 ds,
                 x,
             ),
-            _ => g.residual_block(p, &[("conv1", &self.conv1, &self.bn1), ("conv2", &self.conv2, &self.bn2)], ds, x),
+            _ => g.residual_block(
+                p,
+                &[
+                    ("conv1", &self.conv1, &self.bn1),
+                    ("conv2", &self.conv2, &self.bn2),
+                ],
+                ds,
+                x,
+            ),
         }
     }
 }
@@ -186,7 +198,10 @@ impl ResNetV1b {
             ceil: false,
         };
         let mut x = g.pool("maxpool", PoolKind::Max, &w, x)?;
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .iter()
+            .enumerate()
+        {
             for (i, b) in stage.iter().enumerate() {
                 x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
             }

@@ -356,8 +356,17 @@ impl Architecture for SlowFast {
             pad: vec![0, 1, 1],
             ceil: false,
         };
-        let cbr = |g: &mut Graph, name: &str, m: &(Conv3d, BatchNorm), x: Val| g.conv(name, &m.0, Some(&m.1), true, None, x);
-        let f = g.conv("fast_conv1", &self.fast_conv1, Some(&self.fast_bn1), true, None, fast)?;
+        let cbr = |g: &mut Graph, name: &str, m: &(Conv3d, BatchNorm), x: Val| {
+            g.conv(name, &m.0, Some(&m.1), true, None, x)
+        };
+        let f = g.conv(
+            "fast_conv1",
+            &self.fast_conv1,
+            Some(&self.fast_bn1),
+            true,
+            None,
+            fast,
+        )?;
         let f = g.pool("fast_pool1", PoolKind::Max, &stem, f)?;
         let lat1 = cbr(g, "lateral_p1.0", &self.lateral_p1, f)?;
         let f2 = lower_stage(g, "fast_res2", &self.fast_res2, f)?;
@@ -367,7 +376,14 @@ impl Architecture for SlowFast {
         let f4 = lower_stage(g, "fast_res4", &self.fast_res4, f3)?;
         let lat4 = cbr(g, "lateral_res4.0", &self.lateral_res4, f4)?;
         let f5 = lower_stage(g, "fast_res5", &self.fast_res5, f4)?;
-        let s = g.conv("slow_conv1", &self.slow_conv1, Some(&self.slow_bn1), true, None, slow)?;
+        let s = g.conv(
+            "slow_conv1",
+            &self.slow_conv1,
+            Some(&self.slow_bn1),
+            true,
+            None,
+            slow,
+        )?;
         let mut s = g.pool("slow_pool1", PoolKind::Max, &stem, s)?;
         for (name, stage, lat) in [
             ("slow_res2", &self.slow_res2, lat1),
@@ -381,7 +397,11 @@ impl Architecture for SlowFast {
         let ps = g.video_pool(s, 1)?;
         let pf = g.video_pool(f5, 1)?;
         let feat = g.concat("features", &[ps, pf])?;
-        let f = if self.num_segments > 1 { g.segment_mean(feat, self.num_segments)? } else { feat };
+        let f = if self.num_segments > 1 {
+            g.segment_mean(feat, self.num_segments)?
+        } else {
+            feat
+        };
         if features {
             return Ok(f);
         }

@@ -114,7 +114,15 @@ impl FoldConv for SpatioTemporalConv {
 }
 
 impl LowerConv for SpatioTemporalConv {
-    fn lower_conv(&self, g: &mut Graph, name: &str, bn: Option<&BatchNorm>, relu: bool, residual: Option<Val>, x: Val) -> Result<Val> {
+    fn lower_conv(
+        &self,
+        g: &mut Graph,
+        name: &str,
+        bn: Option<&BatchNorm>,
+        relu: bool,
+        residual: Option<Val>,
+        x: Val,
+    ) -> Result<Val> {
         match self {
             SpatioTemporalConv::Full(c) => g.conv(name, c, bn, relu, residual, x),
             SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
@@ -260,8 +268,10 @@ impl BasicBlock {
 impl BasicBlock {
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
         let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
-        let chain: [(&str, &dyn LowerConv, &BatchNorm); 2] =
-            [("conv1.0", &self.conv1.0, &self.conv1.1), ("conv2.0", &self.conv2.0, &self.conv2.1)];
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 2] = [
+            ("conv1.0", &self.conv1.0, &self.conv1.1),
+            ("conv2.0", &self.conv2.0, &self.conv2.1),
+        ];
         g.residual_block(p, &chain, ds, x)
     }
 }
@@ -373,7 +383,10 @@ impl Architecture for VideoResNet {
         if let (Some(c2), Some(b2)) = (c2, b2) {
             x = g.conv("stem.3", c2, Some(b2), true, None, x)?;
         }
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].iter().enumerate() {
+        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .iter()
+            .enumerate()
+        {
             for (i, b) in stage.iter().enumerate() {
                 x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
             }

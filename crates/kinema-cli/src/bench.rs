@@ -1,0 +1,161 @@
+//! `kinema bench MODEL`: how long one eval forward of a model takes here (median and minimum
+//! after warm-up), with the CPU and the instruction set oneDNN runs on.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use kinema_models::{CpuEngine, Model, ModelSource};
+
+use crate::progress::bar;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model: a registry name (random weights unless --weights), a kinema .safetensors file,
+    /// or kinema_motion_default (the embedded default).
+    model: String,
+    /// Weights for a registry name (.params, .pth/.pt or .safetensors).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Classes of a `_custom` registry name (default 400).
+    #[arg(long)]
+    nclass: Option<usize>,
+    /// Input shape: `N,3,T,H,W` for 3-D models, `N*segments,3,H,W` for TSN models (default:
+    /// one video as the model's card says).
+    #[arg(long, value_delimiter = ',')]
+    input_shape: Option<Vec<usize>>,
+    /// Threads (oneDNN's and rayon's; default: every core).
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Timed forwards.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    reps: u64,
+    /// Untimed forwards first (the first one compiles the plan for this shape).
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// CPU engine: onednn (default) or burn.
+    #[arg(long, default_value = "onednn")]
+    engine: CpuEngine,
+    /// Print JSON (its last line carries median_ms and min_ms).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("the thread count must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// The CPU's model name, as /proc/cpuinfo says.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("setting the thread count")?;
+    let dev = crate::device();
+    let mut model = Model::load(
+        &ModelSource {
+            model: Some(a.model.clone()),
+            weights: a.weights.clone(),
+            nclass: a.nclass.or_else(|| a.model.ends_with("_custom").then_some(400)),
+            pretrained: false,
+            ..Default::default()
+        },
+        &dev,
+    )
+    .with_context(|| format!("loading {}", a.model))?;
+    model.engine = a.engine;
+    if a.weights.is_none() && kinema_models::spec(&a.model).is_ok() && a.model != kinema_models::DEFAULT_MODEL
+    {
+        tracing::info!("{}: random weights (timing only)", a.model);
+    }
+    let (isa, onednn) = match a.engine {
+        CpuEngine::Onednn => {
+            kinema_models::engine::set_threads(threads).context("the CPU engine")?;
+            let (isa, v) = kinema_models::engine::cpu_isa().context("the CPU engine")?;
+            (isa, Some(v))
+        }
+        CpuEngine::Burn => ("burn".to_string(), None),
+    };
+    let shape = a.input_shape.clone().unwrap_or_else(|| model.input_shape(1));
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        bail!("input shape {shape:?}: no dimension may be 0");
+    }
+    // A fixed pseudo-random input in [-1, 1].
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 10_007) as f32 / 5_003.5 - 1.0)
+        .collect();
+    let pb = bar(a.warmup + a.reps, "forward", a.json);
+    let mut times = Vec::with_capacity(a.reps as usize);
+    let mut out_shape = Vec::new();
+    for i in 0..a.warmup + a.reps {
+        let t = Instant::now();
+        let (dims, y) = model
+            .run(&shape, x.clone(), false, &dev)
+            .with_context(|| format!("{} on {shape:?}", a.model))?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if y.iter().any(|v| !v.is_finite()) {
+            bail!("{}: the forward gave non-finite values", a.model);
+        }
+        if i >= a.warmup {
+            times.push(ms);
+        }
+        out_shape = dims;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let min = sorted[0];
+    let cpu = cpu_model();
+    if a.json {
+        let v = serde_json::json!({
+            "model": a.model,
+            "shape": shape,
+            "output_shape": out_shape,
+            "engine": format!("{:?}", a.engine).to_lowercase(),
+            "threads": threads,
+            "reps": a.reps,
+            "warmup": a.warmup,
+            "times_ms": times,
+            "cpu": cpu,
+            "isa": isa,
+            "onednn": onednn,
+            "median_ms": median,
+            "min_ms": min,
+        });
+        println!("{v}");
+    } else {
+        println!("{} {shape:?} -> {out_shape:?}", a.model);
+        println!(
+            "  median {median:.1} ms, min {min:.1} ms over {} runs ({} warm-up)",
+            a.reps, a.warmup
+        );
+        println!(
+            "  {cpu}, {threads} threads, engine {:?} ({isa}{})",
+            a.engine,
+            onednn.map(|v| format!(", oneDNN {v}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
