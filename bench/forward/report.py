@@ -24,7 +24,7 @@ tv = next((r["version"] for r in rows if r["impl"] == "pytorch"), "?")
 mv = next((r["version"] for r in rows if r["impl"] == "mxnet"), "?")
 print("# Eval-mode forward per clip: kinema vs PyTorch CPU eager vs MXNet + oneDNN\n")
 print(f"`bash bench/forward/run.sh`, {datetime.date.today()}, on {cpu} ({threads} threads everywhere; "
-      f"PyTorch {tv}, MXNet {mv}; kinema on burn Flex, release, AVX-512). Median of the timed passes "
+      f"PyTorch {tv}, MXNet {mv}; kinema: oneDNN engine ("folded") and burn's ops ("unfolded"), release). Median of the timed passes "
       "after one warm-up, random weights, one fixed input.\n")
 print("| model | input | kinema folded ms | kinema unfolded ms | PyTorch ms | MXNet plain ms | MXNet fused ms "
       "| kinema / best other |")

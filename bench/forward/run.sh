@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Eval-mode FP32 forward per clip of TSN-R50 (7 segments x 224), I3D-R50 (32 x 224) and SlowFast
-# 4x16 R50 (32 + 4 frames x 224): kinema (burn Flex, BatchNorm folded, release), PyTorch CPU eager
+# 4x16 R50 (32 + 4 frames x 224): kinema (`kinema bench`: the oneDNN engine, and burn's ops), PyTorch CPU eager
 # (faithful ports, bench/forward/torch_forward.py) and MXNet 1.9.1 + oneDNN (GluonCV's models,
 # plain and fused hybridization), one after the other in one run, same thread count; prints the
 # table and writes bench/forward/RESULTS.md. Each timed job waits for an idle CPU first.
@@ -19,8 +19,12 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, torchvi
   "$VENV/bin/pip" install -q torch==2.15.0 torchvision==0.29.2 numpy
 fi
 MXPY=$(bash tools/gluoncv-venv.sh)
-cargo build --release --locked -p kinema-models --example forward
-KFWD=target/release/examples/forward
+cargo build --release --locked -p kinema-cli
+# kinema bench's JSON as this table's rows: the oneDNN engine is "folded", burn's ops "unfolded".
+kbench() { # MODEL SHAPE ENGINE FOLDED
+  target/release/kinema bench "$1" --input-shape "$2" --threads "$THREADS" --reps "$REPS" --warmup 1 --engine "$3" --json 2>/dev/null |
+    tail -n1 | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r.update(impl="kinema", folded=sys.argv[1]=="1"); print(json.dumps(r))' "$4"
+}
 OUT=bench/forward/results
 mkdir -p "$OUT"
 : > "$OUT/raw.jsonl"
@@ -28,8 +32,8 @@ export OMP_NUM_THREADS=$THREADS MXNET_CPU_WORKER_NTHREADS=$THREADS RAYON_NUM_THR
 idle() { "$VENV/bin/python" bench/forward/wait_idle.py; }
 while read -r GLUON TORCH SHAPE SEG; do
   echo "[bench] $GLUON $SHAPE" >&2
-  idle; "$KFWD" --model "$GLUON" --shape "$SHAPE" --num-segments "$SEG" --reps "$REPS" 2>/dev/null >> "$OUT/raw.jsonl"
-  idle; "$KFWD" --model "$GLUON" --shape "$SHAPE" --num-segments "$SEG" --reps "$REPS" --no-fold 2>/dev/null >> "$OUT/raw.jsonl"
+  idle; kbench "$GLUON" "$SHAPE" onednn 1 >> "$OUT/raw.jsonl"
+  idle; kbench "$GLUON" "$SHAPE" burn 0 >> "$OUT/raw.jsonl"
   idle; "$VENV/bin/python" bench/forward/torch_forward.py --model "$TORCH" --threads "$THREADS" --reps "$REPS" >> "$OUT/raw.jsonl"
   idle; "$MXPY" bench/forward/mxnet_forward.py --model "$GLUON" --shape "$SHAPE" --num-segments "$SEG" --reps "$REPS" 2>/dev/null >> "$OUT/raw.jsonl"
 done <<'MODELS'

@@ -38,15 +38,15 @@ impl Model {
                     .built
                     .lock()
                     .map_err(|_| "a previous call on this model panicked".to_string())?;
-                let net = &built.net;
-                if shape.len() != net.input_rank() {
+                if shape.len() != built.net.input_rank() {
                     return Err(format!(
                         "{}: expected a clip batch of {} dimensions, got shape {shape:?}",
                         self.card.model,
-                        net.input_rank()
+                        built.net.input_rank()
                     ));
                 }
-                net.run(&shape, data, features, &Device::flex())
+                built
+                    .run(&shape, data, features, &Device::flex())
                     .map_err(|e| e.to_string())
             })
             .map_err(PyValueError::new_err)?;

@@ -4,15 +4,14 @@
 //!   weights); [`get_model`] builds one by name.
 //! - [`models`]: the families, one file each, each an [`arch::Architecture`]; [`Net`] holds
 //!   any of them.
-//! - [`layers`], [`kernels`]: what the families are built of, and the CPU eval kernels.
+//! - [`layers`]: what the families are built of.
 //! - [`engine`]: the CPU eval engine (each family's forward as a graph, lowered to oneDNN).
 //! - [`weights`]: GluonCV `.params`, PyTorch `.pth` and safetensors files; [`store`]: where
 //!   pretrained weights are found and how they are downloaded.
 //! - [`Model`]: a network with its [`ModelCard`] (classes, [`ClipSpec`]), what inference runs.
 
-// `unsafe` lives only in the kernels (raw output pointers shared by threads, SIMD intrinsics),
-// each block with its `// SAFETY:` line.
-#![deny(unsafe_code)]
+// `unsafe` lives in the FFI crate (kinema-dnnl), not here.
+#![forbid(unsafe_code)]
 
 pub mod arch;
 pub mod card;
@@ -20,8 +19,6 @@ mod default;
 mod device;
 pub mod engine;
 mod error;
-#[allow(unsafe_code)]
-pub mod kernels;
 pub mod layers;
 mod model;
 pub mod models;

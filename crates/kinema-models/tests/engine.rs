@@ -1,14 +1,13 @@
-//! The oneDNN eval engine against burn's separate ops (no folding: the reference), one model
+//! The oneDNN eval engine against burn's separate ops (the reference), one model
 //! of every family (every family of the registry, so a new one is covered), with BatchNorm
 //! statistics and biases drawn away from the identity, on the smallest input each takes and a
-//! second batch size. A test binary of its own: the folding switch is process-wide.
+//! second batch size.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use burn::tensor::Device;
 use kinema_models::engine::Plan;
-use kinema_models::layers::set_batchnorm_folding;
 use kinema_models::{get_model, models, GetModelOptions, Net};
 
 mod common;
@@ -68,7 +67,6 @@ fn compare(name: &str, net: &Net, shape: &[usize], next: &mut impl FnMut() -> f3
 
 #[test]
 fn every_family_on_onednn_equals_burns_separate_ops() {
-    set_batchnorm_folding(false);
     let dev = Device::flex();
     let mut next = lcg(7);
     let mut seen = HashSet::new();

@@ -9,10 +9,7 @@ mod nonlocal;
 mod pool;
 
 pub use consensus::{check_clips, video_pool};
-pub use fused::{
-    batchnorm_folding, conv_bn2d, conv_bn2d_fmap, conv_bn3d, conv_bn3d_fmap, residual_block,
-    set_batchnorm_folding, FeatureMap, FoldConv,
-};
+pub use fused::{conv_bn2d, conv_bn3d, finish};
 pub use init::{bn3d, conv3d};
 pub use nonlocal::NonLocal;
 pub use pool::{avg_pool3d, max_pool3d, Pool3d};

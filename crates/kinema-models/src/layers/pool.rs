@@ -7,8 +7,6 @@ use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::Tensor;
 
-use crate::layers::FeatureMap;
-
 /// Kernel, stride, padding (per side) over (T, H, W), and the output-size rounding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pool3d {
@@ -40,32 +38,9 @@ impl Pool3d {
     }
 }
 
-/// 3-D max pooling of `[N, C, T, H, W]` (kinema's kernel in eval mode on the Flex CPU).
+/// 3-D max pooling of `[N, C, T, H, W]` (burn's ops: what training, the GPU backends and the
+/// burn engine run; the CPU eval engine pools on oneDNN).
 pub fn max_pool3d(x: Tensor<5>, p: Pool3d) -> Tensor<5> {
-    let x = match FeatureMap::take5(x) {
-        Ok(mut a) => match crate::kernels::pool::max_pool3d(
-            &a.data,
-            a.shape,
-            p.kernel,
-            p.stride,
-            p.padding,
-            p.ceil_mode,
-        ) {
-            Some((data, shape)) => {
-                crate::kernels::buffers::give(std::mem::replace(&mut a.data, data));
-                a.shape = shape;
-                return a.into5();
-            }
-            // burn's pool reports the misfit.
-            None => a.into5(),
-        },
-        Err(x) => *x,
-    };
-    max_pool3d_burn(x, p)
-}
-
-/// burn's pools: what autodiff and the GPU backends run.
-fn max_pool3d_burn(x: Tensor<5>, p: Pool3d) -> Tensor<5> {
     let [n, c, t, h, w] = x.dims();
     let y = max_pool2d(
         x.reshape([n, c * t, h, w]),
@@ -178,56 +153,6 @@ mod tests {
                 for (a, b) in got.iter().zip(&want) {
                     assert!((a - b).abs() < 1e-5, "{p:?} max={max}: {a} vs {b}");
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn kernel_max_pool_matches_burns_in_ceil_mode_too() {
-        let dev = Device::flex();
-        for dims in [[1, 2, 5, 9, 8], [2, 1, 4, 7, 7]] {
-            let len: usize = dims.iter().product();
-            let data: Vec<f32> = (0..len).map(|i| ((i * 7919) % 101) as f32 / 10.0 - 5.0).collect();
-            for p in [
-                Pool3d {
-                    kernel: [3, 3, 3],
-                    stride: [2, 2, 2],
-                    padding: [0; 3],
-                    ceil_mode: true,
-                },
-                Pool3d {
-                    kernel: [1, 3, 3],
-                    stride: [1, 2, 2],
-                    padding: [0, 1, 1],
-                    ceil_mode: true,
-                },
-                Pool3d {
-                    kernel: [3, 1, 1],
-                    stride: [2, 1, 1],
-                    padding: [1, 0, 0],
-                    ceil_mode: false,
-                },
-                // One spatial axis alone (the plane pass with the other axis the identity).
-                Pool3d {
-                    kernel: [1, 3, 1],
-                    stride: [1, 2, 1],
-                    padding: [0, 1, 0],
-                    ceil_mode: false,
-                },
-                Pool3d {
-                    kernel: [2, 1, 3],
-                    stride: [1, 1, 2],
-                    padding: [0, 0, 1],
-                    ceil_mode: true,
-                },
-            ] {
-                let x = || Tensor::<5>::from_data(TensorData::new(data.clone(), dims), &dev);
-                let a = max_pool3d(x(), p);
-                let b = max_pool3d_burn(x(), p);
-                assert_eq!(a.dims(), b.dims(), "{dims:?} {p:?}");
-                let a: Vec<f32> = a.into_data().try_into_vec::<f32>().unwrap();
-                let b: Vec<f32> = b.into_data().try_into_vec::<f32>().unwrap();
-                assert_eq!(a, b, "{dims:?} {p:?}");
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{
-    bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, residual_block, video_pool, FeatureMap, FoldConv,
+    bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, video_pool,
     NonLocal, Pool3d,
 };
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
@@ -193,22 +193,6 @@ impl Bottleneck3d {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match FeatureMap::take5(x) {
-            Ok(a) => {
-                let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
-                    (&self.conv1, &self.bn1),
-                    (&self.conv2, &self.bn2),
-                    (&self.conv3, &self.bn3),
-                ];
-                let ds = self.downsample.as_ref();
-                let out = residual_block(&chain, ds, &a).into5();
-                return match &self.nonlocal_block {
-                    Some(nl) => nl.forward(out),
-                    None => out,
-                };
-            }
-            Err(x) => *x,
-        };
         let identity = match &self.downsample {
             Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),

@@ -15,7 +15,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
+use crate::layers::{check_clips, conv_bn3d, video_pool};
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
@@ -43,18 +43,6 @@ impl Conv2Plus1d {
     }
 }
 
-impl FoldConv for Conv2Plus1d {
-    fn conv_fmap(
-        &self,
-        bn: Option<&BatchNorm>,
-        act: bool,
-        residual: Option<&FeatureMap>,
-        x: &FeatureMap,
-    ) -> FeatureMap {
-        let mid = self.conv1.conv_fmap(Some(&self.bn1), true, None, x);
-        self.conv2.conv_fmap(bn, act, residual, &mid)
-    }
-}
 
 /// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
 impl LowerConv for Conv2Plus1d {
@@ -127,24 +115,6 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match FeatureMap::take5(x) {
-            Ok(a) => {
-                let ds = self.downsample.as_ref();
-                let first: &dyn FoldConv = match (&self.conv1, &self.conv1x1) {
-                    (Some(c), _) => c,
-                    (None, Some(c)) => c,
-                    (None, None) => unreachable!("a block has a first convolution"),
-                };
-                let out = match (&self.conv3, &self.bn3) {
-                    (Some(c3), Some(b3)) => {
-                        residual_block(&[(first, &self.bn1), (&self.conv2, &self.bn2), (c3, b3)], ds, &a)
-                    }
-                    _ => residual_block(&[(first, &self.bn1), (&self.conv2, &self.bn2)], ds, &a),
-                };
-                return out.into5();
-            }
-            Err(x) => *x,
-        };
         let identity = match &self.downsample {
             Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),

@@ -14,7 +14,7 @@ use burn::Tensor;
 
 use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::{conv_bn2d, residual_block, FeatureMap};
+use crate::layers::conv_bn2d;
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
@@ -70,21 +70,6 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = match FeatureMap::take4(x) {
-            Ok(a) => {
-                let ds = self.downsample.as_ref();
-                let out = match (&self.conv3, &self.bn3) {
-                    (Some(c3), Some(b3)) => residual_block(
-                        &[(&self.conv1, &self.bn1), (&self.conv2, &self.bn2), (c3, b3)],
-                        ds,
-                        &a,
-                    ),
-                    _ => residual_block(&[(&self.conv1, &self.bn1), (&self.conv2, &self.bn2)], ds, &a),
-                };
-                return out.into4();
-            }
-            Err(x) => *x,
-        };
         let residual = match &self.downsample {
             Some((c, b)) => conv_bn2d(c, Some(b), false, x.clone()),
             None => x.clone(),

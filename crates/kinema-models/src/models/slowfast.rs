@@ -16,7 +16,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, max_pool3d, residual_block, FeatureMap, FoldConv, Pool3d};
+use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
 
 /// GluonCV's `SlowFast` arguments.
 #[derive(Debug, Clone)]
@@ -122,18 +122,6 @@ impl SfBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match FeatureMap::take5(x) {
-            Ok(a) => {
-                let chain: [(&dyn FoldConv, &BatchNorm); 3] = [
-                    (&self.conv1, &self.bn1),
-                    (&self.conv2, &self.bn2),
-                    (&self.conv3, &self.bn3),
-                ];
-                let ds = self.downsample.as_ref();
-                return residual_block(&chain, ds, &a).into5();
-            }
-            Err(x) => *x,
-        };
         let identity = match &self.downsample {
             Some((c, b)) => conv_bn3d(c, Some(b), false, x.clone()),
             None => x.clone(),

@@ -25,7 +25,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, residual_block, video_pool, FeatureMap, FoldConv};
+use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -95,23 +95,6 @@ pub enum SpatioTemporalConv {
     Factored((Conv3d, BatchNorm, Relu, Conv3d)),
 }
 
-impl FoldConv for SpatioTemporalConv {
-    fn conv_fmap(
-        &self,
-        bn: Option<&BatchNorm>,
-        act: bool,
-        residual: Option<&FeatureMap>,
-        x: &FeatureMap,
-    ) -> FeatureMap {
-        match self {
-            SpatioTemporalConv::Full(c) => c.conv_fmap(bn, act, residual, x),
-            SpatioTemporalConv::Factored((spatial, mid, _, temporal)) => {
-                let y = spatial.conv_fmap(Some(mid), true, None, x);
-                temporal.conv_fmap(bn, act, residual, &y)
-            }
-        }
-    }
-}
 
 impl LowerConv for SpatioTemporalConv {
     fn lower_conv(
@@ -244,15 +227,6 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let x = match FeatureMap::take5(x) {
-            Ok(a) => {
-                let ds = self.downsample.as_ref();
-                let chain: [(&dyn FoldConv, &BatchNorm); 2] =
-                    [(&self.conv1.0, &self.conv1.1), (&self.conv2.0, &self.conv2.1)];
-                return residual_block(&chain, ds, &a).into5();
-            }
-            Err(x) => *x,
-        };
         let residual = match &self.downsample {
             Some((c, b)) => b.forward(c.forward(x.clone())),
             None => x.clone(),
