@@ -6,6 +6,8 @@
 //! primitive descriptors are made and how memory descriptors are held. The rest is the same C
 //! API in both.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod ops;
 mod raw;
 
@@ -25,11 +27,11 @@ pub enum DnnlError {
     /// The shared library (or its threading runtime) could not be opened.
     #[error(
         "oneDNN ({soname}) could not be loaded: {reason}. Install it with `bash scripts/install-deps.sh` \
-         (Debian: `apt-get install libdnnl2`) or point LD_LIBRARY_PATH at it"
+         (Debian: `apt-get install libdnnl2`), or set KINEMA_DNNL_LIB to the library's path"
     )]
     Missing {
         /// The file looked for.
-        soname: &'static str,
+        soname: String,
         /// The loader's message.
         reason: String,
     },

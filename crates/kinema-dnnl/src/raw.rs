@@ -22,12 +22,20 @@ pub(crate) const SONAME: &str = env!("KINEMA_DNNL_SONAME");
 
 static LIB: OnceLock<std::result::Result<bindings::DnnlLib, String>> = OnceLock::new();
 
+/// The file oneDNN is opened from: `KINEMA_DNNL_LIB`, else the soname the bindings were
+/// generated for (found by the dynamic loader's search).
+pub(crate) fn library_file() -> String {
+    std::env::var("KINEMA_DNNL_LIB").unwrap_or_else(|_| SONAME.to_string())
+}
+
 /// oneDNN, opened on first use (every function the headers declare must be there).
 pub(crate) fn lib() -> Result<&'static bindings::DnnlLib> {
-    LIB.get_or_init(|| open(SONAME).map_err(|e| e.to_string()))
+    static FILE: OnceLock<String> = OnceLock::new();
+    let file = FILE.get_or_init(library_file);
+    LIB.get_or_init(|| open(file).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|reason| DnnlError::Missing {
-            soname: SONAME,
+            soname: file.clone(),
             reason: reason.clone(),
         })
 }

@@ -168,7 +168,7 @@ fn bad_arguments_and_a_missing_library_are_named_errors() {
         .to_string();
     assert!(e.contains("libdnnl-that-is-not-there"), "{e}");
     let e = DnnlError::Missing {
-        soname: "libdnnl.so.2",
+        soname: "libdnnl.so.2".into(),
         reason: e,
     }
     .to_string();

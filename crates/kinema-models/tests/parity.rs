@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use kinema_data::read_npy_f32;
+use kinema_models::engine::Plan;
 use kinema_models::{get_model, GetModelOptions};
 
 fn fixtures() -> PathBuf {
@@ -59,11 +60,16 @@ fn compare(name: &str, base: &str, weights: &str, num_segments: usize) {
         .unwrap()
         .load_weights(&dir.join(weights))
         .unwrap();
+    // burn's ops (training, GPU) and the CPU eval engine (oneDNN), both against the reference.
     let (_, f) = net.run(&shape, input.clone(), true, &dev).unwrap();
-    let (_, y) = net.run(&shape, input, false, &dev).unwrap();
-    let (ef, ey) = (rel_err(&f, &feats), rel_err(&y, &logits));
-    eprintln!("{name} ({weights}): features rel err {ef:.2e}, logits rel err {ey:.2e}");
-    assert!(ef < 1e-4 && ey < 1e-4, "{name}: features {ef}, logits {ey}");
+    let (_, y) = net.run(&shape, input.clone(), false, &dev).unwrap();
+    let onednn = |features| Plan::compile(&net.lower(&shape, features).unwrap()).unwrap().run(&input).unwrap();
+    let (df, dy) = (onednn(true), onednn(false));
+    for (engine, f, y) in [("burn", &f, &y), ("onednn", &df, &dy)] {
+        let (ef, ey) = (rel_err(f, &feats), rel_err(y, &logits));
+        eprintln!("{name} ({weights}, {engine}): features rel err {ef:.2e}, logits rel err {ey:.2e}");
+        assert!(ef < 1e-4 && ey < 1e-4, "{name} on {engine}: features {ef}, logits {ey}");
+    }
 }
 
 #[test]
