@@ -39,6 +39,10 @@ pub struct Args {
     /// Print JSON (its last line carries median_ms and min_ms).
     #[arg(long)]
     json: bool,
+    /// Also time every step of the oneDNN plan once (after the timed runs) and print the
+    /// slowest: convolutions by layer name, reorders, pools.
+    #[arg(long)]
+    profile: bool,
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -123,6 +127,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let profile = if a.profile && a.engine == CpuEngine::Onednn {
+        Some(model.profile(&shape, &x, false).with_context(|| format!("profiling {}", a.model))?)
+    } else {
+        None
+    };
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
@@ -141,6 +150,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "cpu": cpu,
             "isa": isa,
             "onednn": onednn,
+            "profile": profile.as_ref().map(|p| p.iter().map(|(s, ms)| serde_json::json!({"step": s, "ms": ms})).collect::<Vec<_>>()),
             "median_ms": median,
             "min_ms": min,
         });
@@ -156,6 +166,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             a.engine,
             onednn.map(|v| format!(", oneDNN {v}")).unwrap_or_default()
         );
+        if let Some(p) = &profile {
+            let total: f64 = p.iter().map(|(_, ms)| ms).sum();
+            let mut by_time: Vec<&(String, f64)> = p.iter().collect();
+            by_time.sort_by(|a, b| b.1.total_cmp(&a.1));
+            println!("  profile: {} steps, {total:.1} ms in all; the slowest:", p.len());
+            for (step, ms) in by_time.iter().take(15) {
+                println!("  {ms:>8.2} ms {:>5.1}%  {step}", 100.0 * ms / total);
+            }
+        }
     }
     Ok(())
 }

@@ -320,7 +320,7 @@ impl Memory {
     pub fn alloc(engine: &Engine, md: &MemoryDesc) -> Result<Memory> {
         Ok(Memory {
             raw: Memory::create(engine, md, ALLOCATE)?,
-            md: *md,
+            md: md.clone(),
             base: None,
         })
     }
@@ -329,7 +329,7 @@ impl Memory {
     pub fn unbound(engine: &Engine, md: &MemoryDesc) -> Result<Memory> {
         Ok(Memory {
             raw: Memory::create(engine, md, ptr::null_mut())?,
-            md: *md,
+            md: md.clone(),
             base: None,
         })
     }
@@ -358,7 +358,7 @@ impl Memory {
         let raw = Memory::create(engine, md, unsafe { p.add(offset) } as *mut c_void)?;
         Ok(Memory {
             raw,
-            md: *md,
+            md: md.clone(),
             base: Some(base.clone()),
         })
     }

@@ -132,6 +132,15 @@ impl Model {
         Ok((plan.output_shape().to_vec(), y))
     }
 
+    /// The oneDNN plan for `shape` (compiled now unless cached) timed step by step on `input`:
+    /// `(step, ms)` in execution order (see [`Plan::steps`]).
+    pub fn profile(&self, shape: &[usize], input: &[f32], features: bool) -> Result<Vec<(String, f64)>> {
+        self.net.check_shape(shape)?;
+        let mut plan = Plan::compile(&self.net.lower(shape, features)?)?;
+        let times = plan.profile(input)?;
+        Ok(plan.steps().iter().cloned().zip(times).collect())
+    }
+
     /// The input shape of `n` videos' views as this model takes them: frames
     /// `[n * segments, 3, H, W]` for TSN models, clips `[n, 3, T, H, W]` for 3-D ones, with the
     /// card's crop size and frame count.

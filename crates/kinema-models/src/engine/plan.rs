@@ -74,7 +74,7 @@ struct Builder<'g> {
     slot_size: Vec<usize>,
     slot_refs: Vec<usize>,
     free: Vec<usize>,
-    impls: Vec<String>,
+    labels: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -189,7 +189,7 @@ impl Builder<'_> {
     }
 
     fn md(&self, v: Val) -> MemoryDesc {
-        self.mems[self.val(v).mem].md
+        self.mems[self.val(v).mem].md.clone()
     }
 
     /// Whether `v`'s buffer may be overwritten by its reader: its last read, no other value
@@ -201,9 +201,9 @@ impl Builder<'_> {
             && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
     }
 
-    fn prim(&mut self, pd: &PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
+    fn prim(&mut self, label: String, pd: &PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
         let prim = Primitive::new(pd).map_err(err("a primitive"))?;
-        self.impls.push(pd.implementation());
+        self.labels.push(format!("{label} [{}]", pd.implementation()));
         self.steps.push(Step::Prim { prim, args });
         Ok(())
     }
@@ -218,10 +218,11 @@ impl Builder<'_> {
             return Ok(*m);
         }
         let src = st.mem;
-        let dst = self.fresh(*want);
+        let dst = self.fresh(want.clone());
         let pd = dnnl::reorder(&self.engine, &self.mems[src].md, want).map_err(err("a reorder"))?;
-        self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
-        self.vals.get_mut(&v.0).expect("live").copies.push((*want, dst));
+        let label = format!("reorder {} -> {}", self.mems[src].md.layout_name(), want.layout_name());
+        self.prim(label, &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+        self.vals.get_mut(&v.0).expect("live").copies.push((want.clone(), dst));
         Ok(dst)
     }
 
@@ -254,7 +255,7 @@ impl Builder<'_> {
         self.consts.push(packed);
         self.mems.push(MemSpec {
             place: Place::Const(self.consts.len() - 1),
-            md: *want,
+            md: want.clone(),
         });
         Ok(self.mems.len() - 1)
     }
@@ -306,16 +307,16 @@ impl Builder<'_> {
                 self.alias(m, dst_md, 0)
             }
             Some(r) => {
-                let dst = self.fresh(dst_md);
+                let dst = self.fresh(dst_md.clone());
                 let rm = self.val(r).mem;
                 let pd = dnnl::reorder(&self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
-                self.prim(&pd, vec![(Arg::Src, rm), (Arg::Dst, dst)])?;
+                self.prim(format!("reorder residual for {}", c.name), &pd, vec![(Arg::Src, rm), (Arg::Dst, dst)])?;
                 dst
             }
             None => self.fresh(dst_md),
         };
         args.push((Arg::Dst, dst));
-        self.prim(&pd, args)?;
+        self.prim(format!("conv {}", c.name), &pd, args)?;
         self.used(c.x);
         if let Some(r) = c.residual {
             self.used(r);
@@ -360,7 +361,7 @@ impl Builder<'_> {
                     .map_err(err("a pooling"))?;
                 let dst = self.fresh(pd.query(Query::Dst).map_err(err("a pooling"))?);
                 let src = self.val(*x).mem;
-                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim(format!("pool {kernel:?}/{stride:?}"), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -373,7 +374,7 @@ impl Builder<'_> {
                 } else {
                     self.fresh(md)
                 };
-                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim("relu".into(), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -384,7 +385,7 @@ impl Builder<'_> {
                     // Branches in layouts no concatenation takes together: plain first.
                     Err(_) => {
                         let srcs = xs.iter().map(|x| self.as_plain(*x)).collect::<Result<Vec<_>>>()?;
-                        let mds: Vec<MemoryDesc> = srcs.iter().map(|m| self.mems[*m].md).collect();
+                        let mds: Vec<MemoryDesc> = srcs.iter().map(|m| self.mems[*m].md.clone()).collect();
                         (
                             dnnl::concat(&self.engine, None, 1, &mds).map_err(err("a concatenation"))?,
                             srcs,
@@ -398,7 +399,7 @@ impl Builder<'_> {
                     .map(|(i, m)| (Arg::MultipleSrc(i), *m))
                     .collect();
                 args.push((Arg::Dst, dst));
-                self.prim(&pd, args)?;
+                self.prim(format!("concat of {}", xs.len()), &pd, args)?;
                 for x in xs {
                     self.used(*x);
                 }
@@ -435,7 +436,7 @@ impl Builder<'_> {
                 }
                 let dst = self.fresh(plain(&node.shape)?);
                 args.push((Arg::Dst, dst));
-                self.prim(&pd, args)?;
+                self.prim(format!("linear {name}"), &pd, args)?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -474,7 +475,7 @@ impl Builder<'_> {
                 let (sa, sb) = (g.shape(*a).to_vec(), g.shape(*b).to_vec());
                 let (am, bm) = (self.as_plain(*a)?, self.as_plain(*b)?);
                 let (av, bv) = (view(&sa, *ta)?, view(&sb, *tb)?);
-                let (am, bm) = (self.alias(am, av, 0), self.alias(bm, bv, 0));
+                let (am, bm) = (self.alias(am, av.clone(), 0), self.alias(bm, bv.clone(), 0));
                 let post: Vec<PostOp> = (*scale != 1.0)
                     .then_some(PostOp::Scale(*scale))
                     .into_iter()
@@ -484,7 +485,7 @@ impl Builder<'_> {
                 let pd =
                     dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
                 let dst = self.fresh(dst_md);
-                self.prim(&pd, vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)])?;
+                self.prim("matmul".into(), &pd, vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)])?;
                 self.release(am);
                 self.release(bm);
                 self.used(*a);
@@ -493,17 +494,18 @@ impl Builder<'_> {
             }
             Op::Softmax(x) => {
                 let src = self.as_plain(*x)?;
-                let md = self.mems[src].md;
+                let md = self.mems[src].md.clone();
                 let pd = dnnl::softmax_forward(&self.engine, &md, node.shape.len() - 1)
                     .map_err(err("a softmax"))?;
                 let dst = self.fresh(md);
-                self.prim(&pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim("softmax".into(), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
             }
             Op::SegmentMean { x, segments } => {
                 let src = self.as_plain(*x)?;
                 let dst = self.fresh(plain(&node.shape)?);
+                self.labels.push(format!("mean over {segments} segments"));
                 self.steps.push(Step::SegmentMean {
                     src,
                     dst,
@@ -546,7 +548,7 @@ pub struct Plan {
     output: usize,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
-    impls: Vec<String>,
+    labels: Vec<String>,
     // Kept alive for the memories' views (base buffers) and the engine's lifetime.
     _slots: Vec<Arc<Memory>>,
     _consts: Vec<Memory>,
@@ -575,7 +577,7 @@ impl Plan {
             slot_size: Vec::new(),
             slot_refs: Vec::new(),
             free: Vec::new(),
-            impls: Vec::new(),
+            labels: Vec::new(),
         };
         for v in 0..graph.nodes.len() {
             b.lower(v, &mut stream)?;
@@ -614,7 +616,7 @@ impl Plan {
             output,
             input_shape: graph.nodes[0].shape.clone(),
             output_shape: graph.nodes[last.0].shape.clone(),
-            impls: b.impls,
+            labels: b.labels,
             _slots: slots,
             _consts: Vec::new(),
             _engine: b.engine,
@@ -631,9 +633,10 @@ impl Plan {
         &self.output_shape
     }
 
-    /// The implementation each primitive runs on (`brg:avx512_core`, `jit:avx2`...).
-    pub fn implementations(&self) -> &[String] {
-        &self.impls
+    /// Each step: the operation, its layer and the implementation it runs on
+    /// (`conv layer1.0.conv1 [jit:avx2]`, `reorder ... [simple:any]`).
+    pub fn steps(&self) -> &[String] {
+        &self.labels
     }
 
     /// Runs the plan on `input` (plain, [`input_shape`](Self::input_shape)).
@@ -665,6 +668,43 @@ impl Plan {
         let mut out = vec![0f32; self.output_shape.iter().product()];
         self.mems[self.output].read(&mut out).map_err(err("the output"))?;
         Ok(out)
+    }
+}
+
+impl Plan {
+    fn step(&mut self, i: usize) -> Result<()> {
+        let Plan { stream, steps, mems, .. } = self;
+        match &steps[i] {
+            Step::Prim { prim, args } => {
+                let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &mems[*m])).collect();
+                prim.execute(stream, &a).map_err(err("running"))
+            }
+            Step::SegmentMean { src, dst, segments } => {
+                stream.wait().map_err(err("running"))?;
+                segment_mean(&mems[*src], &mems[*dst], *segments)
+            }
+        }
+    }
+
+    /// Runs the plan on `input` timing every step (the stream waited on after each): the
+    /// milliseconds of each of [`steps`](Self::steps), in order.
+    pub fn profile(&mut self, input: &[f32]) -> Result<Vec<f64>> {
+        if input.len() != self.input_shape.iter().product::<usize>() {
+            return Err(ModelError::InvalidOption(format!(
+                "{} values for the input shape {:?}",
+                input.len(),
+                self.input_shape
+            )));
+        }
+        self.mems[self.input].write(input).map_err(err("the input"))?;
+        let mut times = Vec::with_capacity(self.steps.len());
+        for i in 0..self.steps.len() {
+            let t = std::time::Instant::now();
+            self.step(i)?;
+            self.stream.wait().map_err(err("running"))?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(times)
     }
 }
 
