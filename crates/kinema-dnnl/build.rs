@@ -42,6 +42,8 @@ fn main() {
         .blocklist_item("DNNL_RUNTIME_F32_VAL_REP")
         .prepend_enum_name(false)
         .layout_tests(false)
+        // The headers' comments hold C snippets that rustdoc would run as doctests.
+        .generate_comments(false)
         .dynamic_library_name("DnnlLib")
         .dynamic_link_require_all(true)
         .generate()

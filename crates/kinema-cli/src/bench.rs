@@ -128,7 +128,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     pb.finish_and_clear();
     let profile = if a.profile && a.engine == CpuEngine::Onednn {
-        Some(model.profile(&shape, &x, false).with_context(|| format!("profiling {}", a.model))?)
+        Some(
+            model
+                .profile(&shape, &x, false)
+                .with_context(|| format!("profiling {}", a.model))?,
+        )
     } else {
         None
     };

@@ -56,7 +56,6 @@ fn status_name(s: b::dnnl_status_t) -> &'static str {
         b::dnnl_out_of_memory => "out of memory",
         b::dnnl_invalid_arguments => "invalid arguments",
         b::dnnl_unimplemented => "unimplemented (no implementation for these shapes, layouts or data types)",
-        b::dnnl_iterator_ends => "iterator ends",
         b::dnnl_runtime_error => "runtime error",
         b::dnnl_not_required => "not required",
         _ => "unknown status",

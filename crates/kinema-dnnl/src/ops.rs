@@ -12,7 +12,6 @@ mod api;
 pub use api::*;
 pub(crate) use api::{append_eltwise, append_sum, query_md};
 
-
 /// A convolution's descriptors and geometry (per spatial dimension).
 #[derive(Debug)]
 pub struct ConvParams<'a> {
@@ -59,4 +58,3 @@ pub struct PoolParams<'a> {
     /// Padding after (more than before for ceil-mode pooling).
     pub pad_r: &'a [usize],
 }
-

@@ -102,14 +102,7 @@ impl Model {
         if self.engine != CpuEngine::Onednn || *dev != Device::flex() {
             return self.net.run(shape, input, features, dev);
         }
-        self.net.check_shape(shape)?;
-        if shape.iter().product::<usize>() != input.len() {
-            return Err(ModelError::InvalidOption(format!(
-                "input shape {shape:?} needs {} values, got {}",
-                shape.iter().product::<usize>(),
-                input.len()
-            )));
-        }
+        self.net.check_input(shape, input.len())?;
         let mut plans = self
             .plans
             .0
@@ -135,7 +128,7 @@ impl Model {
     /// The oneDNN plan for `shape` (compiled now unless cached) timed step by step on `input`:
     /// `(step, ms)` in execution order (see [`Plan::steps`]).
     pub fn profile(&self, shape: &[usize], input: &[f32], features: bool) -> Result<Vec<(String, f64)>> {
-        self.net.check_shape(shape)?;
+        self.net.check_input(shape, input.len())?;
         let mut plan = Plan::compile(&self.net.lower(shape, features)?)?;
         let times = plan.profile(input)?;
         Ok(plan.steps().iter().cloned().zip(times).collect())

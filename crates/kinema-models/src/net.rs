@@ -201,6 +201,18 @@ impl Net {
         Ok(())
     }
 
+    /// [`check_shape`](Self::check_shape), and `values` values for it.
+    pub fn check_input(&self, shape: &[usize], values: usize) -> Result<()> {
+        self.check_shape(shape)?;
+        if shape.iter().product::<usize>() != values {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?} needs {} values, got {values}",
+                shape.iter().product::<usize>()
+            )));
+        }
+        Ok(())
+    }
+
     /// Like [`run`](Self::run) but keeps the result a tensor on `dev` (on an autodiff device
     /// it carries the graph back to the parameters: what training steps on).
     pub fn forward_data(
@@ -210,14 +222,7 @@ impl Net {
         features: bool,
         dev: &Device,
     ) -> Result<Tensor<2>> {
-        self.check_shape(shape)?;
-        if shape.iter().product::<usize>() != input.len() {
-            return Err(ModelError::InvalidOption(format!(
-                "input shape {shape:?} needs {} values, got {}",
-                shape.iter().product::<usize>(),
-                input.len()
-            )));
-        }
+        self.check_input(shape, input.len())?;
         let data = TensorData::new(input, shape.to_vec());
         // A shape the checks above let through but a backend kernel rejects must still come
         // back as an error, not abort the caller.

@@ -63,12 +63,20 @@ fn compare(name: &str, base: &str, weights: &str, num_segments: usize) {
     // burn's ops (training, GPU) and the CPU eval engine (oneDNN), both against the reference.
     let (_, f) = net.run(&shape, input.clone(), true, &dev).unwrap();
     let (_, y) = net.run(&shape, input.clone(), false, &dev).unwrap();
-    let onednn = |features| Plan::compile(&net.lower(&shape, features).unwrap()).unwrap().run(&input).unwrap();
+    let onednn = |features| {
+        Plan::compile(&net.lower(&shape, features).unwrap())
+            .unwrap()
+            .run(&input)
+            .unwrap()
+    };
     let (df, dy) = (onednn(true), onednn(false));
     for (engine, f, y) in [("burn", &f, &y), ("onednn", &df, &dy)] {
         let (ef, ey) = (rel_err(f, &feats), rel_err(y, &logits));
         eprintln!("{name} ({weights}, {engine}): features rel err {ef:.2e}, logits rel err {ey:.2e}");
-        assert!(ef < 1e-4 && ey < 1e-4, "{name} on {engine}: features {ef}, logits {ey}");
+        assert!(
+            ef < 1e-4 && ey < 1e-4,
+            "{name} on {engine}: features {ef}, logits {ey}"
+        );
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::ptr;
 
-use crate::raw::{bindings as b, lib};
 use super::{ConvParams, PoolAlg, PoolParams};
+use crate::raw::{bindings as b, lib};
 use crate::{check, dims_of, tag, Attr, DataType, DnnlError, Engine, Layout, PrimitiveDesc, Result};
 
 /// A memory descriptor: dimensions, data type and layout.

@@ -28,7 +28,10 @@ impl Clone for MemoryDesc {
         let mut md = ptr::null_mut();
         // SAFETY: self is a live descriptor; the clone is a new handle we own.
         let st = unsafe { l.dnnl_memory_desc_clone(&mut md, self.0) };
-        assert!(st == b::dnnl_success && !md.is_null(), "oneDNN could not clone a memory descriptor (out of memory)");
+        assert!(
+            st == b::dnnl_success && !md.is_null(),
+            "oneDNN could not clone a memory descriptor (out of memory)"
+        );
         MemoryDesc(md)
     }
 }
@@ -71,7 +74,15 @@ impl MemoryDesc {
         let mut md = ptr::null_mut();
         // SAFETY: out-pointer to a local; d holds dims.len() values.
         check(
-            unsafe { l.dnnl_memory_desc_create_with_tag(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), tag(layout, dims.len())?) },
+            unsafe {
+                l.dnnl_memory_desc_create_with_tag(
+                    &mut md,
+                    dims.len() as i32,
+                    d.as_ptr(),
+                    dt.raw(),
+                    tag(layout, dims.len())?,
+                )
+            },
             "dnnl_memory_desc_create_with_tag",
         )?;
         Ok(MemoryDesc(md))
@@ -80,14 +91,26 @@ impl MemoryDesc {
     /// `dims` of `dt` with explicit element `strides` (a view: transposed, sub-sampled).
     pub fn strided(dims: &[usize], dt: DataType, strides: &[usize]) -> Result<MemoryDesc> {
         if strides.len() != dims.len() {
-            return Err(DnnlError::Invalid(format!("{} strides for {} dimensions", strides.len(), dims.len())));
+            return Err(DnnlError::Invalid(format!(
+                "{} strides for {} dimensions",
+                strides.len(),
+                dims.len()
+            )));
         }
         let l = lib()?;
         let (d, s) = (dims_of(dims)?, dims_of(strides)?);
         let mut md = ptr::null_mut();
         // SAFETY: out-pointer to a local; d and s hold dims.len() values.
         check(
-            unsafe { l.dnnl_memory_desc_create_with_strides(&mut md, dims.len() as i32, d.as_ptr(), dt.raw(), s.as_ptr()) },
+            unsafe {
+                l.dnnl_memory_desc_create_with_strides(
+                    &mut md,
+                    dims.len() as i32,
+                    d.as_ptr(),
+                    dt.raw(),
+                    s.as_ptr(),
+                )
+            },
             "dnnl_memory_desc_create_with_strides",
         )?;
         Ok(MemoryDesc(md))
@@ -148,7 +171,9 @@ impl MemoryDesc {
         let n = query::<i32>(self.0, b::dnnl_query_inner_nblks_s32).max(0) as usize;
         let blks = query_dims(self.0, b::dnnl_query_inner_blks);
         let idxs = query_dims(self.0, b::dnnl_query_inner_idxs);
-        let inner: Vec<String> = (0..n).map(|i| format!("{}{}", blks[i], (b'a' + idxs[i] as u8) as char)).collect();
+        let inner: Vec<String> = (0..n)
+            .map(|i| format!("{}{}", blks[i], (b'a' + idxs[i] as u8) as char))
+            .collect();
         if inner.is_empty() {
             "strided".into()
         } else {
@@ -180,18 +205,32 @@ pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> R
     }
     let mut md = ptr::null_mut();
     // SAFETY: p is a live descriptor owned by pd; the clone is ours.
-    check(unsafe { l.dnnl_memory_desc_clone(&mut md, p) }, "dnnl_memory_desc_clone")?;
+    check(
+        unsafe { l.dnnl_memory_desc_clone(&mut md, p) },
+        "dnnl_memory_desc_clone",
+    )?;
     Ok(MemoryDesc(md))
 }
 
 pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> Result<()> {
     // SAFETY: po is alive; zero point 0 and the destination's own data type.
-    check(unsafe { l.dnnl_post_ops_append_sum(po, scale, 0, b::dnnl_data_type_undef) }, "dnnl_post_ops_append_sum")
+    check(
+        unsafe { l.dnnl_post_ops_append_sum(po, scale, 0, b::dnnl_data_type_undef) },
+        "dnnl_post_ops_append_sum",
+    )
 }
 
-pub(crate) fn append_eltwise(l: &b::DnnlLib, po: b::dnnl_post_ops_t, alg: b::dnnl_alg_kind_t, alpha: f32) -> Result<()> {
+pub(crate) fn append_eltwise(
+    l: &b::DnnlLib,
+    po: b::dnnl_post_ops_t,
+    alg: b::dnnl_alg_kind_t,
+    alpha: f32,
+) -> Result<()> {
     // SAFETY: po is alive.
-    check(unsafe { l.dnnl_post_ops_append_eltwise(po, alg, alpha, 0.0) }, "dnnl_post_ops_append_eltwise")
+    check(
+        unsafe { l.dnnl_post_ops_append_eltwise(po, alg, alpha, 0.0) },
+        "dnnl_post_ops_append_eltwise",
+    )
 }
 
 fn attr_raw(attr: Option<&Attr>) -> b::const_dnnl_primitive_attr_t {
@@ -203,7 +242,11 @@ fn optional(md: Option<&MemoryDesc>) -> b::const_dnnl_memory_desc_t {
 }
 
 /// A forward-inference convolution.
-pub fn convolution_forward(engine: &Engine, p: &ConvParams<'_>, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+pub fn convolution_forward(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
     let mut raw = ptr::null_mut();
@@ -232,7 +275,12 @@ pub fn convolution_forward(engine: &Engine, p: &ConvParams<'_>, attr: Option<&At
 }
 
 /// A forward-inference pooling from `src` to `dst`.
-pub fn pooling_forward(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc, p: &PoolParams<'_>) -> Result<PrimitiveDesc> {
+pub fn pooling_forward(
+    engine: &Engine,
+    src: &MemoryDesc,
+    dst: &MemoryDesc,
+    p: &PoolParams<'_>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let alg = match p.alg {
         PoolAlg::Max => b::dnnl_pooling_max,
@@ -319,7 +367,13 @@ pub fn inner_product_forward(
 }
 
 /// A batched matrix product `dst = src x weights` (strided descriptors for transposes).
-pub fn matmul(engine: &Engine, src: &MemoryDesc, weights: &MemoryDesc, dst: &MemoryDesc, attr: Option<&Attr>) -> Result<PrimitiveDesc> {
+pub fn matmul(
+    engine: &Engine,
+    src: &MemoryDesc,
+    weights: &MemoryDesc,
+    dst: &MemoryDesc,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
     // SAFETY: out-pointer to a local; descriptors live; no bias.
@@ -364,7 +418,12 @@ pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Resul
 }
 
 /// A concatenation of `srcs` along `axis`; `dst` `None` lets oneDNN pick its layout.
-pub fn concat(engine: &Engine, dst: Option<&MemoryDesc>, axis: usize, srcs: &[MemoryDesc]) -> Result<PrimitiveDesc> {
+pub fn concat(
+    engine: &Engine,
+    dst: Option<&MemoryDesc>,
+    axis: usize,
+    srcs: &[MemoryDesc],
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let raws: Vec<b::const_dnnl_memory_desc_t> = srcs.iter().map(|m| m.as_raw()).collect();
     let mut raw = ptr::null_mut();
@@ -392,7 +451,16 @@ pub fn reorder(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc) -> Result<Pr
     let mut raw = ptr::null_mut();
     // SAFETY: descriptors live, engine alive, default attributes.
     check(
-        unsafe { l.dnnl_reorder_primitive_desc_create(&mut raw, src.as_raw(), engine.raw, dst.as_raw(), engine.raw, ptr::null()) },
+        unsafe {
+            l.dnnl_reorder_primitive_desc_create(
+                &mut raw,
+                src.as_raw(),
+                engine.raw,
+                dst.as_raw(),
+                engine.raw,
+                ptr::null(),
+            )
+        },
         "dnnl_reorder_primitive_desc_create",
     )?;
     Ok(PrimitiveDesc { raw })

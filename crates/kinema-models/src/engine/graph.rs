@@ -274,33 +274,26 @@ pub trait ConvLayer {
     fn geometry(&self) -> ConvGeometry;
 }
 
-impl ConvLayer for Conv3d {
-    fn weight(&self) -> (Vec<f32>, Vec<usize>) {
-        let w = self.weight.val();
-        let shape = w.dims().to_vec();
-        (values(w), shape)
-    }
-    fn bias(&self) -> Option<Vec<f32>> {
-        self.bias.as_ref().map(|b| values(b.val()))
-    }
-    fn geometry(&self) -> ConvGeometry {
-        geometry3(self)
-    }
+/// [`ConvLayer`] for a burn convolution type, its geometry from `$geometry`.
+macro_rules! conv_layer {
+    ($ty:ty, $geometry:ident) => {
+        impl ConvLayer for $ty {
+            fn weight(&self) -> (Vec<f32>, Vec<usize>) {
+                let w = self.weight.val();
+                let shape = w.dims().to_vec();
+                (values(w), shape)
+            }
+            fn bias(&self) -> Option<Vec<f32>> {
+                self.bias.as_ref().map(|b| values(b.val()))
+            }
+            fn geometry(&self) -> ConvGeometry {
+                $geometry(self)
+            }
+        }
+    };
 }
-
-impl ConvLayer for Conv2d {
-    fn weight(&self) -> (Vec<f32>, Vec<usize>) {
-        let w = self.weight.val();
-        let shape = w.dims().to_vec();
-        (values(w), shape)
-    }
-    fn bias(&self) -> Option<Vec<f32>> {
-        self.bias.as_ref().map(|b| values(b.val()))
-    }
-    fn geometry(&self) -> ConvGeometry {
-        geometry2(self)
-    }
-}
+conv_layer!(Conv3d, geometry3);
+conv_layer!(Conv2d, geometry2);
 
 /// A convolution, or a composite of them (R(2+1)D's), that a BatchNorm follows: what
 /// [`Graph::residual_block`] chains.
@@ -317,7 +310,7 @@ pub trait LowerConv {
     ) -> Result<Val>;
 }
 
-impl LowerConv for Conv3d {
+impl<C: ConvLayer> LowerConv for C {
     fn lower_conv(
         &self,
         g: &mut Graph,
@@ -331,18 +324,9 @@ impl LowerConv for Conv3d {
     }
 }
 
-impl LowerConv for Conv2d {
-    fn lower_conv(
-        &self,
-        g: &mut Graph,
-        name: &str,
-        bn: Option<&BatchNorm>,
-        relu: bool,
-        residual: Option<Val>,
-        x: Val,
-    ) -> Result<Val> {
-        g.conv(name, self, bn, relu, residual, x)
-    }
+/// A block's optional downsampling shortcut as [`Graph::residual_block`] takes it.
+pub fn downsample_of<C: LowerConv>(ds: &Option<(C, BatchNorm)>) -> Option<(&dyn LowerConv, &BatchNorm)> {
+    ds.as_ref().map(|(c, b)| (c as &dyn LowerConv, b))
 }
 
 /// A residual block's convolutions after the block's path: `(name, convolution, BatchNorm)`.
@@ -522,6 +506,39 @@ impl Graph {
             Some(shortcut),
             y,
         )
+    }
+
+    /// A bottleneck (or any three-convolution) residual block: `conv1`, `conv2`, `conv3` of
+    /// `p` with their BatchNorms, and the block's `downsample` (see
+    /// [`residual_block`](Self::residual_block)).
+    pub fn bottleneck<C: LowerConv>(
+        &mut self,
+        p: &str,
+        convs: [(&C, &BatchNorm); 3],
+        downsample: &Option<(C, BatchNorm)>,
+        x: Val,
+    ) -> Result<Val> {
+        let [(c1, b1), (c2, b2), (c3, b3)] = convs;
+        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] =
+            [("conv1", c1, b1), ("conv2", c2, b2), ("conv3", c3, b3)];
+        self.residual_block(p, &chain, downsample_of(downsample), x)
+    }
+
+    /// A 3-D network's head: the mean over every position and each video's clips, then
+    /// (unless `features`) the classifier `fc` (named `name`).
+    pub fn video_head(
+        &mut self,
+        x: Val,
+        segments: usize,
+        name: &str,
+        fc: &Linear,
+        features: bool,
+    ) -> Result<Val> {
+        let f = self.video_pool(x, segments)?;
+        if features {
+            return Ok(f);
+        }
+        self.linear(name, fc, false, f)
     }
 
     /// Pooling over the spatial dimensions of `x`.

@@ -220,9 +220,17 @@ impl Builder<'_> {
         let src = st.mem;
         let dst = self.fresh(want.clone());
         let pd = dnnl::reorder(&self.engine, &self.mems[src].md, want).map_err(err("a reorder"))?;
-        let label = format!("reorder {} -> {}", self.mems[src].md.layout_name(), want.layout_name());
+        let label = format!(
+            "reorder {} -> {}",
+            self.mems[src].md.layout_name(),
+            want.layout_name()
+        );
         self.prim(label, &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
-        self.vals.get_mut(&v.0).expect("live").copies.push((want.clone(), dst));
+        self.vals
+            .get_mut(&v.0)
+            .expect("live")
+            .copies
+            .push((want.clone(), dst));
         Ok(dst)
     }
 
@@ -310,7 +318,11 @@ impl Builder<'_> {
                 let dst = self.fresh(dst_md.clone());
                 let rm = self.val(r).mem;
                 let pd = dnnl::reorder(&self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
-                self.prim(format!("reorder residual for {}", c.name), &pd, vec![(Arg::Src, rm), (Arg::Dst, dst)])?;
+                self.prim(
+                    format!("reorder residual for {}", c.name),
+                    &pd,
+                    vec![(Arg::Src, rm), (Arg::Dst, dst)],
+                )?;
                 dst
             }
             None => self.fresh(dst_md),
@@ -361,7 +373,11 @@ impl Builder<'_> {
                     .map_err(err("a pooling"))?;
                 let dst = self.fresh(pd.query(Query::Dst).map_err(err("a pooling"))?);
                 let src = self.val(*x).mem;
-                self.prim(format!("pool {kernel:?}/{stride:?}"), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim(
+                    format!("pool {kernel:?}/{stride:?}"),
+                    &pd,
+                    vec![(Arg::Src, src), (Arg::Dst, dst)],
+                )?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -485,7 +501,11 @@ impl Builder<'_> {
                 let pd =
                     dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
                 let dst = self.fresh(dst_md);
-                self.prim("matmul".into(), &pd, vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)])?;
+                self.prim(
+                    "matmul".into(),
+                    &pd,
+                    vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)],
+                )?;
                 self.release(am);
                 self.release(bm);
                 self.used(*a);
@@ -641,30 +661,11 @@ impl Plan {
 
     /// Runs the plan on `input` (plain, [`input_shape`](Self::input_shape)).
     pub fn run(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        if input.len() != self.input_shape.iter().product::<usize>() {
-            return Err(ModelError::InvalidOption(format!(
-                "{} values for the input shape {:?}",
-                input.len(),
-                self.input_shape
-            )));
+        self.load(input)?;
+        for i in 0..self.steps.len() {
+            self.step(i)?;
         }
-        self.mems[self.input].write(input).map_err(err("the input"))?;
-        let Plan {
-            stream, steps, mems, ..
-        } = self;
-        for step in steps.iter() {
-            match step {
-                Step::Prim { prim, args } => {
-                    let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &mems[*m])).collect();
-                    prim.execute(stream, &a).map_err(err("running"))?;
-                }
-                Step::SegmentMean { src, dst, segments } => {
-                    stream.wait().map_err(err("running"))?;
-                    segment_mean(&mems[*src], &mems[*dst], *segments)?;
-                }
-            }
-        }
-        stream.wait().map_err(err("running"))?;
+        self.stream.wait().map_err(err("running"))?;
         let mut out = vec![0f32; self.output_shape.iter().product()];
         self.mems[self.output].read(&mut out).map_err(err("the output"))?;
         Ok(out)
@@ -672,8 +673,22 @@ impl Plan {
 }
 
 impl Plan {
+    /// Copies `input` into the plan's input buffer.
+    fn load(&mut self, input: &[f32]) -> Result<()> {
+        if input.len() != self.input_shape.iter().product::<usize>() {
+            return Err(ModelError::InvalidOption(format!(
+                "{} values for the input shape {:?}",
+                input.len(),
+                self.input_shape
+            )));
+        }
+        self.mems[self.input].write(input).map_err(err("the input"))
+    }
+
     fn step(&mut self, i: usize) -> Result<()> {
-        let Plan { stream, steps, mems, .. } = self;
+        let Plan {
+            stream, steps, mems, ..
+        } = self;
         match &steps[i] {
             Step::Prim { prim, args } => {
                 let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &mems[*m])).collect();
@@ -689,14 +704,7 @@ impl Plan {
     /// Runs the plan on `input` timing every step (the stream waited on after each): the
     /// milliseconds of each of [`steps`](Self::steps), in order.
     pub fn profile(&mut self, input: &[f32]) -> Result<Vec<f64>> {
-        if input.len() != self.input_shape.iter().product::<usize>() {
-            return Err(ModelError::InvalidOption(format!(
-                "{} values for the input shape {:?}",
-                input.len(),
-                self.input_shape
-            )));
-        }
-        self.mems[self.input].write(input).map_err(err("the input"))?;
+        self.load(input)?;
         let mut times = Vec::with_capacity(self.steps.len());
         for i in 0..self.steps.len() {
             let t = std::time::Instant::now();

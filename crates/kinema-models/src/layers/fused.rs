@@ -8,7 +8,12 @@ use burn::tensor::activation::relu;
 use burn::Tensor;
 
 /// `relu?(bn?(y) + residual?)`.
-pub fn finish<const D: usize>(y: Tensor<D>, bn: Option<&BatchNorm>, apply_relu: bool, residual: Option<Tensor<D>>) -> Tensor<D> {
+pub fn finish<const D: usize>(
+    y: Tensor<D>,
+    bn: Option<&BatchNorm>,
+    apply_relu: bool,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
     let y = match bn {
         Some(bn) => bn.forward(y),
         None => y,

@@ -260,7 +260,6 @@ impl<C: ConvNd> Layer<C> {
     }
 }
 
-/// Output (T, H, W) of running `layers` in turn on `size`, `None` where one does not fit.
 impl<C: ConvNd + LowerConv> Layer<C> {
     /// [`forward`](Self::forward) as graph operations; `p` is the layer's parameter path.
     pub fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
@@ -304,6 +303,7 @@ pub fn lower_layers<C: ConvNd + LowerConv>(
     layers.iter().try_fold(x, |x, (name, l)| l.lower(g, name, x))
 }
 
+/// Output (T, H, W) of running `layers` in turn on `size`, `None` where one does not fit.
 pub fn out_size<C: ConvNd>(layers: &[&Layer<C>], size: [usize; 3]) -> Option<[usize; 3]> {
     layers.iter().try_fold(size, |s, l| l.out_size(s))
 }

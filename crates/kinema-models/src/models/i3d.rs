@@ -12,12 +12,9 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::{
-    bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, video_pool,
-    NonLocal, Pool3d,
-};
+use crate::layers::{bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, video_pool, NonLocal, Pool3d};
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// How a 2-D bottleneck is inflated to 3-D.
@@ -208,17 +205,19 @@ impl Bottleneck3d {
     }
 }
 
-/// I3D ResNet V1.
 impl Bottleneck3d {
     /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
-            ("conv1", &self.conv1, &self.bn1),
-            ("conv2", &self.conv2, &self.bn2),
-            ("conv3", &self.conv3, &self.bn3),
-        ];
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
-        let y = g.residual_block(p, &chain, ds, x)?;
+        let y = g.bottleneck(
+            p,
+            [
+                (&self.conv1, &self.bn1),
+                (&self.conv2, &self.bn2),
+                (&self.conv3, &self.bn3),
+            ],
+            &self.downsample,
+            x,
+        )?;
         match &self.nonlocal_block {
             Some(nl) => nl.lower(g, &format!("{p}.nonlocal_block"), y),
             None => Ok(y),
@@ -226,6 +225,7 @@ impl Bottleneck3d {
     }
 }
 
+/// I3D ResNet V1.
 #[derive(Module, Debug)]
 pub struct I3dResNet {
     first_stage: (Conv3d, BatchNorm),
@@ -387,11 +387,7 @@ impl Architecture for I3dResNet {
                 x = g.pool("pool2", PoolKind::Max, &w, x)?;
             }
         }
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("fc", &self.fc, false, f)
+        g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 
     /// GluonCV (MXNet and PyTorch port alike) names the non-local block's `W` in capitals.

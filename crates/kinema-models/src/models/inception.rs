@@ -453,11 +453,7 @@ impl Architecture for I3dInception {
     fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
         self.check_input(dims(g.shape(x))?)?;
         let x = lower_layers(g, &numbered("features", &self.features), x)?;
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("output", &self.output, false, f)
+        g.video_head(x, self.num_segments, "output", &self.output, features)
     }
 
     fn gluon_key(path: &str) -> String {

@@ -136,10 +136,6 @@ impl Architecture for MotionNet {
         for (i, l) in self.layers.iter().enumerate() {
             x = g.conv(&format!("layers.{i}.conv"), &l.conv, Some(&l.bn), true, None, x)?;
         }
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("fc", &self.fc, false, f)
+        g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 }

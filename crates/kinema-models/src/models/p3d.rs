@@ -20,7 +20,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, max_pool3d, Pool3d};
@@ -185,19 +185,22 @@ impl Block2d {
     }
 }
 
-/// P3D ResNet-50 or -101.
 impl Block2d {
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
-            ("conv1", &self.conv1, &self.bn1),
-            ("conv2", &self.conv2, &self.bn2),
-            ("conv3", &self.conv3, &self.bn3),
-        ];
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
-        g.residual_block(p, &chain, ds, x)
+        g.bottleneck(
+            p,
+            [
+                (&self.conv1, &self.bn1),
+                (&self.conv2, &self.bn2),
+                (&self.conv3, &self.bn3),
+            ],
+            &self.downsample,
+            x,
+        )
     }
 }
 
+/// P3D ResNet-50 or -101.
 #[derive(Module, Debug)]
 pub struct P3d {
     conv1: Conv3d,
@@ -343,10 +346,6 @@ impl Architecture for P3d {
         for (i, b) in self.layer4.iter().enumerate() {
             x = b.lower(g, &format!("layer4.{i}"), x)?;
         }
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("fc", &self.fc, false, f)
+        g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 }

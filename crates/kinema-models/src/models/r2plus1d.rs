@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{Graph, LowerConv, Val};
+use crate::engine::{downsample_of, Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
@@ -42,7 +42,6 @@ impl Conv2Plus1d {
         conv_bn3d(&self.conv2, Some(bn), apply_relu, x)
     }
 }
-
 
 /// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
 impl LowerConv for Conv2Plus1d {
@@ -135,11 +134,10 @@ impl Block {
     }
 }
 
-/// R(2+1)D ResNet.
 impl Block {
     /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let ds = downsample_of(&self.downsample);
         let first: &dyn LowerConv = match (&self.conv1, &self.conv1x1) {
             (Some(c), _) => c,
             (None, Some(c)) => c,
@@ -170,6 +168,7 @@ impl Block {
     }
 }
 
+/// R(2+1)D ResNet.
 #[derive(Module, Debug)]
 pub struct R2Plus1d {
     conv1: Conv3d,
@@ -281,11 +280,7 @@ impl Architecture for R2Plus1d {
                 x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
             }
         }
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("fc", &self.fc, false, f)
+        g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 
     /// GluonCV (MXNet and PyTorch port alike) names a bottleneck's 1x1x1 `conv1`.

@@ -12,7 +12,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
 use burn::Tensor;
 
-use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
+use crate::engine::{downsample_of, Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::conv_bn2d;
 
@@ -89,7 +89,7 @@ impl Block {
 impl Block {
     /// The block as graph operations; `p` is its parameter path (`layer1.0`).
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let ds = downsample_of(&self.downsample);
         match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => g.residual_block(
                 p,

@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{Graph, LowerConv, PoolKind, Val, Window};
+use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
@@ -134,13 +134,16 @@ impl SfBlock {
 
 impl SfBlock {
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] = [
-            ("conv1", &self.conv1, &self.bn1),
-            ("conv2", &self.conv2, &self.bn2),
-            ("conv3", &self.conv3, &self.bn3),
-        ];
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
-        g.residual_block(p, &chain, ds, x)
+        g.bottleneck(
+            p,
+            [
+                (&self.conv1, &self.bn1),
+                (&self.conv2, &self.bn2),
+                (&self.conv3, &self.bn3),
+            ],
+            &self.downsample,
+            x,
+        )
     }
 }
 

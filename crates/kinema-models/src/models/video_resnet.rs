@@ -22,7 +22,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{Graph, LowerConv, Val};
+use crate::engine::{downsample_of, Graph, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
@@ -94,7 +94,6 @@ pub enum SpatioTemporalConv {
     /// torchvision's `Conv2Plus1D`.
     Factored((Conv3d, BatchNorm, Relu, Conv3d)),
 }
-
 
 impl LowerConv for SpatioTemporalConv {
     fn lower_conv(
@@ -237,11 +236,9 @@ impl BasicBlock {
     }
 }
 
-/// torchvision's `VideoResNet` with `BasicBlock`s, `[2, 2, 2, 2]` per stage (the 18-layer
-/// nets).
 impl BasicBlock {
     fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
-        let ds = self.downsample.as_ref().map(|(c, b)| (c as &dyn LowerConv, b));
+        let ds = downsample_of(&self.downsample);
         let chain: [(&str, &dyn LowerConv, &BatchNorm); 2] = [
             ("conv1.0", &self.conv1.0, &self.conv1.1),
             ("conv2.0", &self.conv2.0, &self.conv2.1),
@@ -250,6 +247,8 @@ impl BasicBlock {
     }
 }
 
+/// torchvision's `VideoResNet` with `BasicBlock`s, `[2, 2, 2, 2]` per stage (the 18-layer
+/// nets).
 #[derive(Module, Debug)]
 pub struct VideoResNet {
     /// `BasicStem` (conv, BN, ReLU) or `R2Plus1dStem` (conv, BN, ReLU, conv, BN, ReLU; the
@@ -365,11 +364,7 @@ impl Architecture for VideoResNet {
                 x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
             }
         }
-        let f = g.video_pool(x, self.num_segments)?;
-        if features {
-            return Ok(f);
-        }
-        g.linear("fc", &self.fc, false, f)
+        g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 }
 
