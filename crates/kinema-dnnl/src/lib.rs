@@ -226,8 +226,8 @@ impl Engine {
     pub fn cpu() -> Result<Engine> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
         check(
+            // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
             unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) },
             "dnnl_engine_create",
         )?;
@@ -258,8 +258,8 @@ impl Stream {
     pub fn new(engine: &Engine) -> Result<Stream> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: out-pointer to a local; the engine is alive.
         check(
+            // SAFETY: out-pointer to a local; the engine is alive.
             unsafe { l.dnnl_stream_create(&mut raw, engine.raw, b::dnnl_stream_default_flags) },
             "dnnl_stream_create",
         )?;
@@ -306,9 +306,9 @@ impl Memory {
     fn create(engine: &Engine, md: &MemoryDesc, handle: *mut c_void) -> Result<b::dnnl_memory_t> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: md is valid; handle is ALLOCATE, null (no buffer yet) or a pointer into a
-        // buffer that the caller keeps alive for the object's lifetime.
         check(
+            // SAFETY: md is valid; handle is ALLOCATE, null (no buffer yet) or a pointer into a
+            // buffer that the caller keeps alive for the object's lifetime.
             unsafe { l.dnnl_memory_create(&mut raw, md.as_raw(), engine.raw, handle) },
             "dnnl_memory_create",
         )?;
@@ -365,8 +365,8 @@ impl Memory {
     fn data_ptr(&self) -> Result<*mut u8> {
         let l = lib()?;
         let mut p: *mut c_void = ptr::null_mut();
-        // SAFETY: the object is alive; the call writes its handle.
         check(
+            // SAFETY: the object is alive; the call writes its handle.
             unsafe { l.dnnl_memory_get_data_handle(self.raw, &mut p) },
             "dnnl_memory_get_data_handle",
         )?;
@@ -387,9 +387,9 @@ impl Memory {
             )));
         }
         let l = lib()?;
-        // SAFETY: data outlives the call of f, after which the handle is cleared; primitives
-        // are given this object only as a source, so the buffer is not written.
         check(
+            // SAFETY: data outlives the call of f, after which the handle is cleared; primitives
+            // are given this object only as a source, so the buffer is not written.
             unsafe { l.dnnl_memory_set_data_handle(self.raw, data.as_ptr() as *mut c_void) },
             "dnnl_memory_set_data_handle",
         )?;
@@ -477,8 +477,8 @@ impl Attr {
     pub fn new(post_ops: &[PostOp]) -> Result<Attr> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: out-pointer to a local.
         check(
+            // SAFETY: out-pointer to a local.
             unsafe { l.dnnl_primitive_attr_create(&mut raw) },
             "dnnl_primitive_attr_create",
         )?;
@@ -497,8 +497,8 @@ impl Attr {
                     PostOp::Scale(a) => ops::append_eltwise(l, po, b::dnnl_eltwise_linear, a)?,
                 }
             }
-            // SAFETY: both handles are alive; the attribute copies the post-ops.
             check(
+                // SAFETY: both handles are alive; the attribute copies the post-ops.
                 unsafe { l.dnnl_primitive_attr_set_post_ops(attr.raw, po) },
                 "dnnl_primitive_attr_set_post_ops",
             )
@@ -622,8 +622,8 @@ impl Primitive {
     pub fn new(pd: &PrimitiveDesc) -> Result<Primitive> {
         let l = lib()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: out-pointer to a local; pd is alive.
         check(
+            // SAFETY: out-pointer to a local; pd is alive.
             unsafe { l.dnnl_primitive_create(&mut raw, pd.raw) },
             "dnnl_primitive_create",
         )?;
@@ -641,9 +641,9 @@ impl Primitive {
                 memory: m.raw,
             })
             .collect();
-        // SAFETY: every memory is alive for the call and owned by the caller's plan; the stream
-        // is in order, and the caller waits before the buffers are read or freed.
         check(
+            // SAFETY: every memory is alive for the call and owned by the caller's plan; the stream
+            // is in order, and the caller waits before the buffers are read or freed.
             unsafe { l.dnnl_primitive_execute(self.raw, stream.raw, raw.len() as i32, raw.as_ptr()) },
             "dnnl_primitive_execute",
         )

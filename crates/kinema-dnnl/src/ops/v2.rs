@@ -29,8 +29,8 @@ impl MemoryDesc {
         let d = dims_of(dims)?;
         // SAFETY: all-zero is a valid (empty) descriptor for the init call to fill in.
         let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
-        // SAFETY: md is a local, d holds dims.len() values.
         check(
+            // SAFETY: md is a local, d holds dims.len() values.
             unsafe {
                 l.dnnl_memory_desc_init_by_tag(
                     &mut md,
@@ -59,8 +59,8 @@ impl MemoryDesc {
         let s = dims_of(strides)?;
         // SAFETY: all-zero is a valid (empty) descriptor for the init call to fill in.
         let mut md: b::dnnl_memory_desc_t = unsafe { std::mem::zeroed() };
-        // SAFETY: md is a local; d and s hold dims.len() values.
         check(
+            // SAFETY: md is a local; d and s hold dims.len() values.
             unsafe {
                 l.dnnl_memory_desc_init_by_strides(
                     &mut md,
@@ -173,8 +173,8 @@ pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> R
 }
 
 pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> Result<()> {
-    // SAFETY: po is alive.
     check(
+        // SAFETY: po is alive.
         unsafe { l.dnnl_post_ops_append_sum(po, scale) },
         "dnnl_post_ops_append_sum",
     )
@@ -186,8 +186,8 @@ pub(crate) fn append_eltwise(
     alg: b::dnnl_alg_kind_t,
     alpha: f32,
 ) -> Result<()> {
-    // SAFETY: po is alive.
     check(
+        // SAFETY: po is alive.
         unsafe { l.dnnl_post_ops_append_eltwise(po, 1.0, alg, alpha, 0.0) },
         "dnnl_post_ops_append_eltwise",
     )
@@ -197,9 +197,9 @@ pub(crate) fn append_eltwise(
 fn create<D>(desc: &D, attr: Option<&Attr>, engine: &Engine, call: &'static str) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: desc is an initialised operation descriptor of the kind the call expects; attr and
-    // engine are alive (a null attr means the defaults).
     check(
+        // SAFETY: desc is an initialised operation descriptor of the kind the call expects; attr and
+        // engine are alive (a null attr means the defaults).
         unsafe {
             l.dnnl_primitive_desc_create(
                 &mut raw,
@@ -228,9 +228,9 @@ pub fn convolution_forward(
     let l = lib()?;
     let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
     let mut desc: b::dnnl_convolution_desc_t = zeroed();
-    // SAFETY: desc is a local; every descriptor is valid; the dims arrays hold one value per
-    // spatial dimension.
     check(
+        // SAFETY: desc is a local; every descriptor is valid; the dims arrays hold one value per
+        // spatial dimension.
         unsafe {
             l.dnnl_dilated_convolution_forward_desc_init(
                 &mut desc,
@@ -266,8 +266,8 @@ pub fn pooling_forward(
     };
     let zeros = vec![0; p.kernel.len()];
     let mut desc: b::dnnl_pooling_v2_desc_t = zeroed();
-    // SAFETY: desc is a local; descriptors valid; one value per spatial dimension.
     check(
+        // SAFETY: desc is a local; descriptors valid; one value per spatial dimension.
         unsafe {
             l.dnnl_pooling_v2_forward_desc_init(
                 &mut desc,
@@ -291,8 +291,8 @@ pub fn pooling_forward(
 pub fn eltwise_forward(engine: &Engine, data: &MemoryDesc) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut desc: b::dnnl_eltwise_desc_t = zeroed();
-    // SAFETY: desc is a local; data is valid.
     check(
+        // SAFETY: desc is a local; data is valid.
         unsafe {
             l.dnnl_eltwise_forward_desc_init(
                 &mut desc,
@@ -319,8 +319,8 @@ pub fn inner_product_forward(
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut desc: b::dnnl_inner_product_desc_t = zeroed();
-    // SAFETY: desc is a local; descriptors valid.
     check(
+        // SAFETY: desc is a local; descriptors valid.
         unsafe {
             l.dnnl_inner_product_forward_desc_init(
                 &mut desc,
@@ -346,8 +346,8 @@ pub fn matmul(
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut desc: b::dnnl_matmul_desc_t = zeroed();
-    // SAFETY: desc is a local; descriptors valid; no bias.
     check(
+        // SAFETY: desc is a local; descriptors valid; no bias.
         unsafe {
             l.dnnl_matmul_desc_init(
                 &mut desc,
@@ -366,8 +366,8 @@ pub fn matmul(
 pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut desc: b::dnnl_softmax_desc_t = zeroed();
-    // SAFETY: desc is a local; data valid.
     check(
+        // SAFETY: desc is a local; data valid.
         unsafe {
             l.dnnl_softmax_forward_desc_init(&mut desc, b::dnnl_forward_inference, data.as_raw(), axis as i32)
         },
@@ -386,8 +386,8 @@ pub fn concat(
     let l = lib()?;
     let raws: Vec<b::dnnl_memory_desc_t> = srcs.iter().map(|m| m.0).collect();
     let mut raw = ptr::null_mut();
-    // SAFETY: raws holds srcs.len() valid descriptors; dst is valid or null; engine alive.
     check(
+        // SAFETY: raws holds srcs.len() valid descriptors; dst is valid or null; engine alive.
         unsafe {
             l.dnnl_concat_primitive_desc_create(
                 &mut raw,
@@ -408,8 +408,8 @@ pub fn concat(
 pub fn reorder(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: descriptors valid, engine alive, default attributes.
     check(
+        // SAFETY: descriptors valid, engine alive, default attributes.
         unsafe {
             l.dnnl_reorder_primitive_desc_create(
                 &mut raw,

@@ -72,8 +72,8 @@ impl MemoryDesc {
         let l = lib()?;
         let d = dims_of(dims)?;
         let mut md = ptr::null_mut();
-        // SAFETY: out-pointer to a local; d holds dims.len() values.
         check(
+            // SAFETY: out-pointer to a local; d holds dims.len() values.
             unsafe {
                 l.dnnl_memory_desc_create_with_tag(
                     &mut md,
@@ -100,8 +100,8 @@ impl MemoryDesc {
         let l = lib()?;
         let (d, s) = (dims_of(dims)?, dims_of(strides)?);
         let mut md = ptr::null_mut();
-        // SAFETY: out-pointer to a local; d and s hold dims.len() values.
         check(
+            // SAFETY: out-pointer to a local; d and s hold dims.len() values.
             unsafe {
                 l.dnnl_memory_desc_create_with_strides(
                     &mut md,
@@ -204,8 +204,8 @@ pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> R
         return Err(DnnlError::Invalid("the primitive has no such memory".into()));
     }
     let mut md = ptr::null_mut();
-    // SAFETY: p is a live descriptor owned by pd; the clone is ours.
     check(
+        // SAFETY: p is a live descriptor owned by pd; the clone is ours.
         unsafe { l.dnnl_memory_desc_clone(&mut md, p) },
         "dnnl_memory_desc_clone",
     )?;
@@ -213,8 +213,8 @@ pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> R
 }
 
 pub(crate) fn append_sum(l: &b::DnnlLib, po: b::dnnl_post_ops_t, scale: f32) -> Result<()> {
-    // SAFETY: po is alive; zero point 0 and the destination's own data type.
     check(
+        // SAFETY: po is alive; zero point 0 and the destination's own data type.
         unsafe { l.dnnl_post_ops_append_sum(po, scale, 0, b::dnnl_data_type_undef) },
         "dnnl_post_ops_append_sum",
     )
@@ -226,8 +226,8 @@ pub(crate) fn append_eltwise(
     alg: b::dnnl_alg_kind_t,
     alpha: f32,
 ) -> Result<()> {
-    // SAFETY: po is alive.
     check(
+        // SAFETY: po is alive.
         unsafe { l.dnnl_post_ops_append_eltwise(po, alg, alpha, 0.0) },
         "dnnl_post_ops_append_eltwise",
     )
@@ -250,8 +250,8 @@ pub fn convolution_forward(
     let l = lib()?;
     let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; descriptors live; one value per spatial dimension.
     check(
+        // SAFETY: out-pointer to a local; descriptors live; one value per spatial dimension.
         unsafe {
             l.dnnl_convolution_forward_primitive_desc_create(
                 &mut raw,
@@ -289,8 +289,8 @@ pub fn pooling_forward(
     };
     let zeros = vec![0; p.kernel.len()];
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; descriptors live; one value per spatial dimension.
     check(
+        // SAFETY: out-pointer to a local; descriptors live; one value per spatial dimension.
         unsafe {
             l.dnnl_pooling_forward_primitive_desc_create(
                 &mut raw,
@@ -316,8 +316,8 @@ pub fn pooling_forward(
 pub fn eltwise_forward(engine: &Engine, data: &MemoryDesc) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; data live.
     check(
+        // SAFETY: out-pointer to a local; data live.
         unsafe {
             l.dnnl_eltwise_forward_primitive_desc_create(
                 &mut raw,
@@ -347,8 +347,8 @@ pub fn inner_product_forward(
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; descriptors live.
     check(
+        // SAFETY: out-pointer to a local; descriptors live.
         unsafe {
             l.dnnl_inner_product_forward_primitive_desc_create(
                 &mut raw,
@@ -376,8 +376,8 @@ pub fn matmul(
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; descriptors live; no bias.
     check(
+        // SAFETY: out-pointer to a local; descriptors live; no bias.
         unsafe {
             l.dnnl_matmul_primitive_desc_create(
                 &mut raw,
@@ -398,8 +398,8 @@ pub fn matmul(
 pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: out-pointer to a local; data live.
     check(
+        // SAFETY: out-pointer to a local; data live.
         unsafe {
             l.dnnl_softmax_forward_primitive_desc_create(
                 &mut raw,
@@ -427,8 +427,8 @@ pub fn concat(
     let l = lib()?;
     let raws: Vec<b::const_dnnl_memory_desc_t> = srcs.iter().map(|m| m.as_raw()).collect();
     let mut raw = ptr::null_mut();
-    // SAFETY: raws holds srcs.len() live descriptors; dst live or null; engine alive.
     check(
+        // SAFETY: raws holds srcs.len() live descriptors; dst live or null; engine alive.
         unsafe {
             l.dnnl_concat_primitive_desc_create(
                 &mut raw,
@@ -449,8 +449,8 @@ pub fn concat(
 pub fn reorder(engine: &Engine, src: &MemoryDesc, dst: &MemoryDesc) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
-    // SAFETY: descriptors live, engine alive, default attributes.
     check(
+        // SAFETY: descriptors live, engine alive, default attributes.
         unsafe {
             l.dnnl_reorder_primitive_desc_create(
                 &mut raw,
