@@ -48,6 +48,9 @@ pub enum ModelError {
     /// A bad option (input shape, class count...).
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The CPU engine (oneDNN) failed: the library missing, a primitive it cannot make.
+    #[error("CPU engine (oneDNN): {0}")]
+    Engine(String),
     /// A data-layer failure (an atomic write of a downloaded file, say).
     #[error(transparent)]
     Data(#[from] kinema_data::DataError),

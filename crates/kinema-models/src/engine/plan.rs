@@ -15,7 +15,7 @@ use super::graph::{ConvNode, Graph, Op, PoolKind, Val};
 use crate::error::{ModelError, Result};
 
 fn err(what: &str) -> impl Fn(dnnl::DnnlError) -> ModelError + '_ {
-    move |e| ModelError::InvalidOption(format!("{what}: {e}"))
+    move |e| ModelError::Engine(format!("{what}: {e}"))
 }
 
 fn plain(shape: &[usize]) -> Result<MemoryDesc> {
@@ -621,7 +621,7 @@ impl Plan {
                 Place::Slot(s, off) => Memory::view(&b.engine, &spec.md, &slots[s], off),
                 Place::Const(c) => match consts[c].take() {
                     Some(m) => Ok(m),
-                    None => return Err(ModelError::InvalidOption("a constant read twice".into())),
+                    None => return Err(ModelError::Engine("a constant read twice".into())),
                 },
             };
             mems.push(m.map_err(err("a memory"))?);
