@@ -90,6 +90,31 @@ fn every_family_on_onednn_equals_burns_separate_ops() {
     }
 }
 
+/// Frame sizes that are odd, not square and not what any recipe uses, and batches of several
+/// videos of several views.
+#[test]
+fn odd_sizes_and_batches() {
+    let dev = Device::flex();
+    let mut next = lcg(11);
+    for (name, segments, shape) in [
+        ("resnet18_v1b_custom", 3, vec![6, 3, 71, 53]),
+        ("i3d_resnet50_v1_custom", 1, vec![2, 3, 9, 45, 61]),
+        ("i3d_nl5_resnet50_v1_custom", 2, vec![2, 3, 6, 30, 22]),
+        ("r2plus1d_resnet18_custom", 1, vec![1, 3, 7, 33, 47]),
+        ("r2plus1d_18_custom", 2, vec![4, 3, 5, 40, 28]),
+        ("slowfast_4x16_resnet50_custom", 1, vec![1, 3, 36, 50, 38]),
+        ("kinema_motion_custom", 3, vec![3, 3, 5, 37, 41]),
+    ] {
+        let o = GetModelOptions {
+            nclass: Some(7),
+            num_segments: Some(segments),
+            ..Default::default()
+        };
+        let net = randomized(get_model(name, &o, &dev).unwrap().valid(), &mut next);
+        compare(name, &net, &shape, &mut next);
+    }
+}
+
 #[test]
 fn shapes_a_model_cannot_take_are_named_errors() {
     let dev = Device::flex();
