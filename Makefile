@@ -1,7 +1,7 @@
 # kinema: `make run` (install what is missing, build, demo) and `make test`.
 CARGO ?= cargo
 
-.PHONY: deps build run test lint bench-decode bench-loader gluoncv-reference parity fuzz
+.PHONY: deps build run test lint bench-decode bench-loader bench-deploy gluoncv-reference parity onednn3 fuzz
 
 deps:
 	bash scripts/install-deps.sh
@@ -18,6 +18,14 @@ test:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# Eval forward beside MXNet fused, onnxruntime and PyTorch (bench/deploy/README.md).
+bench-deploy: build
+	bash bench/deploy/run.sh
+
+# The oneDNN FFI and the engine against oneDNN 3.x (a second build, in target/onednn3).
+onednn3:
+	bash scripts/test-onednn3.sh
 
 # Side-by-side decode benchmark against decord, PyAV, OpenCV, torchcodec (bench/decode/README.md).
 bench-decode: build
