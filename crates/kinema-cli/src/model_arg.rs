@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use kinema_data::VideoClsCustom;
 use kinema_infer::predict::clip_options;
 use kinema_infer::{evaluate, EvalOptions, EvalReport};
-use kinema_models::{Model, ModelCard, ModelSource};
+use kinema_models::{CpuEngine, Model, ModelCard, ModelSource};
 
 /// The model options shared by the verbs that run a model.
 #[derive(clap::Args, Debug, Clone)]
@@ -29,6 +29,10 @@ pub struct ModelArgs {
     /// Classes of a `_custom` registry name.
     #[arg(long)]
     pub nclass: Option<usize>,
+    /// CPU engine: onednn (default: the network compiled for the CPU) or burn (burn's ops,
+    /// what training runs).
+    #[arg(long, default_value = "onednn")]
+    pub engine: CpuEngine,
 }
 
 /// The built model (eval mode) with its card: how to feed it.
@@ -57,7 +61,9 @@ pub fn resolve(a: &ModelArgs, dev: &Device) -> Result<Model> {
         (Some(m), Some(w)) => format!("loading {m} with weights {}", w.display()),
         (Some(m), None) => format!("loading model {m}"),
     };
-    Model::load(&src, dev).with_context(|| what)
+    let mut model = Model::load(&src, dev).with_context(|| what)?;
+    model.engine = a.engine;
+    Ok(model)
 }
 
 /// A setting file and the views to read from each of its videos (eval and extract).
