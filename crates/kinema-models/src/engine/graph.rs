@@ -324,6 +324,12 @@ impl<C: ConvLayer> LowerConv for C {
     }
 }
 
+/// A residual network's block, as [`Graph::layers`] chains them.
+pub trait LowerBlock {
+    /// The block as graph operations; `p` is its parameter path (`layer1.0`).
+    fn lower_block(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val>;
+}
+
 /// A block's optional downsampling shortcut as [`Graph::residual_block`] takes it.
 pub fn downsample_of<C: LowerConv>(ds: &Option<(C, BatchNorm)>) -> Option<(&dyn LowerConv, &BatchNorm)> {
     ds.as_ref().map(|(c, b)| (c as &dyn LowerConv, b))
@@ -522,6 +528,17 @@ impl Graph {
         let chain: [(&str, &dyn LowerConv, &BatchNorm); 3] =
             [("conv1", c1, b1), ("conv2", c2, b2), ("conv3", c3, b3)];
         self.residual_block(p, &chain, downsample_of(downsample), x)
+    }
+
+    /// The stages `layer1`, `layer2`, ... of a residual network: every block in turn, named
+    /// `layer{s}.{i}`.
+    pub fn layers<B: LowerBlock>(&mut self, stages: &[&Vec<B>], mut x: Val) -> Result<Val> {
+        for (s, stage) in stages.iter().enumerate() {
+            for (i, b) in stage.iter().enumerate() {
+                x = b.lower_block(self, &format!("layer{}.{i}", s + 1), x)?;
+            }
+        }
+        Ok(x)
     }
 
     /// A 3-D network's head: the mean over every position and each video's clips, then

@@ -5,7 +5,9 @@
 pub mod graph;
 pub mod plan;
 
-pub use graph::{batchnorm_affine, downsample_of, Chain, ConvLayer, Graph, LowerConv, PoolKind, Val, Window};
+pub use graph::{
+    batchnorm_affine, downsample_of, Chain, ConvLayer, Graph, LowerBlock, LowerConv, PoolKind, Val, Window,
+};
 pub use plan::Plan;
 
 /// The instruction set oneDNN uses on this CPU and its version, for benchmarks and logs

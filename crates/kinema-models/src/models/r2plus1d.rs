@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{downsample_of, Graph, LowerConv, Val};
+use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
@@ -134,9 +134,8 @@ impl Block {
     }
 }
 
-impl Block {
-    /// [`forward`](Self::forward) as graph operations; `p` is the block's parameter path.
-    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+impl LowerBlock for Block {
+    fn lower_block(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
         let ds = downsample_of(&self.downsample);
         let first: &dyn LowerConv = match (&self.conv1, &self.conv1x1) {
             (Some(c), _) => c,
@@ -271,15 +270,8 @@ impl Architecture for R2Plus1d {
     fn lower(&self, g: &mut Graph, x: Val, features: bool) -> Result<Val> {
         check_clips(g.shape(x)[0], self.num_segments)?;
         let x = g.conv("conv1", &self.conv1, Some(&self.bn1), true, None, x)?;
-        let mut x = g.conv("conv2", &self.conv2, Some(&self.bn2), true, None, x)?;
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .iter()
-            .enumerate()
-        {
-            for (i, b) in stage.iter().enumerate() {
-                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
-            }
-        }
+        let x = g.conv("conv2", &self.conv2, Some(&self.bn2), true, None, x)?;
+        let x = g.layers(&[&self.layer1, &self.layer2, &self.layer3, &self.layer4], x)?;
         g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 

@@ -12,7 +12,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
 use burn::Tensor;
 
-use crate::engine::{downsample_of, Graph, PoolKind, Val, Window};
+use crate::engine::{downsample_of, Graph, LowerBlock, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::conv_bn2d;
 
@@ -86,9 +86,8 @@ impl Block {
     }
 }
 
-impl Block {
-    /// The block as graph operations; `p` is its parameter path (`layer1.0`).
-    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+impl LowerBlock for Block {
+    fn lower_block(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
         let ds = downsample_of(&self.downsample);
         match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => g.residual_block(
@@ -182,15 +181,8 @@ impl ResNetV1b {
             pad: vec![1, 1],
             ceil: false,
         };
-        let mut x = g.pool("maxpool", PoolKind::Max, &w, x)?;
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .iter()
-            .enumerate()
-        {
-            for (i, b) in stage.iter().enumerate() {
-                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
-            }
-        }
+        let x = g.pool("maxpool", PoolKind::Max, &w, x)?;
+        let x = g.layers(&[&self.layer1, &self.layer2, &self.layer3, &self.layer4], x)?;
         let x = g.global_avg_pool(x)?;
         let n = g.shape(x)[0];
         g.reshape(x, &[n, self.feat_dim])

@@ -22,7 +22,7 @@ use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
-use crate::engine::{downsample_of, Graph, LowerConv, Val};
+use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
@@ -236,8 +236,8 @@ impl BasicBlock {
     }
 }
 
-impl BasicBlock {
-    fn lower(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
+impl LowerBlock for BasicBlock {
+    fn lower_block(&self, g: &mut Graph, p: &str, x: Val) -> Result<Val> {
         let ds = downsample_of(&self.downsample);
         let chain: [(&str, &dyn LowerConv, &BatchNorm); 2] = [
             ("conv1.0", &self.conv1.0, &self.conv1.1),
@@ -356,14 +356,7 @@ impl Architecture for VideoResNet {
         if let (Some(c2), Some(b2)) = (c2, b2) {
             x = g.conv("stem.3", c2, Some(b2), true, None, x)?;
         }
-        for (s, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .iter()
-            .enumerate()
-        {
-            for (i, b) in stage.iter().enumerate() {
-                x = b.lower(g, &format!("layer{}.{i}", s + 1), x)?;
-            }
-        }
+        x = g.layers(&[&self.layer1, &self.layer2, &self.layer3, &self.layer4], x)?;
         g.video_head(x, self.num_segments, "fc", &self.fc, features)
     }
 }
