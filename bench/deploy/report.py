@@ -1,9 +1,13 @@
 """Turns bench/deploy/results/raw.jsonl into the RESULTS.md table (stdout).
 
-  python report.py bench/deploy/results/raw.jsonl THREADS REPS WARMUP
+  python report.py bench/deploy/results/raw.jsonl THREADS REPS WARMUP [ROUNDS]
+
+Several rounds (a `round` field per line): each runner's cell is the median of its rounds'
+medians, and the last column the range of kinema's ratio to the fastest other, round by round.
 """
 import datetime
 import json
+import statistics
 import sys
 
 ORDER = [  # (kinema registry name, label)
@@ -28,11 +32,40 @@ def cpu_model():
 
 def main():
     path, threads, reps, warmup = sys.argv[1:5]
+    rounds = sys.argv[5] if len(sys.argv) > 5 else "1"
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    got = {(r["impl"], r["model"]): r for r in rows}  # the last line wins
 
     def ok(r):
         return r is not None and "median_ms" in r and not r.get("status")
+
+    # One row per (runner, model): the median over the rounds that ran; a failure where none did.
+    got, per_round = {}, {}
+    for r in rows:
+        key = (r["impl"], r["model"])
+        per_round.setdefault(key, {})
+        if ok(r):
+            per_round[key][r.get("round", 1)] = r["median_ms"]
+    for r in rows:
+        key = (r["impl"], r["model"])
+        if ok(r):
+            merged = dict(r)
+            merged["median_ms"] = statistics.median(per_round[key].values())
+            got[key] = merged
+        elif key not in got:
+            got[key] = r
+
+    def ratio_range(model):
+        ks = per_round.get(("kinema", model), {})
+        ratios = []
+        for rnd, k in ks.items():
+            others = [per_round.get((o, model), {}).get(rnd) for o in OTHERS]
+            others = [o for o in others if o]
+            if others:
+                ratios.append(k / min(others))
+        if not ratios:
+            return "–"
+        lo, hi = min(ratios), max(ratios)
+        return f"{lo:.2f}x" if len(ratios) == 1 else f"{lo:.2f}-{hi:.2f}x"
 
     def cell(r, note=""):
         if r is None:
@@ -53,13 +86,14 @@ def main():
     if kcpu and kcpu != [cpu]:
         head += f" (kinema reports the CPU as {', '.join(kcpu)})"
     print(head + ".\n")
-    print(f"Median ms of {reps} timed passes after {warmup} warm-up passes, eval mode, FP32, random "
+    print(f"{rounds} round(s), the runners interleaved; in each, the median ms of {reps} timed passes after {warmup} warm-up passes; "
+          "the cells are the median over the rounds. Eval mode, FP32, random "
           f"weights, one fixed input. MXNet {version('mxnet_fused')} + oneDNN with GluonCV's models "
           f"hybridized with `backend='MKLDNN'`; onnxruntime {version('onnxruntime')} (CPU provider, "
           f"all graph optimizations) on the PyTorch models exported to ONNX (opset 17, fixed shape); "
           f"PyTorch {version('pytorch')} eager.\n")
-    print("| model | input | kinema ms | MXNet fused ms | onnxruntime ms | PyTorch ms | kinema / fastest other |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | input | kinema ms | MXNet fused ms | onnxruntime ms | PyTorch ms | kinema / fastest other | per round |")
+    print("|---|---|---|---|---|---|---|---|")
     notes, failures = [], []
     for model, label in ORDER:
         rs = {impl: got.get((impl, model)) for impl in ("kinema",) + OTHERS}
@@ -74,7 +108,7 @@ def main():
         best = [r["median_ms"] for impl, r in rs.items() if impl != "kinema" and ok(r)]
         ratio = f"{rs['kinema']['median_ms'] / min(best):.2f}x" if ok(rs["kinema"]) and best else "–"
         print(f"| {label} `{model}` | {'x'.join(map(str, shape))} | {cell(rs['kinema'])} | {cell(mx, mark)} | "
-              f"{cell(rs['onnxruntime'])} | {cell(rs['pytorch'])} | {ratio} |")
+              f"{cell(rs['onnxruntime'])} | {cell(rs['pytorch'])} | {ratio} | {ratio_range(model)} |")
         for impl, r in rs.items():
             if r is not None and not ok(r):
                 failures.append(f"{label}, {impl}: {r.get('status', 'failed')}: {r.get('reason', '?')}")

@@ -6,7 +6,12 @@
 # line per (model, runner) to bench/deploy/results/raw.jsonl and the table to bench/deploy/RESULTS.md.
 # Each timed job waits for an idle CPU first (bench/forward/wait_idle.py).
 #
+# ROUNDS times over (default 3), the runners interleaved, so that a slow spell of the shared
+# machine hits every runner alike; the table gives the median of the rounds' medians and the
+# range of kinema's per-round ratio.
+#
 # env: THREADS (default 2), REPS (timed passes, default 5), WARMUP (untimed passes, default 2),
+#      ROUNDS (default 3),
 #      KINEMA_BUILD=1 (rebuild kinema even if target/release/kinema exists),
 #      KINEMA_BIN (time another kinema binary instead; never built),
 #      MODELS (space-separated kinema registry names, default all four),
@@ -18,6 +23,7 @@ cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
 REPS=${REPS:-5}
 WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
 RUNNERS=${RUNNERS:-kinema mxnet onnx torch}
 WAIT_IDLE=${WAIT_IDLE:-1}
 VENV=${BENCH_VENV:-$HOME/.cache/kinema/bench-venv}
@@ -57,11 +63,13 @@ job() {
   echo "=== $model $impl" >> "$LOG"
   line=$("$@" 2>>"$LOG" | tail -n1) || true
   case "$line" in
-    \{*\}) echo "$line" >> "$OUT/raw.jsonl" ;;
+    \{*\}) python3 -c 'import json, sys; r = json.loads(sys.argv[1]); r["round"] = int(sys.argv[2]); print(json.dumps(r))' \
+            "$line" "$ROUND" >> "$OUT/raw.jsonl" ;;
     *) echo "{\"impl\": \"$impl\", \"model\": \"$model\", \"status\": \"failed\", \"reason\": \"no result line, see $LOG\"}" >> "$OUT/raw.jsonl" ;;
   esac
 }
 COMMON=(--threads "$THREADS" --reps "$REPS" --warmup "$WARMUP")
+for ROUND in $(seq 1 "$ROUNDS"); do
 while read -r MODEL SHAPE; do
   case " ${MODELS:-$MODEL} " in *" $MODEL "*) ;; *) continue ;; esac
   for R in $RUNNERS; do
@@ -83,4 +91,5 @@ i3d_resnet50_v1_kinetics400 1,3,32,224,224
 slowfast_4x16_resnet50_kinetics400 1,3,36,224,224
 r2plus1d_18_kinetics400 1,3,16,112,112
 MODELS
-"$VENV/bin/python" bench/deploy/report.py "$OUT/raw.jsonl" "$THREADS" "$REPS" "$WARMUP" | tee bench/deploy/RESULTS.md
+done
+"$VENV/bin/python" bench/deploy/report.py "$OUT/raw.jsonl" "$THREADS" "$REPS" "$WARMUP" "$ROUNDS" | tee bench/deploy/RESULTS.md
