@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use kinema_data::{read_npy_f32, write_npy_f32};
-use kinema_models::{get_model, models, GetModelOptions, ModelSpec};
+use kinema_models::engine::Plan;
+use kinema_models::{get_model, models, CpuEngine, GetModelOptions, ModelSpec};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -64,6 +65,9 @@ struct ForwardArgs {
     /// Write the pooled features (the classifier's input) instead of the logits.
     #[arg(long)]
     features: bool,
+    /// CPU engine: onednn (default) or burn (burn's ops).
+    #[arg(long, default_value = "onednn")]
+    engine: CpuEngine,
 }
 
 /// What a model's clip is, in the table's words: frames along T, the step between them (a
@@ -202,7 +206,13 @@ fn forward(f: ForwardArgs) -> anyhow::Result<()> {
             net.input_rank()
         );
     }
-    let (dims, out) = net.run(&shape, data, f.features, &dev)?;
+    let (dims, out) = if f.engine == CpuEngine::Onednn && dev == burn::tensor::Device::flex() {
+        let mut plan = Plan::compile(&net.lower(&shape, f.features)?)?;
+        let out = plan.run(&data)?;
+        (plan.output_shape().to_vec(), out)
+    } else {
+        net.run(&shape, data, f.features, &dev)?
+    };
     write_npy_f32(&f.out, &dims, &out).with_context(|| format!("writing {}", f.out.display()))?;
     println!("{}: {:?} -> {:?} in {}", f.name, shape, dims, f.out.display());
     Ok(())
