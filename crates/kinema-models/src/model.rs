@@ -8,7 +8,7 @@ use burn::tensor::Device;
 
 use crate::card::ModelCard;
 use crate::default::{DEFAULT_MODEL, DEFAULT_SOURCE, DEFAULT_WEIGHTS};
-use crate::engine::Plan;
+use crate::engine::{PackedWeights, Plan};
 use crate::error::{ModelError, Result};
 use crate::net::{is_pth, Net};
 use crate::registry::spec;
@@ -38,9 +38,15 @@ impl std::str::FromStr for CpuEngine {
 }
 
 /// Compiled plans by (input shape, features); a few, since a loader's batches have one or two
-/// shapes (the last batch may be smaller).
+/// shapes (the last batch may be smaller). Their weights are packed once for all of them.
 #[derive(Debug, Default)]
-struct Plans(Mutex<Vec<(PlanKey, Plan)>>);
+struct Plans(Mutex<PlanCache>);
+
+#[derive(Debug, Default)]
+struct PlanCache {
+    plans: Vec<(PlanKey, Plan)>,
+    packed: PackedWeights,
+}
 
 /// A plan's input shape and whether it stops at the features.
 type PlanKey = (Vec<usize>, bool);
@@ -103,16 +109,17 @@ impl Model {
             return self.net.run(shape, input, features, dev);
         }
         self.net.check_input(shape, input.len())?;
-        let mut plans = self
+        let mut cache = self
             .plans
             .0
             .lock()
             .map_err(|_| ModelError::InvalidOption("a previous run of this model panicked".into()))?;
+        let PlanCache { plans, packed } = &mut *cache;
         let key = (shape.to_vec(), features);
         let i = match plans.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                let plan = Plan::compile(&self.net.lower(shape, features)?)?;
+                let plan = Plan::compile_with(&self.net.lower(shape, features)?, packed)?;
                 if plans.len() >= PLANS_KEPT {
                     plans.remove(0);
                 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use burn::tensor::Device;
-use kinema_models::engine::Plan;
+use kinema_models::engine::{PackedWeights, Plan};
 use kinema_models::{get_model, models, GetModelOptions, Net};
 
 mod common;
@@ -113,6 +113,35 @@ fn odd_sizes_and_batches() {
         let net = randomized(get_model(name, &o, &dev).unwrap().valid(), &mut next);
         compare(name, &net, &shape, &mut next);
     }
+}
+
+/// Plans for two batch sizes share the weights packed for the first, and both are right.
+#[test]
+fn plans_of_one_model_share_packed_weights() {
+    let dev = Device::flex();
+    let mut next = lcg(3);
+    let o = GetModelOptions {
+        nclass: Some(5),
+        ..Default::default()
+    };
+    let net = randomized(
+        get_model("r2plus1d_18_custom", &o, &dev).unwrap().valid(),
+        &mut next,
+    );
+    let mut packed = PackedWeights::default();
+    let mut counts = Vec::new();
+    for shape in [[1, 3, 4, 32, 32], [3, 3, 4, 32, 32]] {
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = (0..n).map(|_| next() * 2.0 - 1.0).collect();
+        let mut plan = Plan::compile_with(&net.lower(&shape, false).unwrap(), &mut packed).unwrap();
+        let (_, want) = net.run(&shape, x.clone(), false, &dev).unwrap();
+        assert!(rel(&plan.run(&x).unwrap(), &want) < 1e-4, "{shape:?}");
+        counts.push(packed.len());
+    }
+    assert!(counts[0] > 0);
+    // Most layouts oneDNN picks do not depend on the batch: those are not packed again (a layer
+    // whose kernel changes with the batch, the classifier's here, gets a second layout).
+    assert!(counts[1] < counts[0] + counts[0] / 8, "{counts:?}");
 }
 
 #[test]

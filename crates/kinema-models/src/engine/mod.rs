@@ -8,7 +8,7 @@ pub mod plan;
 pub use graph::{
     batchnorm_affine, downsample_of, Chain, ConvLayer, Graph, LowerBlock, LowerConv, PoolKind, Val, Window,
 };
-pub use plan::Plan;
+pub use plan::{PackedWeights, Plan};
 
 /// The instruction set oneDNN uses on this CPU and its version, for benchmarks and logs
 /// (`avx2`, `avx512_core`, `avx512_core_amx`...; an error when oneDNN cannot be loaded).

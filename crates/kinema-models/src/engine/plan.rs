@@ -54,6 +54,36 @@ enum Step {
     SegmentMean { src: usize, dst: usize, segments: usize },
 }
 
+/// The CPU engine every plan runs on (oneDNN's CPU engine holds no state worth a second one,
+/// and one engine lets plans share packed weights).
+fn engine() -> Result<&'static Engine> {
+    static ENGINE: std::sync::OnceLock<std::result::Result<Engine, String>> = std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| Engine::cpu().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| ModelError::Engine(format!("the CPU engine: {e}")))
+}
+
+/// Weights already packed into the layouts some plan's primitives chose, by layer and role,
+/// so that plans of one model for several input shapes pack each weight once per layout.
+#[derive(Debug, Default)]
+pub struct PackedWeights(HashMap<(String, bool), Vec<PackedTensor>>);
+
+/// One packed weight or bias: its layout and its buffer.
+type PackedTensor = (MemoryDesc, Arc<Memory>);
+
+impl PackedWeights {
+    /// How many packed tensors it holds (one per weight or bias and layout).
+    pub fn len(&self) -> usize {
+        self.0.values().map(Vec::len).sum()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A value while the graph is lowered.
 #[derive(Debug)]
 struct ValState {
@@ -65,10 +95,11 @@ struct ValState {
 
 /// The lowering in progress.
 struct Builder<'g> {
-    engine: Engine,
+    engine: &'static Engine,
+    packed: &'g mut PackedWeights,
     graph: &'g Uses<'g>,
     mems: Vec<MemSpec>,
-    consts: Vec<Memory>,
+    consts: Vec<Arc<Memory>>,
     steps: Vec<Step>,
     vals: HashMap<usize, ValState>,
     slot_size: Vec<usize>,
@@ -219,7 +250,7 @@ impl Builder<'_> {
         }
         let src = st.mem;
         let dst = self.fresh(want.clone());
-        let pd = dnnl::reorder(&self.engine, &self.mems[src].md, want).map_err(err("a reorder"))?;
+        let pd = dnnl::reorder(self.engine, &self.mems[src].md, want).map_err(err("a reorder"))?;
         let label = format!(
             "reorder {} -> {}",
             self.mems[src].md.layout_name(),
@@ -239,26 +270,29 @@ impl Builder<'_> {
         self.as_md(v, &p)
     }
 
-    /// Constant values packed into `want` (from their plain layout `from`).
+    /// Constant values packed into `want` (from their plain layout `from`): layer `key.0`'s
+    /// weights (`key.1` false) or bias (true), packed once per layout for every plan.
     fn constant(
         &mut self,
+        key: (&str, bool),
         values: &[f32],
         from: &MemoryDesc,
         want: &MemoryDesc,
         stream: &mut Stream,
     ) -> Result<usize> {
-        let src = Memory::alloc(&self.engine, from).map_err(err("a weight buffer"))?;
-        src.write(values).map_err(err("weights"))?;
-        let packed = if from == want {
-            src
-        } else {
-            let dst = Memory::alloc(&self.engine, want).map_err(err("a weight buffer"))?;
-            let pd = dnnl::reorder(&self.engine, from, want).map_err(err("packing weights"))?;
-            Primitive::new(&pd)
-                .and_then(|p| p.execute(stream, &[(Arg::Src, &src), (Arg::Dst, &dst)]))
-                .and_then(|()| stream.wait())
-                .map_err(err("packing weights"))?;
-            dst
+        let cached = self
+            .packed
+            .0
+            .get(&(key.0.to_string(), key.1))
+            .and_then(|v| v.iter().find(|(md, _)| md == want).map(|(_, m)| m.clone()));
+        let packed = match cached {
+            Some(m) => m,
+            None => {
+                let m = Arc::new(self.pack(values, from, want, stream)?);
+                let slot = self.packed.0.entry((key.0.to_string(), key.1)).or_default();
+                slot.push((want.clone(), m.clone()));
+                m
+            }
         };
         self.consts.push(packed);
         self.mems.push(MemSpec {
@@ -266,6 +300,27 @@ impl Builder<'_> {
             md: want.clone(),
         });
         Ok(self.mems.len() - 1)
+    }
+
+    fn pack(
+        &self,
+        values: &[f32],
+        from: &MemoryDesc,
+        want: &MemoryDesc,
+        stream: &mut Stream,
+    ) -> Result<Memory> {
+        let src = Memory::alloc(self.engine, from).map_err(err("a weight buffer"))?;
+        src.write(values).map_err(err("weights"))?;
+        if from == want {
+            return Ok(src);
+        }
+        let dst = Memory::alloc(self.engine, want).map_err(err("a weight buffer"))?;
+        let pd = dnnl::reorder(self.engine, from, want).map_err(err("packing weights"))?;
+        Primitive::new(&pd)
+            .and_then(|p| p.execute(stream, &[(Arg::Src, &src), (Arg::Dst, &dst)]))
+            .and_then(|()| stream.wait())
+            .map_err(err("packing weights"))?;
+        Ok(dst)
     }
 
     fn conv(&mut self, v: usize, c: &ConvNode, stream: &mut Stream) -> Result<()> {
@@ -298,14 +353,14 @@ impl Builder<'_> {
             pad_l: &c.pad_l,
             pad_r: &c.pad_r,
         };
-        let pd = dnnl::convolution_forward(&self.engine, &p, Some(&attr)).map_err(err(&c.name))?;
+        let pd = dnnl::convolution_forward(self.engine, &p, Some(&attr)).map_err(err(&c.name))?;
         let q = |q| pd.query(q).map_err(err(&c.name));
         let (src_md, w_md, dst_md) = (q(Query::Src)?, q(Query::Weights)?, q(Query::Dst)?);
         let src = self.as_md(c.x, &src_md)?;
-        let w = self.constant(&c.weight, &plain(&wshape)?, &w_md, stream)?;
+        let w = self.constant((&c.name, false), &c.weight, &plain(&wshape)?, &w_md, stream)?;
         let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
         if let Some(b) = &c.bias {
-            let b = self.constant(b, &bias_md, &bias_md, stream)?;
+            let b = self.constant((&c.name, true), b, &bias_md, &bias_md, stream)?;
             args.push((Arg::Bias, b));
         }
         let dst = match c.residual {
@@ -317,7 +372,7 @@ impl Builder<'_> {
             Some(r) => {
                 let dst = self.fresh(dst_md.clone());
                 let rm = self.val(r).mem;
-                let pd = dnnl::reorder(&self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
+                let pd = dnnl::reorder(self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
                 self.prim(
                     format!("reorder residual for {}", c.name),
                     &pd,
@@ -369,7 +424,7 @@ impl Builder<'_> {
                     pad_r,
                 };
                 let src_md = self.md(*x);
-                let pd = dnnl::pooling_forward(&self.engine, &src_md, &any(&node.shape)?, &p)
+                let pd = dnnl::pooling_forward(self.engine, &src_md, &any(&node.shape)?, &p)
                     .map_err(err("a pooling"))?;
                 let dst = self.fresh(pd.query(Query::Dst).map_err(err("a pooling"))?);
                 let src = self.val(*x).mem;
@@ -383,7 +438,7 @@ impl Builder<'_> {
             }
             Op::Relu(x) => {
                 let md = self.md(*x);
-                let pd = dnnl::eltwise_forward(&self.engine, &md).map_err(err("a ReLU"))?;
+                let pd = dnnl::eltwise_forward(self.engine, &md).map_err(err("a ReLU"))?;
                 let src = self.val(*x).mem;
                 let dst = if self.last_reader(*x) {
                     self.alias(src, md, 0)
@@ -396,14 +451,14 @@ impl Builder<'_> {
             }
             Op::Concat(xs) => {
                 let mds: Vec<MemoryDesc> = xs.iter().map(|x| self.md(*x)).collect();
-                let (pd, srcs) = match dnnl::concat(&self.engine, None, 1, &mds) {
+                let (pd, srcs) = match dnnl::concat(self.engine, None, 1, &mds) {
                     Ok(pd) => (pd, xs.iter().map(|x| self.val(*x).mem).collect::<Vec<_>>()),
                     // Branches in layouts no concatenation takes together: plain first.
                     Err(_) => {
                         let srcs = xs.iter().map(|x| self.as_plain(*x)).collect::<Result<Vec<_>>>()?;
                         let mds: Vec<MemoryDesc> = srcs.iter().map(|m| self.mems[*m].md.clone()).collect();
                         (
-                            dnnl::concat(&self.engine, None, 1, &mds).map_err(err("a concatenation"))?,
+                            dnnl::concat(self.engine, None, 1, &mds).map_err(err("a concatenation"))?,
                             srcs,
                         )
                     }
@@ -434,7 +489,7 @@ impl Builder<'_> {
                 let bias_md = plain(&[node.shape[1]])?;
                 let attr = Attr::new(if *relu { &[PostOp::Relu] } else { &[] }).map_err(err(name))?;
                 let pd = dnnl::inner_product_forward(
-                    &self.engine,
+                    self.engine,
                     &any(&xs)?,
                     &any(&wshape)?,
                     bias.as_ref().map(|_| &bias_md),
@@ -445,10 +500,13 @@ impl Builder<'_> {
                 let src_md = pd.query(Query::Src).map_err(err(name))?;
                 let w_md = pd.query(Query::Weights).map_err(err(name))?;
                 let src = self.as_md(*x, &src_md)?;
-                let w = self.constant(weight, &plain(&wshape)?, &w_md, stream)?;
+                let w = self.constant((name, false), weight, &plain(&wshape)?, &w_md, stream)?;
                 let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
                 if let Some(b) = bias {
-                    args.push((Arg::Bias, self.constant(b, &bias_md, &bias_md, stream)?));
+                    args.push((
+                        Arg::Bias,
+                        self.constant((name, true), b, &bias_md, &bias_md, stream)?,
+                    ));
                 }
                 let dst = self.fresh(plain(&node.shape)?);
                 args.push((Arg::Dst, dst));
@@ -499,7 +557,7 @@ impl Builder<'_> {
                 let attr = Attr::new(&post).map_err(err("a matmul"))?;
                 let dst_md = plain(&node.shape)?;
                 let pd =
-                    dnnl::matmul(&self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
+                    dnnl::matmul(self.engine, &av, &bv, &dst_md, Some(&attr)).map_err(err("a matmul"))?;
                 let dst = self.fresh(dst_md);
                 self.prim(
                     "matmul".into(),
@@ -515,7 +573,7 @@ impl Builder<'_> {
             Op::Softmax(x) => {
                 let src = self.as_plain(*x)?;
                 let md = self.mems[src].md.clone();
-                let pd = dnnl::softmax_forward(&self.engine, &md, node.shape.len() - 1)
+                let pd = dnnl::softmax_forward(self.engine, &md, node.shape.len() - 1)
                     .map_err(err("a softmax"))?;
                 let dst = self.fresh(md);
                 self.prim("softmax".into(), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
@@ -563,23 +621,25 @@ fn inputs(op: &Op) -> Vec<Val> {
 pub struct Plan {
     stream: Stream,
     steps: Vec<Step>,
-    mems: Vec<Memory>,
+    mems: Vec<Arc<Memory>>,
     input: usize,
     output: usize,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     labels: Vec<String>,
-    // Kept alive for the memories' views (base buffers) and the engine's lifetime.
-    _slots: Vec<Arc<Memory>>,
-    _consts: Vec<Memory>,
-    _engine: Engine,
 }
 
 impl Plan {
     /// Lowers `graph` (its input shape fixed) to oneDNN primitives, packing the weights.
     pub fn compile(graph: &Graph) -> Result<Plan> {
-        let engine = Engine::cpu().map_err(err("the CPU engine"))?;
-        let mut stream = Stream::new(&engine).map_err(err("a stream"))?;
+        Plan::compile_with(graph, &mut PackedWeights::default())
+    }
+
+    /// [`compile`](Self::compile), taking weights already packed from `packed` and leaving
+    /// the ones it packs there (a model's plans for several input shapes share them).
+    pub fn compile_with(graph: &Graph, packed: &mut PackedWeights) -> Result<Plan> {
+        let engine = engine()?;
+        let mut stream = Stream::new(engine).map_err(err("a stream"))?;
         let mut uses = vec![0usize; graph.nodes.len()];
         for n in &graph.nodes {
             for v in inputs(&n.op) {
@@ -589,6 +649,7 @@ impl Plan {
         let u = Uses { graph, uses };
         let mut b = Builder {
             engine,
+            packed,
             graph: &u,
             mems: Vec::new(),
             consts: Vec::new(),
@@ -610,21 +671,19 @@ impl Plan {
             .iter()
             .map(|&n| {
                 let md = MemoryDesc::new(&[n.max(1)], DataType::U8, Layout::Plain)?;
-                Memory::alloc(&b.engine, &md).map(Arc::new)
+                Memory::alloc(b.engine, &md).map(Arc::new)
             })
             .collect::<dnnl::Result<Vec<_>>>()
             .map_err(err("activation buffers"))?;
-        let mut consts: Vec<Option<Memory>> = b.consts.into_iter().map(Some).collect();
         let mut mems = Vec::with_capacity(b.mems.len());
         for spec in &b.mems {
-            let m = match spec.place {
-                Place::Slot(s, off) => Memory::view(&b.engine, &spec.md, &slots[s], off),
-                Place::Const(c) => match consts[c].take() {
-                    Some(m) => Ok(m),
-                    None => return Err(ModelError::Engine("a constant read twice".into())),
-                },
-            };
-            mems.push(m.map_err(err("a memory"))?);
+            mems.push(match spec.place {
+                // A view keeps its base buffer alive.
+                Place::Slot(s, off) => {
+                    Arc::new(Memory::view(b.engine, &spec.md, &slots[s], off).map_err(err("a memory"))?)
+                }
+                Place::Const(c) => b.consts[c].clone(),
+            });
         }
         // Node 0 is the input, and its memory the first one made.
         let input = 0;
@@ -637,9 +696,6 @@ impl Plan {
             input_shape: graph.nodes[0].shape.clone(),
             output_shape: graph.nodes[last.0].shape.clone(),
             labels: b.labels,
-            _slots: slots,
-            _consts: Vec::new(),
-            _engine: b.engine,
         })
     }
 
@@ -691,7 +747,7 @@ impl Plan {
         } = self;
         match &steps[i] {
             Step::Prim { prim, args } => {
-                let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &mems[*m])).collect();
+                let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &*mems[*m])).collect();
                 prim.execute(stream, &a).map_err(err("running"))
             }
             Step::SegmentMean { src, dst, segments } => {
