@@ -100,10 +100,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         CpuEngine::Burn => ("burn".to_string(), None),
     };
     let shape = a.input_shape.clone().unwrap_or_else(|| model.input_shape(1));
+    model.net.check_shape(&shape).with_context(|| a.model.clone())?;
     let n: usize = shape.iter().product();
-    if n == 0 {
-        bail!("input shape {shape:?}: no dimension may be 0");
-    }
     // A fixed pseudo-random input in [-1, 1].
     let x: Vec<f32> = (0..n)
         .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 10_007) as f32 / 5_003.5 - 1.0)

@@ -14,6 +14,7 @@ mod raw;
 use std::ffi::{c_void, CStr};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 pub use ops::{
     concat, convolution_forward, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,
@@ -222,25 +223,27 @@ unsafe impl Send for Engine {}
 unsafe impl Sync for Engine {}
 
 impl Engine {
-    /// The CPU engine (opens the library on first use).
-    pub fn cpu() -> Result<Engine> {
-        let l = lib()?;
-        let mut raw = ptr::null_mut();
-        check(
-            // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
-            unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) },
-            "dnnl_engine_create",
-        )?;
-        Ok(Engine { raw })
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if let Ok(l) = lib() {
-            // SAFETY: the engine was created by dnnl_engine_create and is destroyed once.
-            unsafe { l.dnnl_engine_destroy(self.raw) };
-        }
+    /// The process's CPU engine (opens the library on first use). One for the whole process,
+    /// never destroyed, so every stream, memory and primitive made on it can outlive its
+    /// callers.
+    pub fn cpu() -> Result<&'static Engine> {
+        static CPU: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
+        CPU.get_or_init(|| {
+            let l = lib().map_err(|e| e.to_string())?;
+            let mut raw = ptr::null_mut();
+            check(
+                // SAFETY: out-pointer to a local; index 0 is the only CPU engine.
+                unsafe { l.dnnl_engine_create(&mut raw, b::dnnl_cpu, 0) },
+                "dnnl_engine_create",
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(Engine { raw })
+        })
+        .as_ref()
+        .map_err(|e| match lib() {
+            Err(missing) => missing,
+            Ok(_) => DnnlError::Invalid(e.clone()),
+        })
     }
 }
 
@@ -296,7 +299,9 @@ pub struct Memory {
 // SAFETY: the handle is only executed on by one stream at a time (kinema's plans run under
 // `&mut`); the buffer it points to lives as long as the object (or its base).
 unsafe impl Send for Memory {}
-// SAFETY: shared references only read the descriptor and the data pointer.
+// SAFETY: through a shared reference a memory is read (`read`, a primitive's source) or
+// written only as a primitive's destination, which needs the `&mut Stream` of the caller that
+// owns the memories (a plan runs its steps from one thread at a time). `write` needs `&mut`.
 unsafe impl Sync for Memory {}
 
 /// `DNNL_MEMORY_ALLOCATE`: let the library allocate the buffer.
@@ -324,15 +329,6 @@ impl Memory {
         })
     }
 
-    /// A memory object with no buffer yet: [`with_data`](Self::with_data) lends it one.
-    pub fn unbound(engine: &Engine, md: &MemoryDesc) -> Result<Memory> {
-        Ok(Memory {
-            raw: Memory::create(engine, md, ptr::null_mut())?,
-            md: md.clone(),
-            base: None,
-        })
-    }
-
     /// `md` over `base`'s buffer from byte `offset` (a reshape, a strided view, a buffer
     /// reused for another value); refused if it does not fit.
     pub fn view(
@@ -344,7 +340,10 @@ impl Memory {
         if base.base.is_some() {
             return Err(DnnlError::Invalid("a view must be of a base buffer".into()));
         }
-        if offset + md.extent_bytes() > base.md.size_bytes() {
+        if offset
+            .checked_add(md.extent_bytes())
+            .is_none_or(|end| end > base.md.size_bytes())
+        {
             return Err(DnnlError::Invalid(format!(
                 "a view of {} bytes at {offset} does not fit a buffer of {}",
                 md.extent_bytes(),
@@ -376,29 +375,6 @@ impl Memory {
         Ok(p as *mut u8)
     }
 
-    /// Runs `f` with this (unbound) object pointing at `data`, which primitives only read
-    /// (a model's input); the object is unbound again afterwards.
-    pub fn with_data<R>(&mut self, data: &[f32], f: impl FnOnce(&Memory) -> R) -> Result<R> {
-        if std::mem::size_of_val(data) < self.md.size_bytes() || self.base.is_some() {
-            return Err(DnnlError::Invalid(format!(
-                "{} values for a memory of {} bytes",
-                data.len(),
-                self.md.size_bytes()
-            )));
-        }
-        let l = lib()?;
-        check(
-            // SAFETY: data outlives the call of f, after which the handle is cleared; primitives
-            // are given this object only as a source, so the buffer is not written.
-            unsafe { l.dnnl_memory_set_data_handle(self.raw, data.as_ptr() as *mut c_void) },
-            "dnnl_memory_set_data_handle",
-        )?;
-        let r = f(self);
-        // SAFETY: clearing the handle of a live object.
-        unsafe { l.dnnl_memory_set_data_handle(self.raw, ptr::null_mut()) };
-        Ok(r)
-    }
-
     fn f32_len(&self) -> Result<usize> {
         if !self.md.is_plain() {
             return Err(DnnlError::Invalid("host access needs a plain f32 layout".into()));
@@ -424,7 +400,7 @@ impl Memory {
     }
 
     /// Copies `values` in (a plain `f32` memory; call while no primitive runs).
-    pub fn write(&self, values: &[f32]) -> Result<()> {
+    pub fn write(&mut self, values: &[f32]) -> Result<()> {
         let n = self.f32_len()?;
         if values.len() != n {
             return Err(DnnlError::Invalid(format!(
@@ -546,7 +522,7 @@ impl PrimitiveDesc {
             Query::Weights => b::dnnl_query_weights_md,
             Query::Dst => b::dnnl_query_dst_md,
         };
-        ops::query_md(self.raw, what)
+        ops::query_md(self.raw, what, 0)
     }
 
     /// The implementation's name (`brg:avx512_core`, `jit:avx2`, `ref:any`...).
@@ -610,6 +586,8 @@ impl Arg {
 #[derive(Debug)]
 pub struct Primitive {
     raw: b::dnnl_primitive_t,
+    /// The memories it reads and writes, as its descriptor says: what `execute` checks.
+    args: Vec<(Arg, MemoryDesc)>,
 }
 
 // SAFETY: oneDNN primitives are stateless and may be executed from any thread.
@@ -627,12 +605,49 @@ impl Primitive {
             unsafe { l.dnnl_primitive_create(&mut raw, pd.raw) },
             "dnnl_primitive_create",
         )?;
-        Ok(Primitive { raw })
+        // Every argument the descriptor names (a descriptor of no dimensions: not taken).
+        let named = |a: Arg| {
+            ops::query_md(pd.raw, b::dnnl_query_exec_arg_md, a.raw())
+                .ok()
+                .filter(|md| !md.dims().is_empty())
+                .map(|md| (a, md))
+        };
+        let mut args: Vec<(Arg, MemoryDesc)> = [Arg::Src, Arg::Weights, Arg::Bias, Arg::Dst]
+            .into_iter()
+            .filter_map(named)
+            .collect();
+        args.extend((0..).map(Arg::MultipleSrc).map_while(named));
+        Ok(Primitive { raw, args })
     }
 
     /// Submits the primitive on `stream` with `args` (call [`Stream::wait`] before reading).
+    /// Every argument the primitive takes must be given once, with the descriptor it was made
+    /// for (dimensions, data type, layout), or the call is refused before oneDNN runs.
     pub fn execute(&self, stream: &mut Stream, args: &[(Arg, &Memory)]) -> Result<()> {
         let l = lib()?;
+        for (arg, want) in &self.args {
+            match args
+                .iter()
+                .filter(|(a, _)| a == arg)
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()[..]
+            {
+                [m] if m.desc() == want => {}
+                [m] => {
+                    return Err(DnnlError::Invalid(format!(
+                        "argument {arg:?} is {:?}, the primitive takes {want:?}",
+                        m.desc()
+                    )))
+                }
+                [] => return Err(DnnlError::Invalid(format!("argument {arg:?} is missing"))),
+                _ => return Err(DnnlError::Invalid(format!("argument {arg:?} is given twice"))),
+            }
+        }
+        if let Some((a, _)) = args.iter().find(|(a, _)| self.args.iter().all(|(b, _)| b != a)) {
+            return Err(DnnlError::Invalid(format!(
+                "the primitive takes no argument {a:?}"
+            )));
+        }
         apply_threads();
         let raw: Vec<b::dnnl_exec_arg_t> = args
             .iter()
@@ -642,8 +657,9 @@ impl Primitive {
             })
             .collect();
         check(
-            // SAFETY: every memory is alive for the call and owned by the caller's plan; the stream
-            // is in order, and the caller waits before the buffers are read or freed.
+            // SAFETY: every argument the primitive takes is given once, with the descriptor it
+            // was made for (checked above), over a buffer of at least that descriptor's size
+            // (Memory::alloc / Memory::view check it); the memories are alive for the call.
             unsafe { l.dnnl_primitive_execute(self.raw, stream.raw, raw.len() as i32, raw.as_ptr()) },
             "dnnl_primitive_execute",
         )

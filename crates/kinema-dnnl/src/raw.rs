@@ -54,13 +54,19 @@ static OMP: OnceLock<Option<(libloading::Library, SetThreads)>> = OnceLock::new(
 /// (Debian's is GNU's `libgomp`; a sequential or TBB build has none: `None`).
 pub(crate) fn omp() -> Result<Option<SetThreads>> {
     lib()?;
+    // glibc's RTLD_NOLOAD: only a runtime oneDNN already loaded, never a second one.
+    const RTLD_NOLOAD: i32 = 0x4;
     let found = OMP.get_or_init(|| {
         ["libgomp.so.1", "libiomp5.so", "libomp.so"]
             .iter()
             .find_map(|name| {
-                // SAFETY: an OpenMP runtime is already loaded by oneDNN; opening it again only
-                // takes a reference.
-                let lib = unsafe { libloading::Library::new(name) }.ok()?;
+                let flags = libloading::os::unix::RTLD_NOW | RTLD_NOLOAD;
+                // SAFETY: with RTLD_NOLOAD nothing new is loaded and no initialiser runs: it takes
+                // a reference to a runtime oneDNN already loaded, or fails.
+                let lib: libloading::Library =
+                    unsafe { libloading::os::unix::Library::open(Some(name), flags) }
+                        .ok()?
+                        .into();
                 // SAFETY: omp_set_num_threads has this signature in every OpenMP runtime.
                 let f = unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
                 let f = *f;

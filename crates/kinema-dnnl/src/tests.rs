@@ -1,7 +1,7 @@
 use super::*;
 
 fn mem(engine: &Engine, md: &MemoryDesc, data: &[f32]) -> Memory {
-    let m = Memory::alloc(engine, md).unwrap();
+    let mut m = Memory::alloc(engine, md).unwrap();
     m.write(data).unwrap();
     m
 }
@@ -14,7 +14,7 @@ fn run(pd: &PrimitiveDesc, stream: &mut Stream, args: &[(Arg, &Memory)]) {
 #[test]
 fn a_convolution_with_bias_sum_and_relu_matches_a_direct_loop() {
     let engine = Engine::cpu().unwrap();
-    let mut stream = Stream::new(&engine).unwrap();
+    let mut stream = Stream::new(engine).unwrap();
     let (n, ci, co, h, w, k) = (2, 3, 5, 6, 7, 3);
     let x: Vec<f32> = (0..n * ci * h * w)
         .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
@@ -65,27 +65,48 @@ fn a_convolution_with_bias_sum_and_relu_matches_a_direct_loop() {
         pad_l: &[1, 1],
         pad_r: &[1, 1],
     };
-    let pd = convolution_forward(&engine, &p, Some(&attr)).unwrap();
+    let pd = convolution_forward(engine, &p, Some(&attr)).unwrap();
     assert!(!pd.implementation().is_empty());
-    let mut xm = Memory::unbound(&engine, &xmd).unwrap();
-    let (wm, bm, ym) = (
-        mem(&engine, &wmd, &wt),
-        mem(&engine, &bmd, &bias),
-        mem(&engine, &ymd, &resid),
+    let (xm, wm, bm, ym) = (
+        mem(engine, &xmd, &x),
+        mem(engine, &wmd, &wt),
+        mem(engine, &bmd, &bias),
+        mem(engine, &ymd, &resid),
     );
-    xm.with_data(&x, |xm| {
-        run(
-            &pd,
+    let prim = Primitive::new(&pd).unwrap();
+    // Arguments are checked against what the primitive was made for.
+    let e = prim
+        .execute(
+            &mut stream,
+            &[(Arg::Src, &xm), (Arg::Weights, &wm), (Arg::Dst, &ym)],
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Bias") && e.to_string().contains("missing"),
+        "{e}"
+    );
+    let e = prim
+        .execute(
             &mut stream,
             &[
-                (Arg::Src, xm),
+                (Arg::Src, &ym),
                 (Arg::Weights, &wm),
                 (Arg::Bias, &bm),
                 (Arg::Dst, &ym),
             ],
         )
-    })
-    .unwrap();
+        .unwrap_err();
+    assert!(e.to_string().contains("Src"), "{e}");
+    run(
+        &pd,
+        &mut stream,
+        &[
+            (Arg::Src, &xm),
+            (Arg::Weights, &wm),
+            (Arg::Bias, &bm),
+            (Arg::Dst, &ym),
+        ],
+    );
     let mut yv = vec![0f32; want.len()];
     ym.read(&mut yv).unwrap();
     for (a, b) in yv.iter().zip(&want) {
@@ -96,7 +117,7 @@ fn a_convolution_with_bias_sum_and_relu_matches_a_direct_loop() {
 #[test]
 fn a_reorder_to_the_layout_a_convolution_picks_and_back_is_the_identity() {
     let engine = Engine::cpu().unwrap();
-    let mut stream = Stream::new(&engine).unwrap();
+    let mut stream = Stream::new(engine).unwrap();
     let dims = [1, 24, 4, 5, 6];
     let any = MemoryDesc::new(&dims, DataType::F32, Layout::Any).unwrap();
     let wmd = MemoryDesc::new(&[32, 24, 1, 1, 1], DataType::F32, Layout::Any).unwrap();
@@ -111,26 +132,26 @@ fn a_reorder_to_the_layout_a_convolution_picks_and_back_is_the_identity() {
         pad_l: &[0; 3],
         pad_r: &[0; 3],
     };
-    let pd = convolution_forward(&engine, &p, None).unwrap();
+    let pd = convolution_forward(engine, &p, None).unwrap();
     let chosen = pd.query(Query::Src).unwrap();
     assert_eq!(chosen.dims(), dims.to_vec());
     let plain = MemoryDesc::new(&dims, DataType::F32, Layout::Plain).unwrap();
     assert!(plain.is_plain());
     let a: Vec<f32> = (0..dims.iter().product::<usize>()).map(|i| i as f32).collect();
-    let am = mem(&engine, &plain, &a);
-    let mm = Memory::alloc(&engine, &chosen).unwrap();
+    let am = mem(engine, &plain, &a);
+    let mm = Memory::alloc(engine, &chosen).unwrap();
     // The way back goes through a view at an offset of a larger buffer.
     let big = MemoryDesc::new(&[plain.size_bytes() + 64], DataType::U8, Layout::Plain).unwrap();
-    let base = std::sync::Arc::new(Memory::alloc(&engine, &big).unwrap());
-    let bm = Memory::view(&engine, &plain, &base, 64).unwrap();
-    assert!(Memory::view(&engine, &plain, &base, 128).is_err());
+    let base = std::sync::Arc::new(Memory::alloc(engine, &big).unwrap());
+    let bm = Memory::view(engine, &plain, &base, 64).unwrap();
+    assert!(Memory::view(engine, &plain, &base, 128).is_err());
     run(
-        &reorder(&engine, &plain, &chosen).unwrap(),
+        &reorder(engine, &plain, &chosen).unwrap(),
         &mut stream,
         &[(Arg::Src, &am), (Arg::Dst, &mm)],
     );
     run(
-        &reorder(&engine, &chosen, &plain).unwrap(),
+        &reorder(engine, &chosen, &plain).unwrap(),
         &mut stream,
         &[(Arg::Src, &mm), (Arg::Dst, &bm)],
     );
@@ -156,7 +177,7 @@ fn bad_arguments_and_a_missing_library_are_named_errors() {
         pad_l: &[0, 0],
         pad_r: &[0, 0],
     };
-    let e = convolution_forward(&engine, &p, None).unwrap_err().to_string();
+    let e = convolution_forward(engine, &p, None).unwrap_err().to_string();
     assert!(
         e.contains("convolution") && e.contains("invalid arguments"),
         "{e}"

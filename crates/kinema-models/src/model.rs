@@ -56,7 +56,8 @@ const PLANS_KEPT: usize = 4;
 /// A built network (eval mode when it comes from here) and its card.
 #[derive(Debug)]
 pub struct Model {
-    /// The network.
+    /// The network. [`run`](Self::run) compiles plans from it and keeps them: a model whose
+    /// network changes is a new `Model` ([`Model::new`]).
     pub net: Net,
     /// Registry name, class names and clip parameters.
     pub card: ModelCard,
@@ -109,11 +110,12 @@ impl Model {
             return self.net.run(shape, input, features, dev);
         }
         self.net.check_input(shape, input.len())?;
-        let mut cache = self
-            .plans
-            .0
-            .lock()
-            .map_err(|_| ModelError::InvalidOption("a previous run of this model panicked".into()))?;
+        // A run that panicked may have left a plan half run: start again from no plans.
+        let mut cache = self.plans.0.lock().unwrap_or_else(|poisoned| {
+            let mut c = poisoned.into_inner();
+            *c = PlanCache::default();
+            c
+        });
         let PlanCache { plans, packed } = &mut *cache;
         let key = (shape.to_vec(), features);
         let i = match plans.iter().position(|(k, _)| *k == key) {

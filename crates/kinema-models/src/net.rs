@@ -188,6 +188,13 @@ impl Net {
 
     /// An input shape of the model's rank with 3 channels and no empty dimension.
     pub fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        // More values than any machine holds would overflow the sizes computed from the shape.
+        let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if values.is_none_or(|n| n > 1 << 40) {
+            return Err(ModelError::InvalidOption(format!(
+                "input shape {shape:?}: too many values"
+            )));
+        }
         if shape.len() != self.input_rank() || shape.get(1) != Some(&3) || shape.contains(&0) {
             return Err(ModelError::InvalidOption(format!(
                 "input shape {shape:?}: this model takes {} ([N, 3, ...], no dimension 0)",

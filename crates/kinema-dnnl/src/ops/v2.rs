@@ -161,10 +161,14 @@ impl PartialEq for MemoryDesc {
     }
 }
 
-pub(crate) fn query_md(pd: b::dnnl_primitive_desc_t, what: b::dnnl_query_t) -> Result<MemoryDesc> {
+pub(crate) fn query_md(
+    pd: b::dnnl_primitive_desc_t,
+    what: b::dnnl_query_t,
+    index: i32,
+) -> Result<MemoryDesc> {
     let l = lib()?;
     // SAFETY: pd is alive; the result points into it (copied out at once) or is null.
-    let p = unsafe { l.dnnl_primitive_desc_query_md(pd, what, 0) };
+    let p = unsafe { l.dnnl_primitive_desc_query_md(pd, what, index) };
     if p.is_null() {
         return Err(DnnlError::Invalid("the primitive has no such memory".into()));
     }

@@ -226,19 +226,12 @@ pub struct ConvGeometry {
     pub groups: usize,
 }
 
-/// "Same" padding: total `dilation * (k - 1)`, the odd one after.
-fn same_pads(kernel: &[usize], dilation: &[usize]) -> (Vec<usize>, Vec<usize>) {
-    let total: Vec<usize> = kernel.iter().zip(dilation).map(|(k, d)| d * (k - 1)).collect();
-    let l: Vec<usize> = total.iter().map(|t| t / 2).collect();
-    let r = total.iter().zip(&l).map(|(t, l)| t - l).collect();
-    (l, r)
-}
-
 fn geometry3(c: &Conv3d) -> ConvGeometry {
     let (pad_l, pad_r) = match c.padding {
         PaddingConfig3d::Explicit(d, h, w) => (vec![d, h, w], vec![d, h, w]),
         PaddingConfig3d::Valid => (vec![0; 3], vec![0; 3]),
-        PaddingConfig3d::Same => same_pads(&c.kernel_size, &c.dilation),
+        // burn's "same" depends on the input size; no model uses it: refused in `conv`.
+        PaddingConfig3d::Same => (Vec::new(), Vec::new()),
     };
     ConvGeometry {
         stride: c.stride.to_vec(),
@@ -253,7 +246,7 @@ fn geometry2(c: &Conv2d) -> ConvGeometry {
     let (pad_l, pad_r) = match c.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) => (vec![top, left], vec![bottom, right]),
         PaddingConfig2d::Valid => (vec![0; 2], vec![0; 2]),
-        PaddingConfig2d::Same => same_pads(&c.kernel_size, &c.dilation),
+        PaddingConfig2d::Same => (Vec::new(), Vec::new()),
     };
     ConvGeometry {
         stride: c.stride.to_vec(),
@@ -436,6 +429,12 @@ impl Graph {
 
     /// A convolution node as given (weights already folded).
     pub fn conv_raw(&mut self, c: ConvNode) -> Result<Val> {
+        if c.pad_l.is_empty() {
+            return Err(ModelError::Engine(format!(
+                "{}: \"same\" padding (sized from the input by burn) is not lowered to oneDNN; run it with --engine burn",
+                c.name
+            )));
+        }
         let xs = self.shape(c.x).to_vec();
         let sp = xs.len().saturating_sub(2);
         let ws = &c.weight_shape;

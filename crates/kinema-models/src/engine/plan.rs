@@ -54,18 +54,14 @@ enum Step {
     SegmentMean { src: usize, dst: usize, segments: usize },
 }
 
-/// The CPU engine every plan runs on (oneDNN's CPU engine holds no state worth a second one,
-/// and one engine lets plans share packed weights).
+/// The CPU engine every plan runs on (one per process, so plans can share packed weights).
 fn engine() -> Result<&'static Engine> {
-    static ENGINE: std::sync::OnceLock<std::result::Result<Engine, String>> = std::sync::OnceLock::new();
-    ENGINE
-        .get_or_init(|| Engine::cpu().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| ModelError::Engine(format!("the CPU engine: {e}")))
+    Engine::cpu().map_err(|e| ModelError::Engine(format!("the CPU engine: {e}")))
 }
 
 /// Weights already packed into the layouts some plan's primitives chose, by layer and role,
 /// so that plans of one model for several input shapes pack each weight once per layout.
+/// It belongs to one network's weights: layers are known by name only.
 #[derive(Debug, Default)]
 pub struct PackedWeights(HashMap<(String, bool), Vec<PackedTensor>>);
 
@@ -309,7 +305,7 @@ impl Builder<'_> {
         want: &MemoryDesc,
         stream: &mut Stream,
     ) -> Result<Memory> {
-        let src = Memory::alloc(self.engine, from).map_err(err("a weight buffer"))?;
+        let mut src = Memory::alloc(self.engine, from).map_err(err("a weight buffer"))?;
         src.write(values).map_err(err("weights"))?;
         if from == want {
             return Ok(src);
@@ -738,7 +734,9 @@ impl Plan {
                 self.input_shape
             )));
         }
-        self.mems[self.input].write(input).map_err(err("the input"))
+        let mem = Arc::get_mut(&mut self.mems[self.input])
+            .ok_or_else(|| ModelError::Engine("the input buffer is shared".into()))?;
+        mem.write(input).map_err(err("the input"))
     }
 
     fn step(&mut self, i: usize) -> Result<()> {
@@ -752,7 +750,11 @@ impl Plan {
             }
             Step::SegmentMean { src, dst, segments } => {
                 stream.wait().map_err(err("running"))?;
-                segment_mean(&mems[*src], &mems[*dst], *segments)
+                let y = segment_mean(&mems[*src], *segments)?;
+                Arc::get_mut(&mut mems[*dst])
+                    .ok_or_else(|| ModelError::Engine("a segment mean's output is shared".into()))?
+                    .write(&y)
+                    .map_err(err("a segment mean"))
             }
         }
     }
@@ -772,7 +774,8 @@ impl Plan {
     }
 }
 
-fn segment_mean(src: &Memory, dst: &Memory, segments: usize) -> Result<()> {
+/// `[N * S, K]` to `[N, K]`: the mean of each group of `segments` rows of `src`.
+fn segment_mean(src: &Memory, segments: usize) -> Result<Vec<f32>> {
     let dims = src.desc().dims();
     let mut x = vec![0f32; dims.iter().product()];
     src.read(&mut x).map_err(err("a segment mean"))?;
@@ -781,5 +784,5 @@ fn segment_mean(src: &Memory, dst: &Memory, segments: usize) -> Result<()> {
         .chunks(k * segments)
         .flat_map(|g| (0..k).map(move |j| (0..segments).map(|s| g[s * k + j]).sum::<f32>() / segments as f32))
         .collect();
-    dst.write(&y).map_err(err("a segment mean"))
+    Ok(y)
 }
