@@ -9,6 +9,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod ops;
+mod program;
 mod raw;
 
 use std::ffi::{c_void, CStr};
@@ -20,6 +21,7 @@ pub use ops::{
     concat, convolution_forward, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,
     softmax_forward, ConvParams, PoolAlg, PoolParams,
 };
+pub use program::{Constant, HostFn, MemId, Program};
 use raw::{bindings as b, lib};
 
 /// What a oneDNN call can fail with.
@@ -288,9 +290,10 @@ impl Drop for Stream {
 
 /// A memory object: a descriptor and its buffer. A base object owns a buffer oneDNN
 /// allocated; a view ([`Memory::view`]) sees part of a base's buffer through another
-/// descriptor and keeps the base alive.
+/// descriptor and keeps the base alive. Private to the crate: callers reach memories only
+/// through a [`Program`] (or as a [`Constant`]).
 #[derive(Debug)]
-pub struct Memory {
+pub(crate) struct Memory {
     raw: b::dnnl_memory_t,
     md: MemoryDesc,
     base: Option<std::sync::Arc<Memory>>,
@@ -299,9 +302,9 @@ pub struct Memory {
 // SAFETY: the handle is only executed on by one stream at a time (kinema's plans run under
 // `&mut`); the buffer it points to lives as long as the object (or its base).
 unsafe impl Send for Memory {}
-// SAFETY: through a shared reference a memory is read (`read`, a primitive's source) or
-// written only as a primitive's destination, which needs the `&mut Stream` of the caller that
-// owns the memories (a plan runs its steps from one thread at a time). `write` needs `&mut`.
+// SAFETY: memories are private to this crate. Those of a `Program` are written (as a
+// destination or by `write`) only through `&mut Program`, so one thread at a time; a
+// `Constant`'s is never written after it is packed, so shared references only read it.
 unsafe impl Sync for Memory {}
 
 /// `DNNL_MEMORY_ALLOCATE`: let the library allocate the buffer.
@@ -582,9 +585,9 @@ impl Arg {
     }
 }
 
-/// A primitive, ready to run.
+/// A primitive, ready to run (inside a [`Program`]).
 #[derive(Debug)]
-pub struct Primitive {
+pub(crate) struct Primitive {
     raw: b::dnnl_primitive_t,
     /// The memories it reads and writes, as its descriptor says: what `execute` checks.
     args: Vec<(Arg, MemoryDesc)>,
@@ -620,11 +623,9 @@ impl Primitive {
         Ok(Primitive { raw, args })
     }
 
-    /// Submits the primitive on `stream` with `args` (call [`Stream::wait`] before reading).
-    /// Every argument the primitive takes must be given once, with the descriptor it was made
-    /// for (dimensions, data type, layout), or the call is refused before oneDNN runs.
-    pub fn execute(&self, stream: &mut Stream, args: &[(Arg, &Memory)]) -> Result<()> {
-        let l = lib()?;
+    /// Every argument the primitive takes given once, with the descriptor it was made for
+    /// (dimensions, data type, layout), and nothing else.
+    pub fn check(&self, args: &[(Arg, &Memory)]) -> Result<()> {
         for (arg, want) in &self.args {
             match args
                 .iter()
@@ -648,6 +649,14 @@ impl Primitive {
                 "the primitive takes no argument {a:?}"
             )));
         }
+        Ok(())
+    }
+
+    /// Submits the primitive on `stream` with `args`, refused unless [`check`](Self::check)
+    /// passes (call [`Stream::wait`] before reading).
+    pub fn execute(&self, stream: &mut Stream, args: &[(Arg, &Memory)]) -> Result<()> {
+        let l = lib()?;
+        self.check(args)?;
         apply_threads();
         let raw: Vec<b::dnnl_exec_arg_t> = args
             .iter()

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use kinema_dnnl as dnnl;
 use kinema_dnnl::{
-    Arg, Attr, DataType, Engine, Layout, Memory, MemoryDesc, PostOp, Primitive, PrimitiveDesc, Query, Stream,
+    Arg, Attr, Constant, DataType, Engine, HostFn, Layout, MemId, MemoryDesc, PostOp, PrimitiveDesc, Program,
+    Query,
 };
 
 use super::graph::{ConvNode, Graph, Op, PoolKind, Val};
@@ -47,7 +48,7 @@ struct MemSpec {
 enum Step {
     /// A primitive and its arguments (indices into the plan's memories).
     Prim {
-        prim: Primitive,
+        pd: PrimitiveDesc,
         args: Vec<(Arg, usize)>,
     },
     /// `[N * S, K]` to `[N, K]` on plain memories.
@@ -63,10 +64,7 @@ fn engine() -> Result<&'static Engine> {
 /// so that plans of one model for several input shapes pack each weight once per layout.
 /// It belongs to one network's weights: layers are known by name only.
 #[derive(Debug, Default)]
-pub struct PackedWeights(HashMap<(String, bool), Vec<PackedTensor>>);
-
-/// One packed weight or bias: its layout and its buffer.
-type PackedTensor = (MemoryDesc, Arc<Memory>);
+pub struct PackedWeights(HashMap<(String, bool), Vec<Arc<Constant>>>);
 
 impl PackedWeights {
     /// How many packed tensors it holds (one per weight or bias and layout).
@@ -95,7 +93,7 @@ struct Builder<'g> {
     packed: &'g mut PackedWeights,
     graph: &'g Uses<'g>,
     mems: Vec<MemSpec>,
-    consts: Vec<Arc<Memory>>,
+    consts: Vec<Arc<Constant>>,
     steps: Vec<Step>,
     vals: HashMap<usize, ValState>,
     slot_size: Vec<usize>,
@@ -228,10 +226,9 @@ impl Builder<'_> {
             && self.slot_of(st.mem).is_some_and(|s| self.slot_refs[s] == 1)
     }
 
-    fn prim(&mut self, label: String, pd: &PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
-        let prim = Primitive::new(pd).map_err(err("a primitive"))?;
+    fn prim(&mut self, label: String, pd: PrimitiveDesc, args: Vec<(Arg, usize)>) -> Result<()> {
         self.labels.push(format!("{label} [{}]", pd.implementation()));
-        self.steps.push(Step::Prim { prim, args });
+        self.steps.push(Step::Prim { pd, args });
         Ok(())
     }
 
@@ -252,7 +249,7 @@ impl Builder<'_> {
             self.mems[src].md.layout_name(),
             want.layout_name()
         );
-        self.prim(label, &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+        self.prim(label, pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
         self.vals
             .get_mut(&v.0)
             .expect("live")
@@ -274,20 +271,15 @@ impl Builder<'_> {
         values: &[f32],
         from: &MemoryDesc,
         want: &MemoryDesc,
-        stream: &mut Stream,
     ) -> Result<usize> {
-        let cached = self
-            .packed
-            .0
-            .get(&(key.0.to_string(), key.1))
-            .and_then(|v| v.iter().find(|(md, _)| md == want).map(|(_, m)| m.clone()));
-        let packed = match cached {
-            Some(m) => m,
+        let engine = self.engine;
+        let slot = self.packed.0.entry((key.0.to_string(), key.1)).or_default();
+        let packed = match slot.iter().find(|c| c.desc() == want) {
+            Some(c) => c.clone(),
             None => {
-                let m = Arc::new(self.pack(values, from, want, stream)?);
-                let slot = self.packed.0.entry((key.0.to_string(), key.1)).or_default();
-                slot.push((want.clone(), m.clone()));
-                m
+                let c = Arc::new(Constant::pack(engine, values, from, want).map_err(err("packing weights"))?);
+                slot.push(c.clone());
+                c
             }
         };
         self.consts.push(packed);
@@ -298,28 +290,7 @@ impl Builder<'_> {
         Ok(self.mems.len() - 1)
     }
 
-    fn pack(
-        &self,
-        values: &[f32],
-        from: &MemoryDesc,
-        want: &MemoryDesc,
-        stream: &mut Stream,
-    ) -> Result<Memory> {
-        let mut src = Memory::alloc(self.engine, from).map_err(err("a weight buffer"))?;
-        src.write(values).map_err(err("weights"))?;
-        if from == want {
-            return Ok(src);
-        }
-        let dst = Memory::alloc(self.engine, want).map_err(err("a weight buffer"))?;
-        let pd = dnnl::reorder(self.engine, from, want).map_err(err("packing weights"))?;
-        Primitive::new(&pd)
-            .and_then(|p| p.execute(stream, &[(Arg::Src, &src), (Arg::Dst, &dst)]))
-            .and_then(|()| stream.wait())
-            .map_err(err("packing weights"))?;
-        Ok(dst)
-    }
-
-    fn conv(&mut self, v: usize, c: &ConvNode, stream: &mut Stream) -> Result<()> {
+    fn conv(&mut self, v: usize, c: &ConvNode) -> Result<()> {
         let g = self.graph.graph;
         let xs = g.shape(c.x);
         let ys = &g.nodes[v].shape;
@@ -353,10 +324,10 @@ impl Builder<'_> {
         let q = |q| pd.query(q).map_err(err(&c.name));
         let (src_md, w_md, dst_md) = (q(Query::Src)?, q(Query::Weights)?, q(Query::Dst)?);
         let src = self.as_md(c.x, &src_md)?;
-        let w = self.constant((&c.name, false), &c.weight, &plain(&wshape)?, &w_md, stream)?;
+        let w = self.constant((&c.name, false), &c.weight, &plain(&wshape)?, &w_md)?;
         let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
         if let Some(b) = &c.bias {
-            let b = self.constant((&c.name, true), b, &bias_md, &bias_md, stream)?;
+            let b = self.constant((&c.name, true), b, &bias_md, &bias_md)?;
             args.push((Arg::Bias, b));
         }
         let dst = match c.residual {
@@ -371,7 +342,7 @@ impl Builder<'_> {
                 let pd = dnnl::reorder(self.engine, &self.mems[rm].md, &dst_md).map_err(err(&c.name))?;
                 self.prim(
                     format!("reorder residual for {}", c.name),
-                    &pd,
+                    pd,
                     vec![(Arg::Src, rm), (Arg::Dst, dst)],
                 )?;
                 dst
@@ -379,7 +350,7 @@ impl Builder<'_> {
             None => self.fresh(dst_md),
         };
         args.push((Arg::Dst, dst));
-        self.prim(format!("conv {}", c.name), &pd, args)?;
+        self.prim(format!("conv {}", c.name), pd, args)?;
         self.used(c.x);
         if let Some(r) = c.residual {
             self.used(r);
@@ -388,7 +359,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn lower(&mut self, v: usize, stream: &mut Stream) -> Result<()> {
+    fn lower(&mut self, v: usize) -> Result<()> {
         let g = self.graph.graph;
         let node = &g.nodes[v];
         match &node.op {
@@ -398,7 +369,7 @@ impl Builder<'_> {
                 let m = self.fresh(plain(&node.shape)?);
                 self.define(v, m);
             }
-            Op::Conv(c) => self.conv(v, c, stream)?,
+            Op::Conv(c) => self.conv(v, c)?,
             Op::Pool {
                 x,
                 kind,
@@ -426,7 +397,7 @@ impl Builder<'_> {
                 let src = self.val(*x).mem;
                 self.prim(
                     format!("pool {kernel:?}/{stride:?}"),
-                    &pd,
+                    pd,
                     vec![(Arg::Src, src), (Arg::Dst, dst)],
                 )?;
                 self.used(*x);
@@ -441,7 +412,7 @@ impl Builder<'_> {
                 } else {
                     self.fresh(md)
                 };
-                self.prim("relu".into(), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim("relu".into(), pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -466,7 +437,7 @@ impl Builder<'_> {
                     .map(|(i, m)| (Arg::MultipleSrc(i), *m))
                     .collect();
                 args.push((Arg::Dst, dst));
-                self.prim(format!("concat of {}", xs.len()), &pd, args)?;
+                self.prim(format!("concat of {}", xs.len()), pd, args)?;
                 for x in xs {
                     self.used(*x);
                 }
@@ -496,17 +467,14 @@ impl Builder<'_> {
                 let src_md = pd.query(Query::Src).map_err(err(name))?;
                 let w_md = pd.query(Query::Weights).map_err(err(name))?;
                 let src = self.as_md(*x, &src_md)?;
-                let w = self.constant((name, false), weight, &plain(&wshape)?, &w_md, stream)?;
+                let w = self.constant((name, false), weight, &plain(&wshape)?, &w_md)?;
                 let mut args = vec![(Arg::Src, src), (Arg::Weights, w)];
                 if let Some(b) = bias {
-                    args.push((
-                        Arg::Bias,
-                        self.constant((name, true), b, &bias_md, &bias_md, stream)?,
-                    ));
+                    args.push((Arg::Bias, self.constant((name, true), b, &bias_md, &bias_md)?));
                 }
                 let dst = self.fresh(plain(&node.shape)?);
                 args.push((Arg::Dst, dst));
-                self.prim(format!("linear {name}"), &pd, args)?;
+                self.prim(format!("linear {name}"), pd, args)?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -557,7 +525,7 @@ impl Builder<'_> {
                 let dst = self.fresh(dst_md);
                 self.prim(
                     "matmul".into(),
-                    &pd,
+                    pd,
                     vec![(Arg::Src, am), (Arg::Weights, bm), (Arg::Dst, dst)],
                 )?;
                 self.release(am);
@@ -572,7 +540,7 @@ impl Builder<'_> {
                 let pd = dnnl::softmax_forward(self.engine, &md, node.shape.len() - 1)
                     .map_err(err("a softmax"))?;
                 let dst = self.fresh(md);
-                self.prim("softmax".into(), &pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
+                self.prim("softmax".into(), pd, vec![(Arg::Src, src), (Arg::Dst, dst)])?;
                 self.used(*x);
                 self.define(v, dst);
             }
@@ -615,11 +583,9 @@ fn inputs(op: &Op) -> Vec<Val> {
 /// A graph compiled for its input shape.
 #[derive(Debug)]
 pub struct Plan {
-    stream: Stream,
-    steps: Vec<Step>,
-    mems: Vec<Arc<Memory>>,
-    input: usize,
-    output: usize,
+    program: Program,
+    input: MemId,
+    output: MemId,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     labels: Vec<String>,
@@ -635,7 +601,6 @@ impl Plan {
     /// the ones it packs there (a model's plans for several input shapes share them).
     pub fn compile_with(graph: &Graph, packed: &mut PackedWeights) -> Result<Plan> {
         let engine = engine()?;
-        let mut stream = Stream::new(engine).map_err(err("a stream"))?;
         let mut uses = vec![0usize; graph.nodes.len()];
         for n in &graph.nodes {
             for v in inputs(&n.op) {
@@ -657,38 +622,39 @@ impl Plan {
             labels: Vec::new(),
         };
         for v in 0..graph.nodes.len() {
-            b.lower(v, &mut stream)?;
+            b.lower(v)?;
         }
         let last = Val(graph.nodes.len() - 1);
         let output = b.as_plain(last)?;
-        // Buffers at their final sizes, then the memory objects over them.
-        let slots = b
-            .slot_size
-            .iter()
-            .map(|&n| {
-                let md = MemoryDesc::new(&[n.max(1)], DataType::U8, Layout::Plain)?;
-                Memory::alloc(b.engine, &md).map(Arc::new)
-            })
-            .collect::<dnnl::Result<Vec<_>>>()
-            .map_err(err("activation buffers"))?;
-        let mut mems = Vec::with_capacity(b.mems.len());
+        // Buffers at their final sizes, the memories over them, then the steps.
+        let mut program = Program::new(engine, &b.slot_size).map_err(err("activation buffers"))?;
+        let mut ids = Vec::with_capacity(b.mems.len());
         for spec in &b.mems {
-            mems.push(match spec.place {
-                // A view keeps its base buffer alive.
-                Place::Slot(s, off) => {
-                    Arc::new(Memory::view(b.engine, &spec.md, &slots[s], off).map_err(err("a memory"))?)
-                }
-                Place::Const(c) => b.consts[c].clone(),
+            ids.push(match spec.place {
+                Place::Slot(s, off) => program.view(engine, s, &spec.md, off).map_err(err("a memory"))?,
+                Place::Const(c) => program.constant(b.consts[c].clone()),
             });
         }
+        for step in b.steps {
+            match step {
+                Step::Prim { pd, args } => {
+                    let args = args.into_iter().map(|(a, m)| (a, ids[m])).collect();
+                    program.step(&pd, args).map_err(err("a primitive"))?;
+                }
+                Step::SegmentMean { src, dst, segments } => {
+                    let k = b.mems[src].md.dims()[1];
+                    let f: HostFn = Box::new(move |x: &[f32]| segment_mean(x, k, segments));
+                    program
+                        .host_step(ids[src], ids[dst], f)
+                        .map_err(err("a segment mean"))?;
+                }
+            }
+        }
         // Node 0 is the input, and its memory the first one made.
-        let input = 0;
         Ok(Plan {
-            stream,
-            steps: b.steps,
-            mems,
-            input,
-            output,
+            program,
+            input: ids[0],
+            output: ids[output],
             input_shape: graph.nodes[0].shape.clone(),
             output_shape: graph.nodes[last.0].shape.clone(),
             labels: b.labels,
@@ -711,20 +677,6 @@ impl Plan {
         &self.labels
     }
 
-    /// Runs the plan on `input` (plain, [`input_shape`](Self::input_shape)).
-    pub fn run(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        self.load(input)?;
-        for i in 0..self.steps.len() {
-            self.step(i)?;
-        }
-        self.stream.wait().map_err(err("running"))?;
-        let mut out = vec![0f32; self.output_shape.iter().product()];
-        self.mems[self.output].read(&mut out).map_err(err("the output"))?;
-        Ok(out)
-    }
-}
-
-impl Plan {
     /// Copies `input` into the plan's input buffer.
     fn load(&mut self, input: &[f32]) -> Result<()> {
         if input.len() != self.input_shape.iter().product::<usize>() {
@@ -734,55 +686,37 @@ impl Plan {
                 self.input_shape
             )));
         }
-        let mem = Arc::get_mut(&mut self.mems[self.input])
-            .ok_or_else(|| ModelError::Engine("the input buffer is shared".into()))?;
-        mem.write(input).map_err(err("the input"))
+        self.program.write(self.input, input).map_err(err("the input"))
     }
 
-    fn step(&mut self, i: usize) -> Result<()> {
-        let Plan {
-            stream, steps, mems, ..
-        } = self;
-        match &steps[i] {
-            Step::Prim { prim, args } => {
-                let a: Vec<(Arg, &Memory)> = args.iter().map(|(arg, m)| (*arg, &*mems[*m])).collect();
-                prim.execute(stream, &a).map_err(err("running"))
-            }
-            Step::SegmentMean { src, dst, segments } => {
-                stream.wait().map_err(err("running"))?;
-                let y = segment_mean(&mems[*src], *segments)?;
-                Arc::get_mut(&mut mems[*dst])
-                    .ok_or_else(|| ModelError::Engine("a segment mean's output is shared".into()))?
-                    .write(&y)
-                    .map_err(err("a segment mean"))
-            }
-        }
+    /// Runs the plan on `input` (plain, [`input_shape`](Self::input_shape)).
+    pub fn run(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        self.load(input)?;
+        self.program.run().map_err(err("running"))?;
+        let mut out = vec![0f32; self.output_shape.iter().product()];
+        self.program
+            .read(self.output, &mut out)
+            .map_err(err("the output"))?;
+        Ok(out)
     }
 
-    /// Runs the plan on `input` timing every step (the stream waited on after each): the
-    /// milliseconds of each of [`steps`](Self::steps), in order.
+    /// Runs the plan on `input` timing every step (each waited for): the milliseconds of each
+    /// of [`steps`](Self::steps), in order.
     pub fn profile(&mut self, input: &[f32]) -> Result<Vec<f64>> {
         self.load(input)?;
-        let mut times = Vec::with_capacity(self.steps.len());
-        for i in 0..self.steps.len() {
+        let mut times = Vec::with_capacity(self.program.len());
+        for i in 0..self.program.len() {
             let t = std::time::Instant::now();
-            self.step(i)?;
-            self.stream.wait().map_err(err("running"))?;
+            self.program.run_step(i).map_err(err("running"))?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         Ok(times)
     }
 }
 
-/// `[N * S, K]` to `[N, K]`: the mean of each group of `segments` rows of `src`.
-fn segment_mean(src: &Memory, segments: usize) -> Result<Vec<f32>> {
-    let dims = src.desc().dims();
-    let mut x = vec![0f32; dims.iter().product()];
-    src.read(&mut x).map_err(err("a segment mean"))?;
-    let k = dims[1];
-    let y: Vec<f32> = x
-        .chunks(k * segments)
+/// `[N * S, K]` to `[N, K]`: the mean of each group of `segments` rows of `k` values.
+fn segment_mean(x: &[f32], k: usize, segments: usize) -> Vec<f32> {
+    x.chunks(k * segments)
         .flat_map(|g| (0..k).map(move |j| (0..segments).map(|s| g[s * k + j]).sum::<f32>() / segments as f32))
-        .collect();
-    Ok(y)
+        .collect()
 }
