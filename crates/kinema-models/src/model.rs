@@ -109,7 +109,22 @@ impl Model {
         if self.engine != CpuEngine::Onednn || *dev != Device::flex() {
             return self.net.run(shape, input, features, dev);
         }
-        self.net.check_input(shape, input.len())?;
+        self.with_plan(shape, input.len(), features, |plan| {
+            let y = plan.run(&input)?;
+            Ok((plan.output_shape().to_vec(), y))
+        })
+    }
+
+    /// `f` on the oneDNN plan for (`shape`, `features`), compiled now (its weights packed into
+    /// the model's shared cache) unless a cached one exists; `values` is the input's length.
+    fn with_plan<R>(
+        &self,
+        shape: &[usize],
+        values: usize,
+        features: bool,
+        f: impl FnOnce(&mut Plan) -> Result<R>,
+    ) -> Result<R> {
+        self.net.check_input(shape, values)?;
         // A run that panicked may have left a plan half run: start again from no plans.
         let mut cache = self.plans.0.lock().unwrap_or_else(|poisoned| {
             let mut c = poisoned.into_inner();
@@ -129,18 +144,16 @@ impl Model {
                 plans.len() - 1
             }
         };
-        let plan = &mut plans[i].1;
-        let y = plan.run(&input)?;
-        Ok((plan.output_shape().to_vec(), y))
+        f(&mut plans[i].1)
     }
 
     /// The oneDNN plan for `shape` (compiled now unless cached) timed step by step on `input`:
     /// `(step, ms)` in execution order (see [`Plan::steps`]).
     pub fn profile(&self, shape: &[usize], input: &[f32], features: bool) -> Result<Vec<(String, f64)>> {
-        self.net.check_input(shape, input.len())?;
-        let mut plan = Plan::compile(&self.net.lower(shape, features)?)?;
-        let times = plan.profile(input)?;
-        Ok(plan.steps().iter().cloned().zip(times).collect())
+        self.with_plan(shape, input.len(), features, |plan| {
+            let times = plan.profile(input)?;
+            Ok(plan.steps().iter().cloned().zip(times).collect())
+        })
     }
 
     /// The input shape of `n` videos' views as this model takes them: frames
