@@ -43,7 +43,6 @@ impl Conv2Plus1d {
     }
 }
 
-/// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
 impl LowerConv for Conv2Plus1d {
     fn lower_conv(
         &self,
@@ -66,6 +65,7 @@ impl LowerConv for Conv2Plus1d {
     }
 }
 
+/// Basic (18/34) or bottleneck (50/101/152) R(2+1)D block.
 #[derive(Module, Debug)]
 pub struct Block {
     conv1: Option<Conv2Plus1d>,
