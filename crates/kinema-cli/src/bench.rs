@@ -45,7 +45,7 @@ pub struct Args {
     profile: bool,
 }
 
-fn parse_threads(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("the thread count must be at least 1".into()),
         Ok(n) => Ok(n),

@@ -2,8 +2,10 @@
 //! top-1, clips/s, ETA); checkpoints, logs and curves land in the config's `out` folder.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use kinema_dist::Comm;
 use kinema_train::{train, RunOptions, TrainConfig};
 
 #[derive(clap::Args, Debug)]
@@ -28,9 +30,50 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Compute threads of this process (default: the cores, shared among the ranks on this
+    /// machine when started by mpirun or srun).
+    #[arg(long, value_parser = crate::bench::parse_threads)]
+    threads: Option<usize>,
+    /// Distributed runs: end the whole job when no step, validation batch or checkpoint
+    /// completes for this many seconds (a rank that hangs); 0 turns the watchdog off.
+    #[arg(long, default_value_t = 600.0)]
+    dist_timeout: f64,
 }
 
 pub fn run(a: Args) -> Result<()> {
+    // Under mpirun or srun this process is one rank of a job: an error here ends the whole job
+    // (MPI_Abort) naming the rank, instead of leaving the other ranks waiting for ever.
+    let comm = Arc::new(Comm::from_env().context("joining the distributed job")?);
+    if !comm.is_distributed() {
+        return run_rank(a, comm);
+    }
+    let rank = comm.rank();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("kinema: rank {rank}: panic; aborting the job");
+        hook(info);
+        kinema_dist::abort(70);
+    }));
+    let c = comm.clone();
+    if let Err(e) = run_rank(a, comm) {
+        eprintln!("kinema: rank {rank} of {}: error: {e:#}", c.size());
+        eprintln!("kinema: rank {rank}: aborting the job");
+        c.abort(1);
+    }
+    Ok(())
+}
+
+fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
+    let threads = a.threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / comm.local_size().max(1)).max(1)
+    });
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("setting the thread count")?;
+    let watchdog = (comm.is_distributed() && a.dist_timeout > 0.0)
+        .then(|| Arc::new(comm.watchdog(std::time::Duration::from_secs_f64(a.dist_timeout))));
     let mut cfg = TrainConfig::load(&a.config)?;
     if let Some(o) = a.out {
         // A command-line path is relative to where the command runs.
@@ -39,7 +82,8 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(e) = a.epochs {
         cfg.train.epochs = e;
     }
-    let pb = crate::progress::bar(0, "train", a.json);
+    // One progress bar for the job: rank 0's.
+    let pb = crate::progress::bar(0, "train", a.json || !comm.is_root());
     pb.set_style(
         indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
@@ -50,6 +94,8 @@ pub fn run(a: Args) -> Result<()> {
         init: a.init,
         max_steps: a.max_steps,
         device: Some(crate::device()),
+        comm: Some(comm.clone()),
+        watchdog,
     };
     let epochs = cfg.train.epochs;
     let summary = train(&cfg, &run, &|s| {
@@ -65,6 +111,9 @@ pub fn run(a: Args) -> Result<()> {
     })
     .with_context(|| format!("training with {}", a.config.display()))?;
     pb.finish_and_clear();
+    if !comm.is_root() {
+        return Ok(());
+    }
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(());

@@ -31,7 +31,7 @@ pub use atomic::write_atomic;
 pub use clip::{parse_triple, ClipOverrides, ClipSpec, IMAGENET_MEAN, IMAGENET_STD};
 pub use dataset::{Clip, ClipPlan, DatasetOptions, ResizeMode, VideoClsCustom};
 pub use error::{DataError, Result};
-pub use loader::{Batch, DataLoader, EpochIter, LoaderOptions};
+pub use loader::{part_range, Batch, DataLoader, EpochIter, LoaderOptions};
 pub use npy::{read_npy_f32, write_npy_f32};
 pub use pool::Ordered;
 pub use rng::Rng;

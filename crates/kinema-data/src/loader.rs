@@ -30,6 +30,19 @@ pub struct LoaderOptions {
     pub prefetch: usize,
     /// Leave out (and count) samples that fail to load instead of failing their batch.
     pub skip_errors: bool,
+    /// Load only parts `.0` of each batch cut into `.1` contiguous parts ([`part_range`]): a
+    /// rank's share of a global batch in data-parallel training, every clip made exactly as in
+    /// the whole batch. `None`: the whole batch.
+    pub parts: Option<(std::ops::Range<usize>, usize)>,
+}
+
+/// Part `part` of `0..len` cut into `parts` contiguous parts whose lengths differ by at most one,
+/// the longer ones first (how a global batch is shared among ranks and micro-batches).
+pub fn part_range(len: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
+    let parts = parts.max(1);
+    let (base, extra) = (len / parts, len % parts);
+    let start = part * base + part.min(extra);
+    start..start + base + usize::from(part < extra)
 }
 
 impl Default for LoaderOptions {
@@ -42,6 +55,7 @@ impl Default for LoaderOptions {
             num_workers: 0,
             prefetch: 2,
             skip_errors: false,
+            parts: None,
         }
     }
 }
@@ -57,6 +71,9 @@ pub struct Batch {
     pub labels: Vec<usize>,
     /// What each clip read.
     pub plans: Vec<ClipPlan>,
+    /// Clips in the whole batch when only some of its parts were loaded
+    /// ([`LoaderOptions::parts`]); the batch's own length otherwise.
+    pub full_len: usize,
 }
 
 /// Batches over a [`VideoClsCustom`].
@@ -141,13 +158,32 @@ impl DataLoader {
         let loader = self.clone();
         let mut batches = self.batches(epoch);
         batches.drain(..start.min(batches.len()));
+        let parts = self.options.parts.clone();
+        let batches: Vec<(Vec<usize>, usize)> = batches
+            .into_iter()
+            .map(|b| {
+                let full = b.len();
+                let Some((keep, n)) = &parts else {
+                    return (b, full);
+                };
+                let (start, end) = (
+                    part_range(full, keep.start, *n).start,
+                    part_range(full, keep.end, *n).start,
+                );
+                (b[start..end.max(start)].to_vec(), full)
+            })
+            .collect();
         let inner = ordered(
             batches,
             self.options.num_workers,
             self.options.prefetch,
             move || {
                 let loader = loader.clone();
-                move |indices: &Vec<usize>| loader.make_batch(indices, epoch)
+                move |(indices, full): &(Vec<usize>, usize)| {
+                    let mut b = loader.make_batch(indices, epoch)?;
+                    b.full_len = *full;
+                    Ok(b)
+                }
             },
             |k| {
                 Err(DataError::InvalidOption(format!(
@@ -190,18 +226,20 @@ impl DataLoader {
         data.truncate(per * labels.len());
         let mut shape = vec![labels.len()];
         shape.extend(self.dataset.options().clip_shape());
+        let full_len = labels.len();
         Ok(Batch {
             data,
             shape,
             labels,
             plans,
+            full_len,
         })
     }
 }
 
 /// The batches of one epoch; dropping it stops the workers.
 pub struct EpochIter {
-    inner: Ordered<Vec<usize>, Result<Batch>>,
+    inner: Ordered<(Vec<usize>, usize), Result<Batch>>,
 }
 
 impl Iterator for EpochIter {

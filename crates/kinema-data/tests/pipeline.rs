@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use kinema_av::{ReaderOptions, VideoReader};
 use kinema_data::synth::{synth, SynthOptions};
-use kinema_data::{ClipSpec, DataLoader, DatasetOptions, LoaderOptions, Mode, VideoClsCustom};
+use kinema_data::{part_range, ClipSpec, DataLoader, DatasetOptions, LoaderOptions, Mode, VideoClsCustom};
 
 /// The small synthetic dataset of these tests, written to `out`.
 fn small_synth(out: PathBuf) -> SynthOptions {
@@ -315,6 +315,48 @@ fn loader_batches_do_not_depend_on_workers() {
     .unwrap();
     assert_eq!(loader.len(), 6);
     assert_eq!(loader.epoch(0).take(1).count(), 1);
+}
+
+#[test]
+fn batch_parts_are_contiguous_slices_made_as_in_the_whole_batch() {
+    assert_eq!(part_range(5, 0, 2), 0..3);
+    assert_eq!(part_range(5, 1, 2), 3..5);
+    assert_eq!(part_range(7, 2, 3), 5..7);
+    for (len, parts) in [(0, 3), (1, 4), (10, 3), (12, 5)] {
+        let cover: Vec<usize> = (0..parts).flat_map(|p| part_range(len, p, parts)).collect();
+        assert_eq!(cover, (0..len).collect::<Vec<_>>(), "{len} in {parts}");
+    }
+    let ds = Arc::new(open(
+        "train.txt",
+        DatasetOptions {
+            seed: 4,
+            ..options(Mode::Train)
+        },
+    ));
+    let run = |parts: Option<(std::ops::Range<usize>, usize)>| {
+        let loader = DataLoader::new(
+            ds.clone(),
+            LoaderOptions {
+                batch_size: 5,
+                shuffle: true,
+                seed: 3,
+                parts,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        loader.epoch(1).map(|b| b.unwrap()).collect::<Vec<_>>()
+    };
+    let whole = run(None);
+    // Rank 1 of 2 with 2 micro-batches each: parts 2..4 of 4.
+    let (head, tail) = (run(Some((0..2, 4))), run(Some((2..4, 4))));
+    for ((w, h), t) in whole.iter().zip(&head).zip(&tail) {
+        assert_eq!((h.full_len, t.full_len), (w.labels.len(), w.labels.len()));
+        let split = part_range(w.labels.len(), 2, 4).start;
+        assert_eq!(h.labels, w.labels[..split]);
+        assert_eq!(t.labels, w.labels[split..]);
+        assert_eq!([h.data.clone(), t.data.clone()].concat(), w.data);
+    }
 }
 
 #[test]

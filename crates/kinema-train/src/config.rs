@@ -88,8 +88,12 @@ pub struct DataConfig {
 pub struct TrainSection {
     /// Epochs.
     pub epochs: usize,
-    /// Clips per step.
+    /// Clips per step: the global batch, shared among the ranks of a distributed run.
     pub batch_size: usize,
+    /// Split each batch into this many slices, each forwarded on its own (BatchNorm statistics
+    /// per slice) with the gradients summed: gradient accumulation for little memory, and what
+    /// `mpirun -np k` computes (so one process with `micro_batches = k` gives its weights).
+    pub micro_batches: usize,
     /// `sgd` or `adamw`.
     pub optimizer: OptimizerKind,
     /// Base learning rate.
@@ -131,6 +135,7 @@ impl Default for TrainSection {
         TrainSection {
             epochs: 10,
             batch_size: 8,
+            micro_batches: 1,
             optimizer: OptimizerKind::Sgd,
             lr: 0.01,
             momentum: 0.9,
@@ -194,6 +199,12 @@ impl TrainConfig {
         let t = &self.train;
         if t.epochs == 0 || t.batch_size == 0 {
             return Err("train.epochs and train.batch_size must be at least 1".into());
+        }
+        if t.micro_batches == 0 || t.micro_batches > t.batch_size {
+            return Err(format!(
+                "train.micro_batches {}: must be in 1..={} (train.batch_size)",
+                t.micro_batches, t.batch_size
+            ));
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(format!("train.lr {}: must be positive", t.lr));

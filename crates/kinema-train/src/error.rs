@@ -29,6 +29,16 @@ pub enum TrainError {
     /// Training diverged.
     #[error("loss is {loss} at epoch {epoch}, step {step}: training diverged (lower the learning rate)")]
     Diverged { loss: f64, epoch: usize, step: usize },
+    /// A training step failed.
+    #[error("step {step}: {source}")]
+    Step {
+        step: u64,
+        #[source]
+        source: Box<TrainError>,
+    },
+    /// The ranks of a distributed run hold different weights.
+    #[error("ranks diverged: after epoch {epoch} the weight hashes by rank are {hashes:x?}")]
+    RanksDiverged { epoch: usize, hashes: Vec<u64> },
     /// A picture (curves, confusion matrix, timeline) could not be drawn or written.
     #[error(transparent)]
     Plot(#[from] kinema_plot::PlotError),

@@ -13,6 +13,7 @@ pub mod config;
 mod error;
 pub mod finetune;
 pub mod optim;
+pub mod parts;
 pub mod trainer;
 
 pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, TensorData};
 use burn::Tensor;
-use kinema_data::{DataLoader, LoaderOptions, VideoClsCustom};
-use kinema_models::weights::{read_safetensors, NamedTensor};
+use kinema_data::{part_range, DataLoader, LoaderOptions, SampleList, VideoClsCustom};
+use kinema_dist::{Comm, Watchdog};
+use kinema_models::weights::{decode_safetensors, NamedTensor};
 use kinema_models::{get_model, ClipSpec, GetModelOptions, Model, ModelCard, Net};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,30 @@ pub struct RunOptions {
     pub max_steps: Option<usize>,
     /// Device (default CPU); an autodiff device is made from it.
     pub device: Option<Device>,
+    /// The distributed job this process is a rank of (`None`: one process).
+    pub comm: Option<Arc<Comm>>,
+    /// Told of every step, validation batch and checkpoint, so that it can end a job that
+    /// makes no progress.
+    pub watchdog: Option<Arc<Watchdog>>,
+}
+
+/// Where a run's time went (this process).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunTiming {
+    /// Processes in the job.
+    pub ranks: usize,
+    /// Micro-batches per rank.
+    pub micro_batches: usize,
+    /// Optimizer steps done by this run.
+    pub steps: u64,
+    /// Seconds of those steps (loading, forward, backward, all-reduce, update).
+    pub step_seconds: f64,
+    /// Seconds of them spent in the gradient all-reduce.
+    pub allreduce_seconds: f64,
+    /// Bytes of gradient each rank all-reduces per step.
+    pub allreduce_bytes: u64,
+    /// All-reduce buckets per step.
+    pub buckets: usize,
 }
 
 /// Where a run stands; stored in the checkpoint.
@@ -150,6 +175,8 @@ pub struct TrainSummary {
     pub best_epoch: Option<usize>,
     /// False when stopped early by `max_steps`.
     pub finished: bool,
+    /// Where the time went.
+    pub timing: RunTiming,
 }
 
 fn class_names(c: &TrainConfig, nclass_hint: Option<usize>) -> Result<Vec<String>> {
@@ -250,11 +277,26 @@ fn append(path: &Path, line: &str) -> Result<()> {
 }
 
 /// Trains as `config` says; `progress` is called after every step.
+///
+/// Distributed (`run.comm` of several ranks): every rank loads its contiguous share of each
+/// global batch; rank 0 reads the checkpoint or initial weights and broadcasts them; gradients
+/// are summed over the ranks; only rank 0 writes files.
 pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo)) -> Result<TrainSummary> {
+    let single = Arc::new(Comm::single());
+    let comm = run.comm.clone().unwrap_or(single);
+    let root = comm.is_root();
+    let watchdog = run.watchdog.clone();
+    let beat = move |step: u64| {
+        if let Some(w) = &watchdog {
+            w.beat(step);
+        }
+    };
     let base_dev = run.device.clone().unwrap_or_else(Device::flex);
     let dev = base_dev.clone().autodiff();
     let out = config.resolve(&config.out);
-    std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+    if root {
+        std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+    }
 
     let spec = kinema_models::spec(&config.model)?;
     let classes = class_names(config, (spec.nclass > 0).then_some(spec.nclass))?;
@@ -266,9 +308,9 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
         )));
     }
     let train_opts = config.dataset_options(true);
-    let root = config.resolve(&config.data.root);
+    let data_root = config.resolve(&config.data.root);
     let train_ds = Arc::new(VideoClsCustom::new(
-        &root,
+        &data_root,
         config.resolve(&config.data.train),
         train_opts.clone(),
     )?);
@@ -280,17 +322,35 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             bad.path.display()
         )));
     }
-    let loader = DataLoader::new(
-        train_ds.clone(),
-        LoaderOptions {
-            batch_size: config.train.batch_size,
-            shuffle: true,
-            seed: config.seed,
-            drop_last: train_ds.len() > config.train.batch_size,
-            num_workers: config.data.num_workers,
-            ..Default::default()
-        },
-    )?;
+    // The global batch is cut into ranks x micro-batches contiguous parts; this rank loads its own.
+    let micro = config.train.micro_batches.max(1);
+    let parts = comm.size() * micro;
+    let mine = comm.rank() * micro..(comm.rank() + 1) * micro;
+    let mut loader_opts = LoaderOptions {
+        batch_size: config.train.batch_size,
+        shuffle: true,
+        seed: config.seed,
+        drop_last: train_ds.len() > config.train.batch_size,
+        num_workers: config.data.num_workers,
+        ..Default::default()
+    };
+    let smallest = DataLoader::new(train_ds.clone(), loader_opts.clone())?
+        .batches(0)
+        .iter()
+        .map(Vec::len)
+        .min()
+        .unwrap_or(0);
+    if smallest < parts {
+        return Err(TrainError::Invalid(format!(
+            "a batch of {smallest} clips cannot be cut into {} ranks x {micro} micro-batches: \
+             raise train.batch_size (the global batch) or use fewer",
+            comm.size()
+        )));
+    }
+    if comm.is_distributed() {
+        loader_opts.parts = Some((mine.clone(), parts));
+    }
+    let loader = DataLoader::new(train_ds.clone(), loader_opts)?;
     let batches = loader.len();
     let card = ModelCard {
         model: config.model.clone(),
@@ -319,51 +379,88 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let mut opt = Optimizer::new(config.optimizer_options());
     let mut state = TrainState::default();
     let ckpt = out.join(CHECKPOINT);
-    if run.resume && ckpt.exists() {
-        let (n, o, s) = load_checkpoint(&ckpt, net, opt, &base_dev)?;
-        (net, opt, state) = (n, o, s);
-        tracing::info!(
-            "resuming from {} at epoch {}, batch {}",
-            ckpt.display(),
-            state.epoch + 1,
-            state.batch
-        );
-    } else {
-        if !run.resume {
-            for f in ["log.csv", "log.jsonl", "epochs.csv"] {
-                let _ = std::fs::remove_file(out.join(f));
+    if root {
+        if run.resume && ckpt.exists() {
+            let (n, o, s) = load_checkpoint(&ckpt, net, opt, &base_dev)?;
+            (net, opt, state) = (n, o, s);
+            tracing::info!(
+                "resuming from {} at epoch {}, batch {}",
+                ckpt.display(),
+                state.epoch + 1,
+                state.batch
+            );
+        } else {
+            if !run.resume {
+                for f in ["log.csv", "log.jsonl", "epochs.csv", "epochs.jsonl"] {
+                    let _ = std::fs::remove_file(out.join(f));
+                }
+            }
+            if let Some(init) = run.init.clone().or_else(|| config.init_source()) {
+                net = crate::finetune::init_from(net, &init)?;
             }
         }
-        if let Some(init) = run.init.clone().or_else(|| config.init_source()) {
-            net = crate::finetune::init_from(net, &init)?;
+    }
+    if comm.is_distributed() {
+        // Rank 0's weights, optimizer state and position, on every rank: no shared file system.
+        let mut bytes = if root {
+            checkpoint_bytes(&net, &opt, &state, &card)?
+        } else {
+            Vec::new()
+        };
+        comm.broadcast_bytes(&mut bytes);
+        if !root {
+            let from = PathBuf::from(format!("<rank 0's {}>", CHECKPOINT));
+            let fresh = Optimizer::new(config.optimizer_options());
+            (net, opt, state) = load_checkpoint_bytes(&bytes, &from, net, fresh, &base_dev)?;
         }
     }
     let log_csv = out.join("log.csv");
-    if !log_csv.exists() {
-        append(&log_csv, "epoch,batch,global_step,loss,train_top1,lr,clips_per_s")?;
-    }
     let epochs_csv = out.join("epochs.csv");
-    if !epochs_csv.exists() {
-        append(
-            &epochs_csv,
-            "epoch,train_loss,train_top1,val_top1,val_top5,lr,seconds",
-        )?;
+    if root {
+        if !log_csv.exists() {
+            append(&log_csv, "epoch,batch,global_step,loss,train_top1,lr,clips_per_s")?;
+        }
+        if !epochs_csv.exists() {
+            append(
+                &epochs_csv,
+                "epoch,train_loss,train_top1,val_top1,val_top5,lr,seconds",
+            )?;
+        }
     }
-    let mut epochs: Vec<EpochInfo> = read_epochs(&out.join("epochs.jsonl"));
+    let mut epochs: Vec<EpochInfo> = if root {
+        read_epochs(&out.join("epochs.jsonl"))
+    } else {
+        Vec::new()
+    };
     let factor = crate::finetune::lr_factor(&config.train);
     let mut steps_here = 0usize;
+    let mut timing = RunTiming {
+        ranks: comm.size(),
+        micro_batches: micro,
+        ..Default::default()
+    };
     let val_ds = match &config.data.val {
         Some(v) => Some(Arc::new(VideoClsCustom::new(
             config
                 .data
                 .val_root
                 .as_ref()
-                .map_or(root.clone(), |r| config.resolve(r)),
+                .map_or(data_root.clone(), |r| config.resolve(r)),
             config.resolve(v),
             config.dataset_options(false),
         )?)),
         None => None,
     };
+    // Checkpoints hold the ranks' averaged BatchNorm statistics; only rank 0 writes.
+    let checkpoint = |net: Net, opt: &Optimizer, state: &TrainState| -> Result<Net> {
+        let net = crate::parts::average_batch_norm_stats(net, &comm)?;
+        if root {
+            save_checkpoint(&ckpt, &net, opt, state, &card)?;
+        }
+        beat(state.global_step);
+        Ok(net)
+    };
+    beat(state.global_step);
 
     while state.epoch < config.train.epochs {
         let epoch = state.epoch;
@@ -373,20 +470,52 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             // The clip buffer moves into the input tensor: no copy, nothing to recycle.
             let kinema_data::Batch {
                 data,
-                mut shape,
+                shape,
                 labels,
+                full_len,
                 ..
-            } = batch?;
+            } = batch.map_err(|e| TrainError::Step {
+                step: state.global_step + 1,
+                source: Box::new(e.into()),
+            })?;
             let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
-            let (b, views) = (shape[0], shape[1]);
-            shape.splice(0..2, [b * views]);
-            let step = train_step(
-                net,
-                &mut opt,
-                (&shape, data, &labels),
-                (lr, config.train.label_smoothing, &factor),
-                &dev,
-            )?;
+            let step = if parts == 1 {
+                let mut shape = shape;
+                let (b, views) = (shape[0], shape[1]);
+                shape.splice(0..2, [b * views]);
+                train_step(
+                    net,
+                    &mut opt,
+                    (&shape, data, &labels),
+                    (lr, config.train.label_smoothing, &factor),
+                    &dev,
+                )
+                .map_err(|e| TrainError::Step {
+                    step: state.global_step + 1,
+                    source: Box::new(e),
+                })?
+            } else {
+                let my_parts = split_parts(&shape, data, &labels, full_len, mine.clone(), parts);
+                let s = crate::parts::step_parts(
+                    net,
+                    &mut opt,
+                    my_parts,
+                    full_len,
+                    (lr, config.train.label_smoothing, &factor),
+                    &comm,
+                    &dev,
+                )
+                .map_err(|e| TrainError::Step {
+                    step: state.global_step + 1,
+                    source: Box::new(e),
+                })?;
+                if let Some(r) = s.reduce {
+                    timing.allreduce_seconds += r.seconds;
+                    timing.allreduce_bytes = r.bytes;
+                    timing.buckets = r.buckets;
+                }
+                s.step
+            };
             let loss_v = step.loss;
             if !loss_v.is_finite() {
                 return Err(TrainError::Diverged {
@@ -399,10 +528,13 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             net = step.net;
             state.batch += 1;
             state.global_step += 1;
-            state.epoch_loss += loss_v * labels.len() as f64;
+            state.epoch_loss += loss_v * full_len as f64;
             state.epoch_correct += correct;
-            state.epoch_seen += labels.len();
+            state.epoch_seen += full_len;
             steps_here += 1;
+            timing.steps += 1;
+            timing.step_seconds += t_step.elapsed().as_secs_f64();
+            beat(state.global_step);
             let info = StepInfo {
                 epoch,
                 batch: state.batch,
@@ -410,10 +542,10 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 loss: loss_v,
                 train_top1: state.epoch_correct as f64 / state.epoch_seen.max(1) as f64,
                 lr,
-                clips_per_s: labels.len() as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
+                clips_per_s: full_len as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
             };
             t_step = std::time::Instant::now();
-            if state.batch % config.train.log_interval.max(1) == 0 || state.batch == batches {
+            if root && (state.batch % config.train.log_interval.max(1) == 0 || state.batch == batches) {
                 append(
                     &log_csv,
                     &format!(
@@ -435,42 +567,47 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             progress(&info);
             let every = config.train.checkpoint_every;
             if every > 0 && state.global_step % every as u64 == 0 && state.batch < batches {
-                save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
+                net = checkpoint(net, &opt, &state)?;
             }
             if run.max_steps.is_some_and(|m| steps_here >= m) {
-                save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
+                checkpoint(net, &opt, &state)?;
                 return Ok(TrainSummary {
                     out,
                     best_top1: state.best_top1,
                     best_epoch: state.best_epoch.map(|e| e + 1),
                     epochs,
                     finished: false,
+                    timing,
                 });
             }
         }
-        // End of epoch: validate, log, checkpoint.
+        // End of epoch: the ranks' BatchNorm statistics averaged, validate, log, checkpoint.
+        net = crate::parts::average_batch_norm_stats(net, &comm)?;
         let (mut val_top1, mut val_top5) = (None, None);
         let interval = config.train.val_interval;
         if let Some(v) = &val_ds {
             if interval > 0 && ((epoch + 1) % interval == 0 || epoch + 1 == config.train.epochs) {
-                let r = evaluate(
-                    &Model::new(net.valid(), card.clone()),
-                    v.clone(),
-                    &EvalOptions {
-                        batch_size: config.train.batch_size,
-                        num_workers: config.data.num_workers,
-                        segments_in_model: segments,
-                    },
-                    &base_dev,
-                    &|_, _| {},
-                )?;
-                val_top1 = Some(r.clip_top1);
-                val_top5 = Some(r.clip_top5);
-                if r.clip_top1 > state.best_top1 || state.best_epoch.is_none() {
-                    state.best_top1 = r.clip_top1;
+                let (top1, top5) = validate(&net, &card, v, config, segments, &comm, &base_dev, &|| {
+                    beat(state.global_step)
+                })?;
+                val_top1 = Some(top1);
+                val_top5 = Some(top5);
+                if top1 > state.best_top1 || state.best_epoch.is_none() {
+                    state.best_top1 = top1;
                     state.best_epoch = Some(epoch);
-                    net.save_safetensors(&out.join(BEST), &card.to_metadata())?;
+                    if root {
+                        net.save_safetensors(&out.join(BEST), &card.to_metadata())?;
+                    }
                 }
+            }
+        }
+        if comm.is_distributed() {
+            let hashes = comm.all_gather_u64(crate::parts::weight_hash(&net)?);
+            if hashes.iter().any(|h| *h != hashes[0]) {
+                return Err(TrainError::RanksDiverged {
+                    epoch: epoch + 1,
+                    hashes,
+                });
             }
         }
         let e = EpochInfo {
@@ -483,47 +620,128 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             seconds: t_epoch.elapsed().as_secs_f64(),
         };
         let opt_s = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
-        append(
-            &epochs_csv,
-            &format!(
-                "{},{:.6},{:.4},{},{},{:.6},{:.1}",
+        if root {
+            append(
+                &epochs_csv,
+                &format!(
+                    "{},{:.6},{:.4},{},{},{:.6},{:.1}",
+                    e.epoch,
+                    e.train_loss,
+                    e.train_top1,
+                    opt_s(e.val_top1),
+                    opt_s(e.val_top5),
+                    e.lr,
+                    e.seconds
+                ),
+            )?;
+            append(
+                &out.join("epochs.jsonl"),
+                &serde_json::to_string(&e).unwrap_or_default(),
+            )?;
+            tracing::info!(
+                "epoch {}: loss {:.4}, train top-1 {:.3}, val top-1 {}",
                 e.epoch,
                 e.train_loss,
                 e.train_top1,
-                opt_s(e.val_top1),
-                opt_s(e.val_top5),
-                e.lr,
-                e.seconds
-            ),
-        )?;
-        append(
-            &out.join("epochs.jsonl"),
-            &serde_json::to_string(&e).unwrap_or_default(),
-        )?;
-        tracing::info!(
-            "epoch {}: loss {:.4}, train top-1 {:.3}, val top-1 {}",
-            e.epoch,
-            e.train_loss,
-            e.train_top1,
-            opt_s(e.val_top1)
-        );
+                opt_s(e.val_top1)
+            );
+        }
         epochs.push(e);
         state.epoch += 1;
         state.batch = 0;
         state.epoch_loss = 0.0;
         state.epoch_correct = 0;
         state.epoch_seen = 0;
-        save_checkpoint(&ckpt, &net, &opt, &state, &card)?;
-        write_curves(&out.join("curves.png"), &epochs)?;
+        net = checkpoint(net, &opt, &state)?;
+        if root {
+            write_curves(&out.join("curves.png"), &epochs)?;
+        }
     }
-    net.save_safetensors(&out.join(FINAL), &card.to_metadata())?;
+    if root {
+        net.save_safetensors(&out.join(FINAL), &card.to_metadata())?;
+    }
     Ok(TrainSummary {
         out,
         best_top1: state.best_top1,
         best_epoch: state.best_epoch.map(|e| e + 1),
         epochs,
         finished: true,
+        timing,
     })
+}
+
+/// This rank's parts (`mine` of `parts` cut from a global batch of `full` clips) of the batch it
+/// loaded (`shape` `[n, views, ...]`, its clips being exactly those parts), as model inputs.
+fn split_parts<'a>(
+    shape: &[usize],
+    data: Vec<f32>,
+    labels: &'a [usize],
+    full: usize,
+    mine: std::ops::Range<usize>,
+    parts: usize,
+) -> Vec<crate::parts::Part<'a>> {
+    let per_clip = data.len() / labels.len().max(1);
+    let views = shape[1];
+    let offset = part_range(full, mine.start, parts).start;
+    mine.map(|j| {
+        let r = part_range(full, j, parts);
+        let (a, b) = (r.start - offset, r.end - offset);
+        let mut s = shape.to_vec();
+        s.splice(0..2, [(b - a) * views]);
+        crate::parts::Part {
+            shape: s,
+            data: data[a * per_clip..b * per_clip].to_vec(),
+            labels: &labels[a..b],
+        }
+    })
+    .collect()
+}
+
+/// Validation top-1 and top-5 over clips; distributed, each rank scores its contiguous share of
+/// the samples and the counts are summed.
+#[allow(clippy::too_many_arguments)]
+fn validate(
+    net: &Net,
+    card: &ModelCard,
+    ds: &Arc<VideoClsCustom>,
+    config: &TrainConfig,
+    segments: usize,
+    comm: &Comm,
+    dev: &Device,
+    beat: &(dyn Fn() + Sync),
+) -> Result<(f64, f64)> {
+    let opts = EvalOptions {
+        batch_size: config.train.batch_size,
+        num_workers: config.data.num_workers,
+        segments_in_model: segments,
+    };
+    let model = Model::new(net.valid(), card.clone());
+    let share = if comm.is_distributed() {
+        let r = part_range(ds.len(), comm.rank(), comm.size());
+        let list = SampleList {
+            samples: ds.list().samples[r].to_vec(),
+            ..ds.list().clone()
+        };
+        (!list.samples.is_empty())
+            .then(|| VideoClsCustom::from_list(list, ds.options().clone()))
+            .transpose()?
+            .map(Arc::new)
+    } else {
+        Some(ds.clone())
+    };
+    let mut counts = [0f64; 3];
+    if let Some(share) = share {
+        let r = evaluate(&model, share, &opts, dev, &|_, _| beat())?;
+        let clips = r.num_clips as f64;
+        counts = [
+            (r.clip_top1 * clips).round(),
+            (r.clip_top5 * clips).round(),
+            clips,
+        ];
+    }
+    comm.all_reduce_sum_f64(&mut counts);
+    let clips = counts[2].max(1.0);
+    Ok((counts[0] / clips, counts[1] / clips))
 }
 
 fn read_epochs(path: &Path) -> Vec<EpochInfo> {
@@ -541,6 +759,12 @@ pub fn save_checkpoint(
     state: &TrainState,
     card: &ModelCard,
 ) -> Result<()> {
+    let bytes = checkpoint_bytes(net, opt, state, card)?;
+    Ok(kinema_data::write_atomic(path, &bytes)?)
+}
+
+/// A checkpoint as [`save_checkpoint`] writes it, in memory (what rank 0 broadcasts).
+pub fn checkpoint_bytes(net: &Net, opt: &Optimizer, state: &TrainState, card: &ModelCard) -> Result<Vec<u8>> {
     let mut tensors: Vec<NamedTensor> = net
         .tensors()?
         .into_iter()
@@ -557,12 +781,24 @@ pub fn save_checkpoint(
     let mut s = serde_json::to_value(state).unwrap_or_default();
     s["optimizer_steps"] = opt.steps.into();
     meta.insert(STATE_KEY.into(), s.to_string());
-    kinema_models::weights::write_safetensors(path, &tensors, &meta)?;
-    Ok(())
+    Ok(kinema_models::weights::encode_safetensors(&tensors, &meta)?)
 }
 
 /// Reads a checkpoint back into a freshly built `net` and `opt`.
 pub fn load_checkpoint(
+    path: &Path,
+    net: Net,
+    opt: Optimizer,
+    dev: &Device,
+) -> Result<(Net, Optimizer, TrainState)> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    load_checkpoint_bytes(&bytes, path, net, opt, dev)
+}
+
+/// Reads a checkpoint held in memory (`path` names it in errors) into a freshly built `net` and
+/// `opt`.
+pub fn load_checkpoint_bytes(
+    bytes: &[u8],
     path: &Path,
     net: Net,
     mut opt: Optimizer,
@@ -572,7 +808,7 @@ pub fn load_checkpoint(
         path: path.to_path_buf(),
         reason,
     };
-    let (tensors, meta) = read_safetensors(path)?;
+    let (tensors, meta) = decode_safetensors(bytes, path)?;
     let s = meta
         .get(STATE_KEY)
         .ok_or_else(|| bad("no training state: not a checkpoint (use --init for weights)".into()))?;

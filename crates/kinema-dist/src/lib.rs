@@ -1,0 +1,534 @@
+//! kinema-dist: the collectives of data-parallel training.
+//!
+//! - [`Comm`]: this process's place in the job (rank, size, local rank) and the operations
+//!   training needs: sum all-reduce (plain and bucketed, [`Comm::all_reduce_buckets`]),
+//!   broadcast of bytes from rank 0, all-gather of a hash, abort of the whole job.
+//!   Built with the `mpi` feature it runs on MPI (rsmpi; `mpirun`, `srun --mpi=pmix`); without
+//!   it, or started without a launcher, it is one process and every collective is the identity.
+//! - [`launcher`]: which launcher (if any) started this process, read from its environment, so a
+//!   kinema built without MPI refuses to run as N unconnected copies.
+//! - [`Watchdog`]: ends the whole job when a step makes no progress for too long.
+//! - [`buckets`]: how a flat gradient is cut into all-reduce buckets.
+
+#![forbid(unsafe_code)]
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Result alias of this crate.
+pub type Result<T, E = DistError> = std::result::Result<T, E>;
+
+/// What can go wrong setting up or running a distributed job.
+#[derive(Debug, thiserror::Error)]
+pub enum DistError {
+    /// Started by a launcher this build cannot join.
+    #[error("{0}")]
+    Launcher(String),
+    /// MPI could not be set up.
+    #[error("MPI: {0}")]
+    Mpi(String),
+    /// A collective got arguments that differ from what it needs.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The launcher that started this process, as its environment tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// Which launcher: `OpenMPI`, `PMI` (MPICH's hydra, Slurm's PMI-2) or `PMIx`.
+    pub launcher: &'static str,
+    /// This process's rank.
+    pub rank: usize,
+    /// Number of processes, when the environment says.
+    pub size: Option<usize>,
+}
+
+/// Reads which launcher started this process from `env` (a lookup such as
+/// `|k| std::env::var(k).ok()`): OpenMPI's `OMPI_COMM_WORLD_*`, PMI's `PMI_RANK`/`PMI_SIZE`,
+/// or PMIx's `PMIX_RANK` (with Slurm's `SLURM_NTASKS` for the size). `None` when none did.
+pub fn launcher(env: &dyn Fn(&str) -> Option<String>) -> Option<Launch> {
+    let num = |k: &str| env(k).and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(rank) = num("OMPI_COMM_WORLD_RANK") {
+        return Some(Launch {
+            launcher: "OpenMPI",
+            rank,
+            size: num("OMPI_COMM_WORLD_SIZE"),
+        });
+    }
+    if let Some(rank) = num("PMI_RANK") {
+        return Some(Launch {
+            launcher: "PMI",
+            rank,
+            size: num("PMI_SIZE"),
+        });
+    }
+    if let Some(rank) = num("PMIX_RANK") {
+        return Some(Launch {
+            launcher: "PMIx",
+            rank,
+            size: num("SLURM_NTASKS").or_else(|| num("PMIX_SIZE")),
+        });
+    }
+    None
+}
+
+/// True when this build can join an MPI job.
+pub const HAS_MPI: bool = cfg!(feature = "mpi");
+
+/// Time and volume spent in the gradient all-reduce.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReduceStats {
+    /// Seconds from the first bucket's start to the last one's result.
+    pub seconds: f64,
+    /// Bytes each rank contributed.
+    pub bytes: u64,
+    /// Buckets reduced.
+    pub buckets: usize,
+}
+
+/// Cuts `total` values into all-reduce buckets of about `bucket` values, the first of at most
+/// `first` (PyTorch DDP's 1 MiB first bucket: its reduction starts while the rest is packed).
+/// Every range is non-empty; together they cover `0..total` in order.
+pub fn buckets(total: usize, first: usize, bucket: usize) -> Vec<Range<usize>> {
+    let (first, bucket) = (first.max(1), bucket.max(1));
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < total {
+        let len = if out.is_empty() { first } else { bucket };
+        let end = (at + len).min(total);
+        out.push(at..end);
+        at = end;
+    }
+    out
+}
+
+/// A process's place in the job, and the collectives over it.
+pub struct Comm {
+    rank: usize,
+    size: usize,
+    local_rank: usize,
+    local_size: usize,
+    #[cfg(feature = "mpi")]
+    mpi: Option<mpi_comm::MpiComm>,
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Comm")
+            .field("rank", &self.rank)
+            .field("size", &self.size)
+            .field("local_rank", &self.local_rank)
+            .finish()
+    }
+}
+
+impl Comm {
+    /// One process alone: rank 0 of 1, every collective the identity.
+    pub fn single() -> Comm {
+        Comm {
+            rank: 0,
+            size: 1,
+            local_rank: 0,
+            local_size: 1,
+            #[cfg(feature = "mpi")]
+            mpi: None,
+        }
+    }
+
+    /// The job this process belongs to: MPI's world when a launcher started it (and this build
+    /// has MPI), one process otherwise. A build without MPI started as one of several ranks is
+    /// refused, naming the launcher.
+    pub fn from_env() -> Result<Comm> {
+        let launch = launcher(&|k| std::env::var(k).ok());
+        let Some(launch) = launch else {
+            return Ok(Comm::single());
+        };
+        #[cfg(feature = "mpi")]
+        {
+            let _ = &launch;
+            mpi_comm::MpiComm::init()
+        }
+        #[cfg(not(feature = "mpi"))]
+        {
+            if launch.size.is_some_and(|s| s > 1) || launch.rank > 0 {
+                return Err(DistError::Launcher(format!(
+                    "started by {} as rank {} of {}, but this kinema was built without MPI: every rank \
+                     would train alone into the same output folder. Build it with MPI \
+                     (cargo build --release -p kinema-cli --features mpi; it needs libopenmpi-dev) \
+                     or start one process",
+                    launch.launcher,
+                    launch.rank,
+                    launch.size.map_or("several".to_string(), |s| s.to_string())
+                )));
+            }
+            Ok(Comm::single())
+        }
+    }
+
+    /// This process's rank (0-based).
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Number of processes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Rank among the processes of this machine.
+    pub fn local_rank(&self) -> usize {
+        self.local_rank
+    }
+
+    /// Number of processes on this machine.
+    pub fn local_size(&self) -> usize {
+        self.local_size
+    }
+
+    /// True on rank 0 (the one that reads and writes files).
+    pub fn is_root(&self) -> bool {
+        self.rank == 0
+    }
+
+    /// True when there is more than one process.
+    pub fn is_distributed(&self) -> bool {
+        self.size > 1
+    }
+
+    /// Sums `values` element-wise over every rank, in place.
+    pub fn all_reduce_sum_f64(&self, values: &mut [f64]) {
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            m.all_reduce_sum_f64(values);
+        }
+        let _ = values;
+    }
+
+    /// Sums `values` element-wise over every rank, in place.
+    pub fn all_reduce_sum_f32(&self, values: &mut [f32]) {
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            m.all_reduce_sum_f32(values);
+        }
+        let _ = values;
+    }
+
+    /// Sums buckets element-wise over every rank: each bucket is reduced (on a thread of its
+    /// own) while `buckets` packs the next. Every rank must hand over buckets of the same
+    /// lengths in the same order. Returns the sums, in order, and the time and bytes spent.
+    pub fn all_reduce_buckets(
+        &self,
+        buckets: impl Iterator<Item = Vec<f32>>,
+    ) -> (Vec<Vec<f32>>, ReduceStats) {
+        let t = Instant::now();
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            return m.all_reduce_buckets(buckets);
+        }
+        let out: Vec<Vec<f32>> = buckets.collect();
+        let bytes = out.iter().map(|b| b.len() as u64 * 4).sum();
+        let stats = ReduceStats {
+            seconds: t.elapsed().as_secs_f64(),
+            bytes,
+            buckets: out.len(),
+        };
+        (out, stats)
+    }
+
+    /// Rank 0's `bytes`, on every rank (other ranks' `bytes` are replaced).
+    pub fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            m.broadcast_bytes(bytes);
+        }
+        let _ = bytes;
+    }
+
+    /// Every rank's `value`, by rank.
+    pub fn all_gather_u64(&self, value: u64) -> Vec<u64> {
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            return m.all_gather_u64(value);
+        }
+        vec![value]
+    }
+
+    /// Waits until every rank is here.
+    pub fn barrier(&self) {
+        #[cfg(feature = "mpi")]
+        if let Some(m) = &self.mpi {
+            m.barrier();
+        }
+    }
+
+    /// Ends the whole job with exit code `code` (MPI_Abort); one process just exits.
+    pub fn abort(&self, code: i32) -> ! {
+        abort(code)
+    }
+
+    /// Starts a watchdog that ends the job when [`Watchdog::beat`] is not called for `timeout`.
+    pub fn watchdog(&self, timeout: Duration) -> Watchdog {
+        Watchdog::start(self.rank, timeout)
+    }
+}
+
+/// Ends the whole job with exit code `code`: MPI_Abort on the world when MPI is running (from
+/// any thread: a panic hook, a watchdog), else the process exits.
+pub fn abort(code: i32) -> ! {
+    #[cfg(feature = "mpi")]
+    if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+        mpi_comm::abort_world(code);
+    }
+    std::process::exit(code)
+}
+
+/// Ends the whole job when the training makes no progress for a while (a rank that hangs, a
+/// collective that never completes), instead of hanging for ever.
+pub struct Watchdog {
+    state: Arc<WatchState>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct WatchState {
+    start: Instant,
+    /// Milliseconds since `start` of the last beat.
+    last: AtomicU64,
+    step: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl std::fmt::Debug for Watchdog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchdog")
+            .field("step", &self.state.step.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Watchdog {
+    fn start(rank: usize, timeout: Duration) -> Watchdog {
+        let state = Arc::new(WatchState {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            step: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let s = state.clone();
+        let poll = (timeout / 20).clamp(Duration::from_millis(10), Duration::from_millis(500));
+        let thread = std::thread::Builder::new()
+            .name("kinema-watchdog".into())
+            .spawn(move || loop {
+                std::thread::sleep(poll);
+                if s.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let now = s.start.elapsed().as_millis() as u64;
+                let idle = now.saturating_sub(s.last.load(Ordering::Relaxed));
+                if idle > timeout.as_millis() as u64 {
+                    eprintln!(
+                        "kinema: rank {rank}: no progress for {:.1} s after step {} (--dist-timeout {} s): \
+                         a rank hangs or died; aborting the job",
+                        idle as f64 / 1000.0,
+                        s.step.load(Ordering::Relaxed),
+                        timeout.as_secs_f64()
+                    );
+                    abort(3);
+                }
+            })
+            .ok();
+        Watchdog { state, thread }
+    }
+
+    /// Progress: `step` optimizer steps done.
+    pub fn beat(&self, step: u64) {
+        self.state.step.store(step, Ordering::Relaxed);
+        self.state
+            .last
+            .store(self.state.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod mpi_comm {
+    //! The MPI implementation (rsmpi).
+
+    use std::time::Instant;
+
+    use mpi::collective::SystemOperation;
+    use mpi::environment::Universe;
+    use mpi::topology::{Communicator, SimpleCommunicator};
+    use mpi::traits::*;
+    use mpi::Threading;
+
+    use super::{Comm, DistError, ReduceStats, Result};
+
+    /// MPI's world. The communicator handle is made per call (it is a constant), so that a
+    /// [`Comm`] is Send and Sync.
+    pub(super) struct MpiComm {
+        /// Finalizes MPI when dropped.
+        _universe: Universe,
+    }
+
+    fn world() -> SimpleCommunicator {
+        SimpleCommunicator::world()
+    }
+
+    pub(super) fn abort_world(code: i32) -> ! {
+        SimpleCommunicator::world().abort(code)
+    }
+
+    impl MpiComm {
+        pub(super) fn init() -> Result<Comm> {
+            // The bucketed all-reduce runs on a thread of its own and the watchdog may abort
+            // from another: MPI must allow calls from several threads.
+            let (universe, threading) = mpi::initialize_with_threading(Threading::Multiple)
+                .ok_or_else(|| DistError::Mpi("MPI was already initialized".into()))?;
+            if threading < Threading::Serialized {
+                return Err(DistError::Mpi(format!(
+                    "the MPI library gives thread support {threading:?}; kinema needs at least \
+                     Serialized (OpenMPI and MPICH both provide Multiple)"
+                )));
+            }
+            let world = world();
+            let rank = world.rank() as usize;
+            let size = world.size() as usize;
+            let local = world.split_shared(rank as i32);
+            let (local_rank, local_size) = (local.rank() as usize, local.size() as usize);
+            tracing::debug!(
+                "MPI rank {rank} of {size} (local {local_rank} of {local_size}), threads {threading:?}"
+            );
+            Ok(Comm {
+                rank,
+                size,
+                local_rank,
+                local_size,
+                mpi: Some(MpiComm { _universe: universe }),
+            })
+        }
+
+        pub(super) fn all_reduce_sum_f64(&self, values: &mut [f64]) {
+            let send = values.to_vec();
+            world().all_reduce_into(&send[..], values, SystemOperation::sum());
+        }
+
+        pub(super) fn all_reduce_sum_f32(&self, values: &mut [f32]) {
+            let send = values.to_vec();
+            world().all_reduce_into(&send[..], values, SystemOperation::sum());
+        }
+
+        pub(super) fn all_reduce_buckets(
+            &self,
+            buckets: impl Iterator<Item = Vec<f32>>,
+        ) -> (Vec<Vec<f32>>, ReduceStats) {
+            let t = Instant::now();
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(1);
+            let mut bytes = 0u64;
+            let out = std::thread::scope(|s| {
+                let reducer = s.spawn(move || {
+                    let world = world();
+                    let mut out = Vec::new();
+                    for send in rx {
+                        let mut recv = vec![0f32; send.len()];
+                        world.all_reduce_into(&send[..], &mut recv[..], SystemOperation::sum());
+                        out.push(recv);
+                    }
+                    out
+                });
+                for b in buckets {
+                    bytes += b.len() as u64 * 4;
+                    if tx.send(b).is_err() {
+                        break;
+                    }
+                }
+                drop(tx);
+                // The reducer only ends by returning; a panic there is a bug worth stopping on.
+                reducer.join().unwrap_or_else(|_| abort_world(4))
+            });
+            let stats = ReduceStats {
+                seconds: t.elapsed().as_secs_f64(),
+                bytes,
+                buckets: out.len(),
+            };
+            (out, stats)
+        }
+
+        pub(super) fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
+            let w = world();
+            let root = w.process_at_rank(0);
+            let mut len = bytes.len() as u64;
+            root.broadcast_into(&mut len);
+            bytes.resize(len as usize, 0);
+            // Large messages in pieces: MPI counts are 32-bit.
+            for chunk in bytes.chunks_mut(1 << 30) {
+                root.broadcast_into(chunk);
+            }
+        }
+
+        pub(super) fn all_gather_u64(&self, value: u64) -> Vec<u64> {
+            let mut out = vec![0u64; world().size() as usize];
+            world().all_gather_into(&value, &mut out[..]);
+            out
+        }
+
+        pub(super) fn barrier(&self) {
+            world().barrier();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_in_order_with_a_small_first() {
+        let b = buckets(10, 3, 4);
+        assert_eq!(b, vec![0..3, 3..7, 7..10]);
+        assert!(buckets(0, 3, 4).is_empty());
+        assert_eq!(buckets(2, 3, 4), vec![0..2]);
+    }
+
+    #[test]
+    fn launcher_is_read_from_each_launchers_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(a, _)| *a == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(launcher(&env(&[])), None);
+        let l = launcher(&env(&[
+            ("OMPI_COMM_WORLD_RANK", "1"),
+            ("OMPI_COMM_WORLD_SIZE", "4"),
+        ]))
+        .unwrap();
+        assert_eq!((l.launcher, l.rank, l.size), ("OpenMPI", 1, Some(4)));
+        let l = launcher(&env(&[("PMI_RANK", "0"), ("PMI_SIZE", "2")])).unwrap();
+        assert_eq!((l.launcher, l.rank, l.size), ("PMI", 0, Some(2)));
+        let l = launcher(&env(&[("PMIX_RANK", "3"), ("SLURM_NTASKS", "8")])).unwrap();
+        assert_eq!((l.launcher, l.rank, l.size), ("PMIx", 3, Some(8)));
+    }
+
+    #[test]
+    fn one_process_collectives_are_the_identity() {
+        let c = Comm::single();
+        let mut v = vec![1.0f64, 2.0];
+        c.all_reduce_sum_f64(&mut v);
+        assert_eq!(v, vec![1.0, 2.0]);
+        let (out, stats) = c.all_reduce_buckets(vec![vec![1.0f32, 2.0], vec![3.0]].into_iter());
+        assert_eq!(out, vec![vec![1.0, 2.0], vec![3.0]]);
+        assert_eq!((stats.bytes, stats.buckets), (12, 2));
+        assert_eq!(c.all_gather_u64(7), vec![7]);
+        let mut b = vec![1u8, 2];
+        c.broadcast_bytes(&mut b);
+        assert_eq!(b, vec![1, 2]);
+    }
+}

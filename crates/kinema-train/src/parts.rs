@@ -1,0 +1,395 @@
+//! A training step over parts of a batch: micro-batches in this process and ranks of a
+//! distributed job. Each part is forwarded on its own (BatchNorm statistics per part); its
+//! gradients, weighted by its share of the global batch, are summed into one flat buffer in the
+//! model's parameter order, summed over the ranks in buckets, and put back for the optimizer.
+//! BatchNorm running statistics of the parts are averaged, so `mpirun -np k` and one process
+//! with `micro_batches = k` give the same weights.
+
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, TensorData};
+use burn::Tensor;
+use kinema_dist::{Comm, ReduceStats};
+use kinema_models::Net;
+
+use crate::error::{Result, TrainError};
+use crate::optim::{LrFactor, Optimizer};
+use crate::trainer::{cross_entropy, Step};
+
+/// All-reduce bucket size in values (25 MiB of f32, PyTorch DDP's default)...
+const BUCKET: usize = 25 << 18;
+/// ...and the first, smaller one (1 MiB), whose reduction starts while the rest is packed.
+const FIRST_BUCKET: usize = 1 << 18;
+
+/// True for a BatchNorm running statistic's path.
+fn is_running_stat(path: &[String]) -> bool {
+    path.last()
+        .is_some_and(|n| n == "running_mean" || n == "running_var")
+}
+
+/// Visits `net`'s float parameters with their `.`-joined path.
+fn visit_paths(net: &Net, f: &mut dyn FnMut(&[String], ParamId, &dyn ParamValues)) {
+    struct V<'a> {
+        path: Vec<String>,
+        f: &'a mut dyn FnMut(&[String], ParamId, &dyn ParamValues),
+    }
+    impl ModuleVisitor for V<'_> {
+        fn enter_module(&mut self, name: &str, _ty: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _ty: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            (self.f)(&self.path, p.id, &Wrapped(p.val()));
+        }
+    }
+    net.visit(&mut V { path: Vec::new(), f });
+}
+
+/// A tensor of any rank, as flat values.
+trait ParamValues {
+    fn values(&self) -> Result<Vec<f32>>;
+}
+
+struct Wrapped<const D: usize>(Tensor<D>);
+
+impl<const D: usize> ParamValues for Wrapped<D> {
+    fn values(&self) -> Result<Vec<f32>> {
+        values(self.0.clone())
+    }
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Invalid(format!("tensor values: {e:?}")))
+}
+
+/// BatchNorm running statistics of `net`, flattened in parameter order (burn folds the latest
+/// update in lazily; `valid` folds it in first).
+pub fn batch_norm_stats(net: &Net) -> Result<Vec<f32>> {
+    let _synced = net.valid();
+    let mut out = Vec::new();
+    let mut err = None;
+    visit_paths(net, &mut |path, _, v| {
+        if is_running_stat(path) {
+            match v.values() {
+                Ok(x) => out.extend(x),
+                Err(e) => err = Some(e),
+            }
+        }
+    });
+    err.map_or(Ok(out), Err)
+}
+
+/// `net` with its BatchNorm running statistics set from `stats` (as
+/// [`batch_norm_stats`] lays them out).
+pub fn set_batch_norm_stats(net: Net, stats: &[f32]) -> Result<Net> {
+    let _synced = net.valid();
+    struct M<'a> {
+        path: Vec<String>,
+        stats: &'a [f32],
+        at: usize,
+        short: bool,
+    }
+    impl ModuleMapper for M<'_> {
+        fn enter_module(&mut self, name: &str, _ty: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _ty: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if !is_running_stat(&self.path) {
+                return p;
+            }
+            let (id, t, mapper) = p.consume();
+            let dims = t.dims();
+            let n: usize = dims.iter().product();
+            let Some(v) = self.stats.get(self.at..self.at + n) else {
+                self.short = true;
+                return Param::from_mapped_value(id, t, mapper);
+            };
+            self.at += n;
+            let new = Tensor::<D>::from_data(TensorData::new(v.to_vec(), dims), &t.device());
+            Param::from_mapped_value(id, new, mapper)
+        }
+    }
+    let mut m = M {
+        path: Vec::new(),
+        stats,
+        at: 0,
+        short: false,
+    };
+    let net = net.map(&mut m);
+    if m.short || m.at != stats.len() {
+        return Err(TrainError::Invalid(format!(
+            "BatchNorm statistics: {} values for a model with {}",
+            stats.len(),
+            m.at
+        )));
+    }
+    Ok(net)
+}
+
+/// Averages `net`'s BatchNorm running statistics over the ranks of `comm`.
+pub fn average_batch_norm_stats(net: Net, comm: &Comm) -> Result<Net> {
+    if !comm.is_distributed() {
+        return Ok(net);
+    }
+    let mut s = batch_norm_stats(&net)?;
+    comm.all_reduce_sum_f32(&mut s);
+    let n = comm.size() as f32;
+    s.iter_mut().for_each(|x| *x /= n);
+    set_batch_norm_stats(net, &s)
+}
+
+/// FNV-1a of every parameter and running statistic's bits, in parameter order: equal on every
+/// rank while the ranks agree.
+pub fn weight_hash(net: &Net) -> Result<u64> {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for t in net.tensors()? {
+        for b in t.name.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        for v in &t.data {
+            h = (h ^ v.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(h)
+}
+
+/// Which parameters have gradients, in parameter order, with their sizes: the layout of the
+/// flat gradient (the same on every rank, as the model is).
+#[derive(Debug, Clone, PartialEq)]
+struct Layout {
+    params: Vec<(ParamId, usize)>,
+    total: usize,
+    /// Where the gradients live (the autodiff device's inner one).
+    device: Option<Device>,
+}
+
+impl Layout {
+    fn of(net: &Net, grads: &GradientsParams) -> Layout {
+        struct V<'a> {
+            grads: &'a GradientsParams,
+            params: Vec<(ParamId, usize)>,
+            device: Option<Device>,
+        }
+        impl ModuleVisitor for V<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                if let Some(g) = self.grads.get::<D>(p.id) {
+                    self.params.push((p.id, g.dims().iter().product()));
+                    self.device.get_or_insert_with(|| g.device());
+                }
+            }
+        }
+        let mut v = V {
+            grads,
+            params: Vec::new(),
+            device: None,
+        };
+        net.visit(&mut v);
+        let total = v.params.iter().map(|p| p.1).sum();
+        Layout {
+            params: v.params,
+            total,
+            device: v.device,
+        }
+    }
+}
+
+/// `grads` of `net` as one flat buffer in `layout`'s order, each value times `weight`, added to
+/// `acc` when given.
+fn flatten(
+    net: &Net,
+    grads: &GradientsParams,
+    layout: &Layout,
+    weight: f32,
+    acc: Option<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    struct V<'a> {
+        grads: &'a GradientsParams,
+        out: Vec<f32>,
+        fresh: bool,
+        at: usize,
+        weight: f32,
+        err: Option<TrainError>,
+    }
+    impl ModuleVisitor for V<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let Some(g) = self.grads.get::<D>(p.id) else {
+                return;
+            };
+            match values(g) {
+                Ok(v) => {
+                    if self.fresh {
+                        self.out.extend(v.iter().map(|x| x * self.weight));
+                    } else if let Some(dst) = self.out.get_mut(self.at..self.at + v.len()) {
+                        dst.iter_mut().zip(&v).for_each(|(d, x)| *d += x * self.weight);
+                    }
+                    self.at += v.len();
+                }
+                Err(e) => self.err = Some(e),
+            }
+        }
+    }
+    let fresh = acc.is_none();
+    let mut v = V {
+        grads,
+        out: acc.unwrap_or_else(|| Vec::with_capacity(layout.total)),
+        fresh,
+        at: 0,
+        weight,
+        err: None,
+    };
+    net.visit(&mut v);
+    if let Some(e) = v.err {
+        return Err(e);
+    }
+    if v.at != layout.total || v.out.len() != layout.total {
+        return Err(TrainError::Invalid(format!(
+            "gradients of {} values where the first part had {}",
+            v.at, layout.total
+        )));
+    }
+    Ok(v.out)
+}
+
+/// `flat` (in `layout`'s order) as burn gradients of `net`'s parameters.
+fn unflatten(net: &Net, flat: &[f32], layout: &Layout) -> GradientsParams {
+    let Some(dev) = &layout.device else {
+        return GradientsParams::new();
+    };
+    struct V<'a> {
+        flat: &'a [f32],
+        layout: &'a Layout,
+        k: usize,
+        at: usize,
+        dev: &'a Device,
+        out: GradientsParams,
+    }
+    impl ModuleVisitor for V<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let Some(&(id, n)) = self.layout.params.get(self.k) else {
+                return;
+            };
+            if id != p.id {
+                return;
+            }
+            self.k += 1;
+            let dims: [usize; D] = p.val().dims();
+            let v = self.flat[self.at..self.at + n].to_vec();
+            self.at += n;
+            let t = Tensor::<D>::from_data(TensorData::new(v, dims), self.dev);
+            self.out.register::<D>(id, t);
+        }
+    }
+    let mut v = V {
+        flat,
+        layout,
+        k: 0,
+        at: 0,
+        dev,
+        out: GradientsParams::new(),
+    };
+    net.visit(&mut v);
+    v.out
+}
+
+/// One input part: `[n * views, ...]` shape, values and the `n` labels.
+pub struct Part<'a> {
+    /// The model's input shape for this part.
+    pub shape: Vec<usize>,
+    /// The input values.
+    pub data: Vec<f32>,
+    /// One label per clip.
+    pub labels: &'a [usize],
+}
+
+/// What a step over parts gives back beyond [`Step`].
+pub struct PartsStep {
+    /// Model, loss (mean over the global batch) and correct count (over the global batch).
+    pub step: Step,
+    /// The gradient all-reduce, when distributed.
+    pub reduce: Option<ReduceStats>,
+}
+
+/// One optimizer step over this rank's `parts` of a global batch of `global` clips: each part
+/// forwarded and differentiated on its own, gradients weighted by the part's share of the
+/// global batch and summed (over the ranks too), BatchNorm statistics averaged over the parts
+/// of this rank, one update.
+pub fn step_parts(
+    mut net: Net,
+    opt: &mut Optimizer,
+    parts: Vec<Part>,
+    global: usize,
+    (lr, smoothing, factor): (f64, f64, LrFactor),
+    comm: &Comm,
+    dev: &Device,
+) -> Result<PartsStep> {
+    let k = parts.len();
+    let stats0 = if k > 1 {
+        Some(batch_norm_stats(&net)?)
+    } else {
+        None
+    };
+    let mut stats_sum: Option<Vec<f32>> = None;
+    let mut flat: Option<Vec<f32>> = None;
+    let mut layout: Option<Layout> = None;
+    let (mut loss_sum, mut correct) = (0f64, 0usize);
+    for (j, part) in parts.into_iter().enumerate() {
+        if j > 0 {
+            if let Some(s) = &stats0 {
+                net = set_batch_norm_stats(net, s)?;
+            }
+        }
+        let n = part.labels.len();
+        let logits = net.forward_data(&part.shape, part.data, false, dev)?;
+        let (loss, c) = cross_entropy(logits, part.labels, smoothing, dev);
+        loss_sum += loss.clone().into_scalar::<f64>() * n as f64;
+        correct += c;
+        let grads = net.gradients(loss.backward());
+        let l = layout.get_or_insert_with(|| Layout::of(&net, &grads));
+        flat = Some(flatten(&net, &grads, l, n as f32 / global as f32, flat.take())?);
+        if k > 1 {
+            let s = batch_norm_stats(&net)?;
+            match &mut stats_sum {
+                Some(acc) => acc.iter_mut().zip(&s).for_each(|(a, x)| *a += x),
+                None => stats_sum = Some(s),
+            }
+        }
+    }
+    if let Some(mut s) = stats_sum {
+        s.iter_mut().for_each(|x| *x /= k as f32);
+        net = set_batch_norm_stats(net, &s)?;
+    }
+    let (Some(mut flat), Some(layout)) = (flat, layout) else {
+        return Err(TrainError::Invalid("a step with no batch part".into()));
+    };
+    let mut reduce = None;
+    if comm.is_distributed() {
+        let ranges = kinema_dist::buckets(flat.len(), FIRST_BUCKET, BUCKET);
+        let (sums, stats) = comm.all_reduce_buckets(ranges.iter().map(|r| flat[r.clone()].to_vec()));
+        for (r, s) in ranges.iter().zip(sums) {
+            flat[r.clone()].copy_from_slice(&s);
+        }
+        reduce = Some(stats);
+        let mut totals = [loss_sum, correct as f64];
+        comm.all_reduce_sum_f64(&mut totals);
+        loss_sum = totals[0];
+        correct = totals[1].round() as usize;
+    }
+    let grads = unflatten(&net, &flat, &layout);
+    let (net, _norm) = opt.step(net, grads, lr, factor);
+    Ok(PartsStep {
+        step: Step {
+            net,
+            loss: loss_sum / global as f64,
+            correct,
+        },
+        reduce,
+    })
+}
