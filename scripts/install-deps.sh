@@ -2,7 +2,7 @@
 # Installs the system packages kinema builds and tests with, only those that are missing:
 # FFmpeg's development libraries (the reader links the system FFmpeg), clang/libclang (bindgen),
 # oneDNN (libdnnl-dev), pkg-config, the ffmpeg CLI (the tests' ground truth and sample videos) and Python's venv/pip
-# (the Python package).
+# (the Python package), OpenMPI (distributed training).
 set -euo pipefail
 
 need=()
@@ -15,6 +15,10 @@ ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux
 command -v cc >/dev/null || need+=(build-essential)
 # oneDNN, the CPU engine of eval (crates/kinema-dnnl opens libdnnl.so.2 at run time, its build reads the headers).
 [ -f /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
+# MPI (distributed training: mpirun -np N kinema train): OpenMPI's headers and mpicc for rsmpi's
+# build, and the mpirun launcher for the tests.
+command -v mpicc >/dev/null || need+=(libopenmpi-dev)
+command -v mpirun >/dev/null || need+=(openmpi-bin)
 # The Python package (python/) builds in a virtual environment with pip.
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv python3-pip)

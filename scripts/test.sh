@@ -9,5 +9,7 @@ cargo test --workspace --exclude kinema-python --locked "$@"
 # features. cubecl-cuda's build script downloads an LLVM bundle from outside the package
 # registries; DOCS_RS skips that native set-up, which a type check does not need.
 cargo check --locked -p kinema-cli --features wgpu
+# A kinema without MPI builds too (and refuses to run as one of several ranks).
+cargo check --locked -p kinema-cli --no-default-features
 DOCS_RS=1 cargo check --locked -p kinema-cli --features cuda
 bash scripts/test-python.sh

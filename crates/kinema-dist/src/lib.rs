@@ -74,6 +74,22 @@ pub fn launcher(env: &dyn Fn(&str) -> Option<String>) -> Option<Launch> {
     None
 }
 
+/// A build without MPI started by a launcher: refused when this process is one of several ranks
+/// (every rank would train alone into the same output folder), let through as one process.
+pub fn without_mpi(launch: &Launch) -> Result<()> {
+    if launch.size.is_some_and(|s| s > 1) || launch.rank > 0 {
+        return Err(DistError::Launcher(format!(
+            "started by {} as rank {} of {}, but this kinema was built without MPI: every rank \
+             would train alone into the same output folder. Build it with MPI (the default \
+             features of kinema-cli; it needs libopenmpi-dev) or start one process",
+            launch.launcher,
+            launch.rank,
+            launch.size.map_or("several".to_string(), |s| s.to_string())
+        )));
+    }
+    Ok(())
+}
+
 /// True when this build can join an MPI job.
 pub const HAS_MPI: bool = cfg!(feature = "mpi");
 
@@ -152,17 +168,7 @@ impl Comm {
         }
         #[cfg(not(feature = "mpi"))]
         {
-            if launch.size.is_some_and(|s| s > 1) || launch.rank > 0 {
-                return Err(DistError::Launcher(format!(
-                    "started by {} as rank {} of {}, but this kinema was built without MPI: every rank \
-                     would train alone into the same output folder. Build it with MPI \
-                     (cargo build --release -p kinema-cli --features mpi; it needs libopenmpi-dev) \
-                     or start one process",
-                    launch.launcher,
-                    launch.rank,
-                    launch.size.map_or("several".to_string(), |s| s.to_string())
-                )));
-            }
+            without_mpi(&launch)?;
             Ok(Comm::single())
         }
     }
@@ -515,6 +521,20 @@ mod tests {
         assert_eq!((l.launcher, l.rank, l.size), ("PMI", 0, Some(2)));
         let l = launcher(&env(&[("PMIX_RANK", "3"), ("SLURM_NTASKS", "8")])).unwrap();
         assert_eq!((l.launcher, l.rank, l.size), ("PMIx", 3, Some(8)));
+    }
+
+    #[test]
+    fn a_build_without_mpi_refuses_to_be_one_of_several_ranks() {
+        let l = |rank, size| Launch {
+            launcher: "OpenMPI",
+            rank,
+            size,
+        };
+        let e = without_mpi(&l(1, Some(2))).unwrap_err().to_string();
+        assert!(e.contains("rank 1 of 2") && e.contains("without MPI"), "{e}");
+        assert!(without_mpi(&l(0, Some(4))).is_err());
+        assert!(without_mpi(&l(3, None)).is_err());
+        assert!(without_mpi(&l(0, Some(1))).is_ok());
     }
 
     #[test]

@@ -29,13 +29,9 @@ pub enum TrainError {
     /// Training diverged.
     #[error("loss is {loss} at epoch {epoch}, step {step}: training diverged (lower the learning rate)")]
     Diverged { loss: f64, epoch: usize, step: usize },
-    /// A training step failed.
-    #[error("step {step}: {source}")]
-    Step {
-        step: u64,
-        #[source]
-        source: Box<TrainError>,
-    },
+    /// A training step failed (the cause is in the message, not chained: printed once).
+    #[error("step {step}: {cause}")]
+    Step { step: u64, cause: Box<TrainError> },
     /// The ranks of a distributed run hold different weights.
     #[error("ranks diverged: after epoch {epoch} the weight hashes by rank are {hashes:x?}")]
     RanksDiverged { epoch: usize, hashes: Vec<u64> },

@@ -476,7 +476,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 ..
             } = batch.map_err(|e| TrainError::Step {
                 step: state.global_step + 1,
-                source: Box::new(e.into()),
+                cause: Box::new(e.into()),
             })?;
             let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
             let step = if parts == 1 {
@@ -492,7 +492,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 )
                 .map_err(|e| TrainError::Step {
                     step: state.global_step + 1,
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })?
             } else {
                 let my_parts = split_parts(&shape, data, &labels, full_len, mine.clone(), parts);
@@ -507,7 +507,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 )
                 .map_err(|e| TrainError::Step {
                     step: state.global_step + 1,
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })?;
                 if let Some(r) = s.reduce {
                     timing.allreduce_seconds += r.seconds;

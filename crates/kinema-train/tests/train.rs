@@ -213,3 +213,116 @@ fn bad_checkpoints_and_configs_are_named_errors() {
     let e = TrainConfig::load(&p).unwrap_err().to_string();
     assert!(e.contains("bad.toml") && e.contains("lr"), "{e}");
 }
+
+/// A step over parts of a batch, checked against plain steps on each part alone: with SGD at
+/// learning rate 1 (no momentum, no weight decay) a weight moves by minus its gradient, so the
+/// parts' step must move each weight by the parts' moves weighted by their share of the batch
+/// (3/4 and 1/4), and leave the BatchNorm statistics at the mean of each part's (1/2 and 1/2).
+#[test]
+fn a_step_over_parts_sums_weighted_gradients_and_averages_batch_norm_statistics() {
+    use kinema_dist::Comm;
+    use kinema_train::parts::{step_parts, Part};
+    use kinema_train::{train_step, Optimizer, OptimizerKind, OptimizerOptions};
+
+    let dev = Device::flex().autodiff();
+    let fresh = || {
+        dev.seed(11);
+        Device::flex().seed(11);
+        let o = GetModelOptions {
+            nclass: Some(3),
+            ..Default::default()
+        };
+        get_model("kinema_motion_custom", &o, &dev).unwrap()
+    };
+    let sgd = || {
+        Optimizer::new(OptimizerOptions {
+            kind: OptimizerKind::Sgd,
+            momentum: 0.0,
+            wd: 0.0,
+            ..Default::default()
+        })
+    };
+    let per_clip = 3 * 4 * 32 * 32;
+    let shape = |n: usize| vec![n, 3, 4, 32, 32];
+    let mut rng = kinema_data::Rng::for_sample(1, 2, 3);
+    let data: Vec<f32> = (0..4 * per_clip)
+        .map(|_| rng.uniform() as f32 * 2.0 - 1.0)
+        .collect();
+    let labels = [0usize, 2, 1, 2];
+    let no_factor = |_: &str| 1.0;
+    let values = |net: &kinema_models::Net| -> Vec<(String, Vec<f32>)> {
+        net.tensors()
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.name, t.data))
+            .collect()
+    };
+    let w0 = values(&fresh());
+
+    let alone = |range: std::ops::Range<usize>| {
+        let n = range.len();
+        let s = train_step(
+            fresh(),
+            &mut sgd(),
+            (
+                &shape(n),
+                data[range.start * per_clip..range.end * per_clip].to_vec(),
+                &labels[range],
+            ),
+            (1.0, 0.0, &no_factor),
+            &dev,
+        )
+        .unwrap();
+        values(&s.net)
+    };
+    let (a, b) = (alone(0..3), alone(3..4));
+
+    let parts = vec![
+        Part {
+            shape: shape(3),
+            data: data[..3 * per_clip].to_vec(),
+            labels: &labels[..3],
+        },
+        Part {
+            shape: shape(1),
+            data: data[3 * per_clip..].to_vec(),
+            labels: &labels[3..],
+        },
+    ];
+    let s = step_parts(
+        fresh(),
+        &mut sgd(),
+        parts,
+        4,
+        (1.0, 0.0, &no_factor),
+        &Comm::single(),
+        &dev,
+    )
+    .unwrap();
+    let got = values(&s.step.net);
+    let mut checked = (0, 0);
+    for (((name, w), (_, wa)), ((_, wb), (_, wg))) in w0.iter().zip(&a).zip(b.iter().zip(&got)) {
+        let stat = name.ends_with("running_mean") || name.ends_with("running_var");
+        let scale = wg.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        for i in 0..w.len() {
+            let want = if stat {
+                (wa[i] + wb[i]) / 2.0
+            } else {
+                w[i] + 0.75 * (wa[i] - w[i]) + 0.25 * (wb[i] - w[i])
+            };
+            assert!(
+                (wg[i] - want).abs() <= 1e-4 * scale,
+                "{name}[{i}]: {} instead of {want}",
+                wg[i]
+            );
+        }
+        if stat {
+            checked.1 += 1;
+        } else if a.iter().any(|(n, x)| n == name && x != w) {
+            checked.0 += 1;
+        }
+    }
+    assert!(checked.0 > 4 && checked.1 > 4, "{checked:?}");
+    // The loss is the batch mean: the parts' mean losses weighted by their sizes.
+    assert!(s.step.loss.is_finite() && s.step.loss > 0.0);
+}
