@@ -326,3 +326,49 @@ fn a_rank_that_fails_hangs_or_dies_ends_the_job_naming_it() {
     assert!(!success, "{text}");
     assert!(text.contains("rank 1"), "{text}");
 }
+
+/// Two "machines" (network namespaces on this box, a 1 Gb/s link between them, MPI over TCP,
+/// the remote rank launched as ssh would): the weights and logs of one process with two
+/// micro-batches. Needs root, as CI runs; elsewhere it says so and checks nothing.
+#[test]
+fn two_hosts_over_tcp_give_the_one_process_result() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"));
+    if !root.unwrap_or(false) {
+        eprintln!("two_hosts_over_tcp_give_the_one_process_result: not root, no network namespaces");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path());
+    let (cfg_micro, cfg) = (d.path().join("micro.toml"), d.path().join("train.toml"));
+    std::fs::write(&cfg_micro, config("kinema_motion_custom", 2, 2)).unwrap();
+    std::fs::write(&cfg, config("kinema_motion_custom", 2, 1)).unwrap();
+    let (one, two) = (d.path().join("one"), d.path().join("two"));
+    let mut c = kinema();
+    train_args(&mut c, &cfg_micro, &one);
+    ok(&mut c);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/netns-mpi.sh");
+    let mut c = Command::new("bash");
+    c.arg(script)
+        .args([
+            "--hosts",
+            "2",
+            "--rate",
+            "1gbit",
+            "--",
+            env!("CARGO_BIN_EXE_kinema"),
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    train_args(&mut c, &cfg, &two);
+    let out = ok(&mut c);
+    assert!(out.contains("finished"), "{out}");
+    let err = max_rel_diff(&one.join("model.safetensors"), &two.join("model.safetensors"));
+    assert!(err <= 1e-4, "weights differ by {err} (relative)");
+    assert_eq!(
+        log_without_timing(&one.join("log.csv")),
+        log_without_timing(&two.join("log.csv"))
+    );
+}
