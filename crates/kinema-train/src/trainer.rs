@@ -58,12 +58,18 @@ pub struct RunTiming {
     pub ranks: usize,
     /// Micro-batches per rank.
     pub micro_batches: usize,
+    /// Clips per step, all ranks together.
+    pub batch: usize,
     /// Optimizer steps done by this run.
     pub steps: u64,
     /// Seconds of those steps (loading, forward, backward, all-reduce, update).
     pub step_seconds: f64,
     /// Seconds of them spent in the gradient all-reduce.
     pub allreduce_seconds: f64,
+    /// Seconds of each step, in order.
+    pub step_each: Vec<f64>,
+    /// Seconds of each step's all-reduce, in order (distributed runs).
+    pub allreduce_each: Vec<f64>,
     /// Bytes of gradient each rank all-reduces per step.
     pub allreduce_bytes: u64,
     /// All-reduce buckets per step.
@@ -437,6 +443,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     let mut timing = RunTiming {
         ranks: comm.size(),
         micro_batches: micro,
+        batch: config.train.batch_size,
         ..Default::default()
     };
     let val_ds = match &config.data.val {
@@ -511,6 +518,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 })?;
                 if let Some(r) = s.reduce {
                     timing.allreduce_seconds += r.seconds;
+                    timing.allreduce_each.push(r.seconds);
                     timing.allreduce_bytes = r.bytes;
                     timing.buckets = r.buckets;
                 }
@@ -534,6 +542,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             steps_here += 1;
             timing.steps += 1;
             timing.step_seconds += t_step.elapsed().as_secs_f64();
+            timing.step_each.push(t_step.elapsed().as_secs_f64());
             beat(state.global_step);
             let info = StepInfo {
                 epoch,
