@@ -10,8 +10,8 @@ Model (weak scaling, as GluonCV measured: each machine keeps the 1-rank run's ba
     step(N) = compute + sum over buckets b of [2(N-1)/N * bytes_b / bw + (N-1) * lat]
     speedup(N) = N * compute / step(N)
 compute = the measured 1-rank step; buckets = kinema's (1 MiB first, then 25 MiB);
-bw = link rate x the efficiency MPI over TCP reached on the 1 Gb/s link (bus bandwidth of a
-64 MiB all-reduce / 1 Gb/s); lat = the 2-rank all-reduce time of 4 bytes over TCP (one
+bw = link rate x the efficiency MPI over TCP reached on the 1 Gb/s link (bus bandwidth of the
+measured all-reduce nearest kinema's 25 MiB bucket / 1 Gb/s); lat = the 2-rank all-reduce time of 4 bytes over TCP (one
 exchange; a ring of N needs N-1 such steps each way, counted as (N-1) x lat). The all-reduce is
 not overlapped with the backward pass (it starts after it), so nothing is subtracted.
 
@@ -92,10 +92,10 @@ def main(d):
         if not rows:
             return
         print(f"### {title}\n")
-        print("| bytes | seconds | bus bandwidth Gb/s |")
+        print("| bytes | microseconds | bus bandwidth Gb/s |")
         print("|---|---|---|")
         for x in rows:
-            print(f"| {x['bytes']} | {x['seconds']:.6f} | {x['busbw_gbit']:.2f} |")
+            print(f"| {x['bytes']} | {x['seconds'] * 1e6:.1f} | {x['busbw_gbit']:.2f} |")
         print()
 
     print("## All-reduce, 2 ranks (`target/release/examples/allreduce`)\n")
@@ -106,12 +106,27 @@ def main(d):
         print("No TCP measurement (needs root for network namespaces): no model.\n")
         return
     lat = min(x["seconds"] for x in tcp if x["bytes"] <= 64)
-    big = max(tcp1, key=lambda x: x["bytes"])
+    big = min(tcp1, key=lambda x: abs(x["bytes"] - BUCKET))
     eff = min(1.0, big["busbw_gbit"] / 1.0)
+    if shm:
+        # The model against this box: its all-reduce term with the shared-memory curve (the
+        # measured bandwidth at each bucket's size) beside the all-reduce measured in training.
+        def at(size):
+            return min(shm, key=lambda x: abs(x["bytes"] - size))
+        print("## The model against this box\n")
+        print("| model | predicted all-reduce s/step (2 ranks, shared memory) | measured |")
+        print("|---|---|---|")
+        for model, r in sorted(runs.items()):
+            if 2 not in r:
+                continue
+            pred = sum(b * 8 / (at(b)["busbw_gbit"] * 1e9) + at(4)["seconds"] for b in buckets(r[2]["allreduce_bytes"]))
+            meas = statistics.median(r[2]["allreduce_each"][1:] or r[2]["allreduce_each"] or [0])
+            print(f"| {model} | {pred:.3f} | {meas:.3f} |")
+        print()
     print("## Model: N machines, ring all-reduce\n")
     print(f"Fed with: latency per ring step {lat * 1e6:.1f} us (4-byte all-reduce over TCP), "
           f"MPI-over-TCP efficiency {eff:.2f} of the link rate ({big['busbw_gbit']:.3f} Gb/s bus "
-          f"bandwidth on the 1 Gb/s link at {big['bytes'] >> 20} MiB), the 1-rank step as compute, "
+          f"bandwidth on the 1 Gb/s link at {big['bytes'] >> 20} MiB, the size nearest a bucket), the 1-rank step as compute, "
           "kinema's buckets (1 MiB, then 25 MiB). Each machine keeps the 1-rank batch (weak "
           "scaling, as GluonCV's numbers: 1.6x on 2 machines, 3.2x on 4, 6x on 8).\n")
     print("| model | link | " + " | ".join(f"N={n}" for n in (2, 4, 8, 16)) + " |")

@@ -24,6 +24,9 @@ pub struct Args {
     /// Epochs (overrides the config).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Micro-batches per step (overrides the config's `train.micro_batches`).
+    #[arg(long)]
+    micro_batches: Option<usize>,
     /// Stop after this many steps (a short trial run; resumable).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -72,6 +75,9 @@ fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
         .num_threads(threads)
         .build_global()
         .context("setting the thread count")?;
+    // Validation runs on the oneDNN engine: its threads too (an error there resurfaces, named,
+    // when validation first runs).
+    let _ = kinema_models::engine::set_threads(threads);
     let watchdog = (comm.is_distributed() && a.dist_timeout > 0.0)
         .then(|| Arc::new(comm.watchdog(std::time::Duration::from_secs_f64(a.dist_timeout))));
     let mut cfg = TrainConfig::load(&a.config)?;
@@ -81,6 +87,10 @@ fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
     }
     if let Some(e) = a.epochs {
         cfg.train.epochs = e;
+    }
+    if let Some(k) = a.micro_batches {
+        cfg.train.micro_batches = k;
+        cfg.check().with_context(|| format!("--micro-batches {k}"))?;
     }
     // One progress bar for the job: rank 0's.
     let pb = crate::progress::bar(0, "train", a.json || !comm.is_root());

@@ -1,5 +1,5 @@
-//! Every `$ kinema ...` line in a `console` block of docs/*.md runs and succeeds, in a folder
-//! that holds `sample.mp4` and the files of `docs/examples/`.
+//! Every `$ kinema ...` and `$ mpirun ... kinema ...` line in a `console` block of docs/*.md
+//! runs and succeeds, in a folder that holds `sample.mp4` and the files of `docs/examples/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,8 +13,18 @@ fn commands(md: &str) -> Vec<String> {
             continue;
         }
         if in_console {
-            if let Some(cmd) = line.trim().strip_prefix("$ kinema ") {
-                out.push(cmd.split(" #").next().unwrap().trim().to_string());
+            let line = line.trim();
+            if let Some(cmd) = line.strip_prefix("$ kinema ") {
+                out.push(format!("\"$KINEMA\" {}", cmd.split(" #").next().unwrap().trim()));
+            } else if let Some(cmd) = line.strip_prefix("$ mpirun ") {
+                // The launcher starts the kinema under test.
+                let cmd = cmd
+                    .split(" #")
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .replacen(" kinema ", " \"$KINEMA\" ", 1);
+                out.push(format!("mpirun {cmd}"));
             }
         }
     }
@@ -58,14 +68,19 @@ fn docs_commands_run() {
         for cmd in commands(&std::fs::read_to_string(&p).unwrap()) {
             let out = Command::new("sh")
                 .arg("-c")
-                .arg(format!("\"$KINEMA\" {cmd}"))
+                .arg(&cmd)
                 .env("KINEMA", env!("CARGO_BIN_EXE_kinema"))
+                // mpirun as root (CI), on a machine of any core count, in a container.
+                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+                .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+                .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
                 .current_dir(d.path())
                 .output()
                 .unwrap();
             assert!(
                 out.status.success(),
-                "{}: `kinema {cmd}` failed: {}",
+                "{}: `{cmd}` failed: {}",
                 p.display(),
                 String::from_utf8_lossy(&out.stderr)
             );

@@ -195,6 +195,11 @@ impl TrainConfig {
         Ok(c)
     }
 
+    /// Checks the values again (after a command line changed some).
+    pub fn check(&self) -> Result<()> {
+        self.validate().map_err(TrainError::Invalid)
+    }
+
     fn validate(&self) -> std::result::Result<(), String> {
         let t = &self.train;
         if t.epochs == 0 || t.batch_size == 0 {
@@ -340,6 +345,13 @@ mod tests {
         assert!(c.data.clip.slowfast);
         let e = TrainConfig::parse("model = 3\n", Path::new("")).unwrap_err();
         assert!(e.contains("model"), "{e}");
+        for k in ["0", "9"] {
+            let text = format!("{MIN}[train]\nbatch_size = 8\nmicro_batches = {k}\n");
+            let e = TrainConfig::parse(&text, Path::new("")).unwrap_err();
+            assert!(e.contains("train.micro_batches") && e.contains("1..=8"), "{e}");
+        }
+        let c = TrainConfig::parse(&format!("{MIN}[train]\nmicro_batches = 2\n"), Path::new("")).unwrap();
+        assert_eq!(c.train.micro_batches, 2);
     }
 
     #[test]

@@ -27,13 +27,16 @@ fn is_running_stat(path: &[String]) -> bool {
         .is_some_and(|n| n == "running_mean" || n == "running_var")
 }
 
-/// Visits `net`'s float parameters with their `.`-joined path.
-fn visit_paths(net: &Net, f: &mut dyn FnMut(&[String], ParamId, &dyn ParamValues)) {
-    struct V<'a> {
+/// What [`visit_paths`] calls for each float tensor: its path and its values.
+type PathVisit<'a> = dyn FnMut(&[String], &dyn ParamValues) + 'a;
+
+/// Visits `net`'s float parameters with their path.
+fn visit_paths(net: &Net, f: &mut PathVisit) {
+    struct V<'a, 'b> {
         path: Vec<String>,
-        f: &'a mut dyn FnMut(&[String], ParamId, &dyn ParamValues),
+        f: &'a mut PathVisit<'b>,
     }
-    impl ModuleVisitor for V<'_> {
+    impl ModuleVisitor for V<'_, '_> {
         fn enter_module(&mut self, name: &str, _ty: &str) {
             self.path.push(name.to_string());
         }
@@ -41,7 +44,7 @@ fn visit_paths(net: &Net, f: &mut dyn FnMut(&[String], ParamId, &dyn ParamValues
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            (self.f)(&self.path, p.id, &Wrapped(p.val()));
+            (self.f)(&self.path, &Wrapped(p.val()));
         }
     }
     net.visit(&mut V { path: Vec::new(), f });
@@ -73,7 +76,7 @@ pub fn batch_norm_stats(net: &Net) -> Result<Vec<f32>> {
     let _synced = net.valid();
     let mut out = Vec::new();
     let mut err = None;
-    visit_paths(net, &mut |path, _, v| {
+    visit_paths(net, &mut |path, v| {
         if is_running_stat(path) {
             match v.values() {
                 Ok(x) => out.extend(x),
