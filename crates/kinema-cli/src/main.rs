@@ -33,6 +33,12 @@ struct Cli {
 }
 
 static DEVICE: std::sync::OnceLock<burn::tensor::Device> = std::sync::OnceLock::new();
+static DEVICE_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `--device` as given.
+pub(crate) fn device_name() -> String {
+    DEVICE_NAME.get().cloned().unwrap_or_else(|| "cpu".into())
+}
 
 /// The device `--device` picked (the CPU until `main` has set it).
 pub(crate) fn device() -> burn::tensor::Device {
@@ -80,6 +86,7 @@ fn main() -> std::process::ExitCode {
     match kinema_models::device_by_name(&cli.device) {
         Ok(d) => {
             let _ = DEVICE.set(d);
+            let _ = DEVICE_NAME.set(cli.device.clone());
         }
         Err(e) => {
             eprintln!("error: --device: {e}");

@@ -66,6 +66,18 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
+/// The device of this rank: `--device cuda` without an index means one GPU per rank on each
+/// machine (`cuda:<local rank>`); anything else as given.
+fn rank_device(comm: &Comm) -> Result<burn::tensor::Device> {
+    let name = crate::device_name();
+    if comm.is_distributed() && name == "cuda" {
+        let own = format!("cuda:{}", comm.local_rank());
+        return kinema_models::device_by_name(&own)
+            .with_context(|| format!("rank {}: --device {own}", comm.rank()));
+    }
+    Ok(crate::device())
+}
+
 fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
     let threads = a.threads.unwrap_or_else(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -103,7 +115,7 @@ fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
         resume: a.resume,
         init: a.init,
         max_steps: a.max_steps,
-        device: Some(crate::device()),
+        device: Some(rank_device(&comm)?),
         comm: Some(comm.clone()),
         watchdog,
     };
