@@ -19,6 +19,8 @@ command -v cc >/dev/null || need+=(build-essential)
 # build, and the mpirun launcher for the tests.
 command -v mpicc >/dev/null || need+=(libopenmpi-dev)
 command -v mpirun >/dev/null || need+=(openmpi-bin)
+# ip and tc (network namespaces as hosts: scripts/netns-mpi.sh and its test).
+command -v ip >/dev/null && command -v tc >/dev/null || need+=(iproute2)
 # The Python package (python/) builds in a virtual environment with pip.
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv python3-pip)
