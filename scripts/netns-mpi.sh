@@ -33,14 +33,20 @@ done
 for c in ip unshare mpirun; do
   command -v $c >/dev/null || { echo "netns-mpi: $c not found (iproute2, util-linux, openmpi-bin)" >&2; exit 2; }
 done
-[ "$hosts" -ge 2 ] && [ "$hosts" -le 200 ] || { echo "netns-mpi: --hosts must be in 2..200" >&2; exit 2; }
+[[ "$hosts" =~ ^[0-9]+$ ]] && [ "$hosts" -ge 2 ] && [ "$hosts" -le 500 ] || { echo "netns-mpi: --hosts must be in 2..500" >&2; exit 2; }
+[[ "$slots" =~ ^[0-9]+$ ]] && [ "$slots" -ge 1 ] || { echo "netns-mpi: --slots must be at least 1" >&2; exit 2; }
+if [ -n "$rate$delay" ]; then
+  command -v tc >/dev/null || { echo "netns-mpi: tc not found (iproute2), needed by --rate/--delay" >&2; exit 2; }
+fi
 
 # Names unique to this run, so that runs side by side do not meet.
 tag="kn$$"
 bridge="${tag}br"
 work="$(mktemp -d)"
 cleanup() {
-  if [ "$keep" -eq 0 ]; then
+  if [ "$keep" -eq 1 ]; then
+    echo "[netns-mpi] kept: namespaces ${tag}h0..${tag}h$((hosts - 1)) and $bridge, files in $work" >&2
+  else
     for i in $(seq 0 $((hosts - 1))); do ip netns del "${tag}h$i" 2>/dev/null || true; done
     ip netns del "$bridge" 2>/dev/null || true
     rm -rf "$work"

@@ -7,7 +7,7 @@ buckets of a step; all-reduce time against message size over shared memory and o
 between two network namespaces (plain, and shaped to 1 Gb/s).
 
 Model (weak scaling, as GluonCV measured: each machine keeps the 1-rank run's batch):
-    step(N) = compute + sum over buckets b of [2(N-1)/N * bytes_b / bw + (N-1) * lat]
+    step(N) = compute + sum over buckets b of [2(N-1)/N * bytes_b / bw + 2(N-1) * lat]
     speedup(N) = N * compute / step(N)
 compute = the measured 1-rank step; buckets = kinema's (1 MiB first, then 25 MiB);
 bw = link rate x the efficiency MPI over TCP reached on the 1 Gb/s link (bus bandwidth of the
@@ -137,7 +137,7 @@ def main(d):
             bw = gbit * 1e9 / 8 * eff
             cells = []
             for n in (2, 4, 8, 16):
-                comm = sum(2 * (n - 1) / n * b / bw + (n - 1) * lat for b in bs)
+                comm = sum(2 * (n - 1) / n * b / bw + 2 * (n - 1) * lat for b in bs)
                 cells.append(f"{n * t1 / (t1 + comm):.2f}x ({comm:.3f} s)")
             print(f"| {model} | {gbit} Gb/s | " + " | ".join(cells) + " |")
     print("| GluonCV (8 GPUs per machine, Horovod) | - | " +

@@ -39,7 +39,7 @@ pub struct Args {
     threads: Option<usize>,
     /// Distributed runs: end the whole job when no step, validation batch or checkpoint
     /// completes for this many seconds (a rank that hangs); 0 turns the watchdog off.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_parser = parse_timeout)]
     dist_timeout: f64,
 }
 
@@ -50,20 +50,53 @@ pub fn run(a: Args) -> Result<()> {
     if !comm.is_distributed() {
         return run_rank(a, comm);
     }
-    let rank = comm.rank();
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        eprintln!("kinema: rank {rank}: panic; aborting the job");
-        hook(info);
-        kinema_dist::abort(70);
-    }));
+    let (rank, size) = (comm.rank(), comm.size());
+    // A panic (a bug) on one rank ends the job too; panics that the code below catches and turns
+    // into errors (a backend rejecting a shape) stay errors.
     let c = comm.clone();
-    if let Err(e) = run_rank(a, comm) {
-        eprintln!("kinema: rank {rank} of {}: error: {e:#}", c.size());
-        eprintln!("kinema: rank {rank}: aborting the job");
-        c.abort(1);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_rank(a, comm))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            eprintln!("kinema: rank {rank} of {size}: error: {e:#}");
+            eprintln!("kinema: rank {rank}: aborting the job");
+            c.abort(1)
+        }
+        Err(_) => {
+            eprintln!("kinema: rank {rank} of {size}: panic (above); aborting the job");
+            c.abort(70)
+        }
     }
-    Ok(())
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && (0.0..=1e9).contains(&t) => Ok(t),
+        Ok(_) => Err("a number of seconds from 0 (off) to 1e9".into()),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// Compute threads of a rank: the CPUs this process may run on, shared among the ranks of this
+/// machine unless the launcher has already bound each rank to its own CPUs.
+fn default_threads(local_ranks: usize) -> usize {
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .map(|t| {
+            t.trim()
+                .split(',')
+                .map(|r| match r.split_once('-') {
+                    Some((a, b)) => b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0),
+                    None => 1,
+                })
+                .sum::<usize>()
+        })
+        .unwrap_or(allowed);
+    if allowed < online {
+        allowed
+    } else {
+        (allowed / local_ranks.max(1)).max(1)
+    }
 }
 
 /// The device of this rank: `--device cuda` without an index means one GPU per rank on each
@@ -79,10 +112,7 @@ fn rank_device(comm: &Comm) -> Result<burn::tensor::Device> {
 }
 
 fn run_rank(a: Args, comm: Arc<Comm>) -> Result<()> {
-    let threads = a.threads.unwrap_or_else(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / comm.local_size().max(1)).max(1)
-    });
+    let threads = a.threads.unwrap_or_else(|| default_threads(comm.local_size()));
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

@@ -231,7 +231,8 @@ fn a_killed_two_rank_run_resumes_to_the_same_result() {
     let mut c = mpirun(2);
     train_args(&mut c, &cfg, &run);
     let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Killed (every process of the job) after its third step's checkpoint.
+    // Killed (every process of the job) once its third step is logged: the checkpoint on disk
+    // is then the second step's or the third's, whichever the kill found.
     wait_for_lines(&mut child, &run.join("log.csv"), 4);
     for (_, pid) in ranks_of(&run) {
         signal(pid, "-KILL");
@@ -290,6 +291,26 @@ fn a_rank_that_fails_hangs_or_dies_ends_the_job_naming_it() {
     let name = broken.file_name().unwrap().to_string_lossy();
     assert!(text.contains(&*name), "the damaged video is not named: {text}");
     std::fs::write(&broken, &good).unwrap();
+
+    // Disagrees: rank 1 started with another config (mpirun's MPMD form).
+    let other = d.path().join("other.toml");
+    std::fs::write(
+        &other,
+        config("kinema_motion_custom", 2, 1).replace("lr = 0.05", "lr = 0.02"),
+    )
+    .unwrap();
+    let out = d.path().join("disagreeing");
+    let mut c = mpirun(1);
+    train_args(&mut c, &cfg, &out);
+    c.args([":", "-np", "1", env!("CARGO_BIN_EXE_kinema")]);
+    train_args(&mut c, &other, &out);
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (success, text) = finish(child, Duration::from_secs(120));
+    assert!(!success, "{text}");
+    assert!(
+        text.contains("rank 1's config or training list differs"),
+        "{text}"
+    );
 
     // Hangs: rank 1 stopped mid-run; rank 0's watchdog ends the job.
     std::fs::write(&cfg, config("kinema_motion_custom", 200, 1)).unwrap();

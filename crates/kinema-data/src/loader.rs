@@ -92,6 +92,19 @@ impl DataLoader {
         if options.batch_size == 0 {
             return Err(DataError::InvalidOption("batch_size must be at least 1".into()));
         }
+        if let Some((keep, n)) = &options.parts {
+            if options.skip_errors {
+                // A skipped clip would shift every part boundary after it.
+                return Err(DataError::InvalidOption(
+                    "parts and skip_errors cannot be used together".into(),
+                ));
+            }
+            if keep.start >= keep.end || keep.end > *n {
+                return Err(DataError::InvalidOption(format!(
+                    "parts {keep:?} of {n}: must be a non-empty range within 0..{n}"
+                )));
+            }
+        }
         Ok(DataLoader {
             dataset,
             options,

@@ -68,7 +68,16 @@ pub fn launcher(env: &dyn Fn(&str) -> Option<String>) -> Option<Launch> {
         return Some(Launch {
             launcher: "PMIx",
             rank,
-            size: num("SLURM_NTASKS").or_else(|| num("PMIX_SIZE")),
+            size: num("SLURM_STEP_NUM_TASKS").or_else(|| num("PMIX_SIZE")),
+        });
+    }
+    // srun without an MPI plugin (`--mpi=none`) sets no PMI variables, only its own: a job step's
+    // task (the batch script itself has no step task count).
+    if let (Some(rank), Some(size)) = (num("SLURM_PROCID"), num("SLURM_STEP_NUM_TASKS")) {
+        return Some(Launch {
+            launcher: "Slurm (srun)",
+            rank,
+            size: Some(size),
         });
     }
     None
@@ -82,6 +91,22 @@ pub fn without_mpi(launch: &Launch) -> Result<()> {
             "started by {} as rank {} of {}, but this kinema was built without MPI: every rank \
              would train alone into the same output folder. Build it with MPI (the default \
              features of kinema-cli; it needs libopenmpi-dev) or start one process",
+            launch.launcher,
+            launch.rank,
+            launch.size.map_or("several".to_string(), |s| s.to_string())
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that MPI's world is the job the launcher started: an MPI library that does not match the
+/// launcher (MPICH's hydra starting an OpenMPI build, srun without the PMI plugin MPI needs)
+/// comes up as N single-process worlds, which would train N unconnected copies.
+pub fn agrees(launch: &Launch, rank: usize, size: usize) -> Result<()> {
+    if launch.size.is_some_and(|s| s != size) || launch.rank != rank {
+        return Err(DistError::Launcher(format!(
+            "started by {} as rank {} of {}, but MPI sees rank {rank} of {size}: the MPI library \
+             does not match the launcher (use this build's mpirun, or srun --mpi=pmix)",
             launch.launcher,
             launch.rank,
             launch.size.map_or("several".to_string(), |s| s.to_string())
@@ -163,8 +188,9 @@ impl Comm {
         };
         #[cfg(feature = "mpi")]
         {
-            let _ = &launch;
-            mpi_comm::MpiComm::init()
+            let comm = mpi_comm::MpiComm::init()?;
+            agrees(&launch, comm.rank, comm.size)?;
+            Ok(comm)
         }
         #[cfg(not(feature = "mpi"))]
         {
@@ -291,7 +317,9 @@ pub fn abort(code: i32) -> ! {
 }
 
 /// Ends the whole job when the training makes no progress for a while (a rank that hangs, a
-/// collective that never completes), instead of hanging for ever.
+/// collective that never completes), instead of hanging for ever. It is armed by the first
+/// [`beat`](Watchdog::beat), so that start-up (rank 0 reading or downloading weights while the
+/// others wait) does not count.
 pub struct Watchdog {
     state: Arc<WatchState>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -299,7 +327,7 @@ pub struct Watchdog {
 
 struct WatchState {
     start: Instant,
-    /// Milliseconds since `start` of the last beat.
+    /// Milliseconds since `start` of the last beat (`u64::MAX`: not armed yet).
     last: AtomicU64,
     step: AtomicU64,
     stop: AtomicBool,
@@ -317,7 +345,7 @@ impl Watchdog {
     fn start(rank: usize, timeout: Duration) -> Watchdog {
         let state = Arc::new(WatchState {
             start: Instant::now(),
-            last: AtomicU64::new(0),
+            last: AtomicU64::new(u64::MAX),
             step: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
@@ -330,8 +358,11 @@ impl Watchdog {
                 if s.stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let now = s.start.elapsed().as_millis() as u64;
-                let idle = now.saturating_sub(s.last.load(Ordering::Relaxed));
+                let last = s.last.load(Ordering::Relaxed);
+                if last == u64::MAX {
+                    continue;
+                }
+                let idle = (s.start.elapsed().as_millis() as u64).saturating_sub(last);
                 if idle > timeout.as_millis() as u64 {
                     eprintln!(
                         "kinema: rank {rank}: no progress for {:.1} s after step {} (--dist-timeout {} s): \
@@ -519,8 +550,15 @@ mod tests {
         assert_eq!((l.launcher, l.rank, l.size), ("OpenMPI", 1, Some(4)));
         let l = launcher(&env(&[("PMI_RANK", "0"), ("PMI_SIZE", "2")])).unwrap();
         assert_eq!((l.launcher, l.rank, l.size), ("PMI", 0, Some(2)));
-        let l = launcher(&env(&[("PMIX_RANK", "3"), ("SLURM_NTASKS", "8")])).unwrap();
+        let l = launcher(&env(&[("PMIX_RANK", "3"), ("SLURM_STEP_NUM_TASKS", "8")])).unwrap();
         assert_eq!((l.launcher, l.rank, l.size), ("PMIx", 3, Some(8)));
+        let l = launcher(&env(&[("SLURM_PROCID", "1"), ("SLURM_STEP_NUM_TASKS", "2")])).unwrap();
+        assert_eq!((l.launcher, l.rank, l.size), ("Slurm (srun)", 1, Some(2)));
+        // A batch script (no job step) is not a launch.
+        assert_eq!(
+            launcher(&env(&[("SLURM_PROCID", "0"), ("SLURM_NTASKS", "4")])),
+            None
+        );
     }
 
     #[test]
@@ -535,6 +573,18 @@ mod tests {
         assert!(without_mpi(&l(0, Some(4))).is_err());
         assert!(without_mpi(&l(3, None)).is_err());
         assert!(without_mpi(&l(0, Some(1))).is_ok());
+    }
+
+    #[test]
+    fn an_mpi_world_that_is_not_the_launched_job_is_refused() {
+        let l = Launch {
+            launcher: "PMI",
+            rank: 1,
+            size: Some(4),
+        };
+        assert!(agrees(&l, 1, 4).is_ok());
+        let e = agrees(&l, 0, 1).unwrap_err().to_string();
+        assert!(e.contains("rank 1 of 4") && e.contains("rank 0 of 1"), "{e}");
     }
 
     #[test]

@@ -13,13 +13,13 @@ pub mod config;
 mod error;
 pub mod finetune;
 pub mod optim;
-pub mod parts;
+pub mod step;
 pub mod trainer;
 
 pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
 pub use error::{Result, TrainError};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
+pub use step::{cross_entropy, step_parts, train_step, Part, Step};
 pub use trainer::{
-    load_checkpoint, save_checkpoint, train, train_step, EpochInfo, RunOptions, Step, StepInfo, TrainState,
-    TrainSummary,
+    load_checkpoint, save_checkpoint, train, EpochInfo, RunOptions, StepInfo, TrainState, TrainSummary,
 };

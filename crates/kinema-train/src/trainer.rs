@@ -7,8 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::tensor::{Device, TensorData};
-use burn::Tensor;
+use burn::tensor::Device;
 use kinema_data::{part_range, DataLoader, LoaderOptions, SampleList, VideoClsCustom};
 use kinema_dist::{Comm, Watchdog};
 use kinema_models::weights::{decode_safetensors, NamedTensor};
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::optim::Optimizer;
+use crate::step::train_step;
 use kinema_infer::{evaluate, EvalOptions};
 use kinema_plot::{curves_png, Panel, Series};
 
@@ -95,6 +95,10 @@ pub struct TrainState {
     pub epoch_correct: usize,
     /// Training clips seen this epoch.
     pub epoch_seen: usize,
+    /// Parts each batch was cut into (ranks x micro-batches; 0: not recorded). A run resumed
+    /// with another count continues, but not to the same result: BatchNorm sees other slices.
+    #[serde(default)]
+    pub parts: usize,
 }
 
 /// What the progress callback gets after each step.
@@ -207,72 +211,6 @@ fn class_names(c: &TrainConfig, nclass_hint: Option<usize>) -> Result<Vec<String
     Ok((0..n).map(|k| format!("class_{k}")).collect())
 }
 
-/// What one training step gives back.
-pub struct Step {
-    /// The updated model.
-    pub net: Net,
-    /// The batch's mean loss before the update.
-    pub loss: f64,
-    /// Clips of the batch the model got right before the update.
-    pub correct: usize,
-}
-
-/// One training step: forward on the autodiff device `dev`, label-smoothed cross-entropy,
-/// backward, one optimizer update at `lr` (times `factor(path)`). `shape` is the model's input
-/// (`[N * views, 3, ...]`) for `labels.len()` clips. What the loop runs, and what the
-/// training-step benchmark times.
-pub fn train_step(
-    net: Net,
-    opt: &mut Optimizer,
-    (shape, data, labels): (&[usize], Vec<f32>, &[usize]),
-    (lr, smoothing, factor): (f64, f64, crate::optim::LrFactor),
-    dev: &Device,
-) -> Result<Step> {
-    let logits = net.forward_data(shape, data, false, dev)?;
-    let (loss, correct) = cross_entropy(logits, labels, smoothing, dev);
-    let loss_v = loss.clone().into_scalar::<f64>();
-    let grads = net.gradients(loss.backward());
-    let (net, _norm) = opt.step(net, grads, lr, factor);
-    Ok(Step {
-        net,
-        loss: loss_v,
-        correct,
-    })
-}
-
-/// Label-smoothed cross-entropy of `logits` `[B, K]` against `labels`, and the count of correct
-/// top-1 predictions.
-pub fn cross_entropy(
-    logits: Tensor<2>,
-    labels: &[usize],
-    smoothing: f64,
-    dev: &Device,
-) -> (Tensor<1>, usize) {
-    let [b, k] = logits.dims();
-    let pred: Vec<i64> = logits
-        .clone()
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .unwrap_or_default();
-    let correct = pred
-        .iter()
-        .zip(labels)
-        .filter(|(p, l)| **p as usize == **l)
-        .count();
-    let off = (smoothing / k as f64) as f32;
-    let on = (1.0 - smoothing) as f32 + off;
-    let mut t = vec![off; b * k];
-    for (i, &l) in labels.iter().enumerate() {
-        t[i * k + l] = on;
-    }
-    let target = Tensor::<2>::from_data(TensorData::new(t, [b, k]), dev);
-    let logp = burn::tensor::activation::log_softmax(logits, 1);
-    let loss = (logp * target).sum().neg().div_scalar(b as f64);
-    (loss, correct)
-}
-
 fn append(path: &Path, line: &str) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -287,7 +225,27 @@ fn append(path: &Path, line: &str) -> Result<()> {
 /// Distributed (`run.comm` of several ranks): every rank loads its contiguous share of each
 /// global batch; rank 0 reads the checkpoint or initial weights and broadcasts them; gradients
 /// are summed over the ranks; only rank 0 writes files.
+///
+/// An error on any rank of a distributed run ends the whole job (MPI_Abort, exit code 1) after
+/// printing the rank and the cause: the other ranks would otherwise wait for it for ever.
 pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo)) -> Result<TrainSummary> {
+    let r = train_ranks(config, run, progress);
+    if let (Err(e), Some(comm)) = (&r, &run.comm) {
+        if comm.is_distributed() {
+            eprintln!(
+                "kinema: rank {} of {}: error: training into {}: {e}",
+                comm.rank(),
+                comm.size(),
+                config.out.display()
+            );
+            eprintln!("kinema: rank {}: aborting the job", comm.rank());
+            comm.abort(1);
+        }
+    }
+    r
+}
+
+fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo)) -> Result<TrainSummary> {
     let single = Arc::new(Comm::single());
     let comm = run.comm.clone().unwrap_or(single);
     let root = comm.is_root();
@@ -395,7 +353,21 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 state.epoch + 1,
                 state.batch
             );
+            if state.parts != 0 && state.parts != parts {
+                tracing::warn!(
+                    "the checkpoint's batches were cut into {} parts (ranks x micro-batches), this run cuts \
+                     them into {parts}: it continues, but BatchNorm sees other slices than the \
+                     interrupted run did",
+                    state.parts
+                );
+            }
         } else {
+            if run.resume {
+                tracing::warn!(
+                    "--resume: no checkpoint at {}; starting from the beginning",
+                    ckpt.display()
+                );
+            }
             if !run.resume {
                 for f in ["log.csv", "log.jsonl", "epochs.csv", "epochs.jsonl"] {
                     let _ = std::fs::remove_file(out.join(f));
@@ -420,6 +392,8 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             (net, opt, state) = load_checkpoint_bytes(&bytes, &from, net, fresh, &base_dev)?;
         }
     }
+    state.parts = parts;
+    check_ranks_agree(config, &train_ds, val_len(config)?, &comm)?;
     let log_csv = out.join("log.csv");
     let epochs_csv = out.join("epochs.csv");
     if root {
@@ -460,7 +434,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     };
     // Checkpoints hold the ranks' averaged BatchNorm statistics; only rank 0 writes.
     let checkpoint = |net: Net, opt: &Optimizer, state: &TrainState| -> Result<Net> {
-        let net = crate::parts::average_batch_norm_stats(net, &comm)?;
+        let net = crate::step::average_batch_norm_stats(net, &comm)?;
         if root {
             save_checkpoint(&ckpt, &net, opt, state, &card)?;
         }
@@ -503,7 +477,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 })?
             } else {
                 let my_parts = split_parts(&shape, data, &labels, full_len, mine.clone(), parts);
-                let s = crate::parts::step_parts(
+                let s = crate::step::step_parts(
                     net,
                     &mut opt,
                     my_parts,
@@ -541,8 +515,9 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             state.epoch_seen += full_len;
             steps_here += 1;
             timing.steps += 1;
-            timing.step_seconds += t_step.elapsed().as_secs_f64();
-            timing.step_each.push(t_step.elapsed().as_secs_f64());
+            let seconds = t_step.elapsed().as_secs_f64();
+            timing.step_seconds += seconds;
+            timing.step_each.push(seconds);
             beat(state.global_step);
             let info = StepInfo {
                 epoch,
@@ -551,9 +526,8 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                 loss: loss_v,
                 train_top1: state.epoch_correct as f64 / state.epoch_seen.max(1) as f64,
                 lr,
-                clips_per_s: full_len as f64 / t_step.elapsed().as_secs_f64().max(1e-9),
+                clips_per_s: full_len as f64 / seconds.max(1e-9),
             };
-            t_step = std::time::Instant::now();
             if root && (state.batch % config.train.log_interval.max(1) == 0 || state.batch == batches) {
                 append(
                     &log_csv,
@@ -589,9 +563,11 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
                     timing,
                 });
             }
+            // The next step's time is its loading and compute, not this one's logs and checkpoint.
+            t_step = std::time::Instant::now();
         }
         // End of epoch: the ranks' BatchNorm statistics averaged, validate, log, checkpoint.
-        net = crate::parts::average_batch_norm_stats(net, &comm)?;
+        net = crate::step::average_batch_norm_stats(net, &comm)?;
         let (mut val_top1, mut val_top5) = (None, None);
         let interval = config.train.val_interval;
         if let Some(v) = &val_ds {
@@ -611,7 +587,7 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
             }
         }
         if comm.is_distributed() {
-            let hashes = comm.all_gather_u64(crate::parts::weight_hash(&net)?);
+            let hashes = comm.all_gather_u64(crate::step::weight_hash(&net)?);
             if hashes.iter().any(|h| *h != hashes[0]) {
                 return Err(TrainError::RanksDiverged {
                     epoch: epoch + 1,
@@ -679,6 +655,59 @@ pub fn train(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepInfo
     })
 }
 
+/// Validation samples (0 without a validation list).
+fn val_len(config: &TrainConfig) -> Result<usize> {
+    let Some(v) = &config.data.val else {
+        return Ok(0);
+    };
+    let p = config.resolve(v);
+    let text = std::fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
+    Ok(text.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+/// Every rank must train the same model on the same list with the same settings, or the
+/// gradients they sum do not belong together (and collectives of different sizes may hang): a
+/// hash of the config's training-relevant values and of the training list, compared with rank 0's.
+fn check_ranks_agree(config: &TrainConfig, ds: &VideoClsCustom, val: usize, comm: &Comm) -> Result<()> {
+    if !comm.is_distributed() {
+        return Ok(());
+    }
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(format!(
+        "{:?}",
+        (
+            &config.model,
+            config.seed,
+            config.nclass,
+            &config.train,
+            &config.data.clip,
+            val
+        )
+    )
+    .as_bytes());
+    for s in &ds.list().samples {
+        eat(s
+            .path
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default());
+        eat(&s.label.to_le_bytes());
+    }
+    let all = comm.all_gather_u64(h);
+    if let Some(r) = all.iter().position(|x| *x != all[0]) {
+        return Err(TrainError::Invalid(format!(
+            "rank {r}'s config or training list differs from rank 0's (model, seed, [train], clip \
+             parameters, or the samples and labels of the list): every rank must read the same"
+        )));
+    }
+    Ok(())
+}
+
 /// This rank's parts (`mine` of `parts` cut from a global batch of `full` clips) of the batch it
 /// loaded (`shape` `[n, views, ...]`, its clips being exactly those parts), as model inputs.
 fn split_parts<'a>(
@@ -688,7 +717,7 @@ fn split_parts<'a>(
     full: usize,
     mine: std::ops::Range<usize>,
     parts: usize,
-) -> Vec<crate::parts::Part<'a>> {
+) -> Vec<crate::step::Part<'a>> {
     let per_clip = data.len() / labels.len().max(1);
     let views = shape[1];
     let offset = part_range(full, mine.start, parts).start;
@@ -697,7 +726,7 @@ fn split_parts<'a>(
         let (a, b) = (r.start - offset, r.end - offset);
         let mut s = shape.to_vec();
         s.splice(0..2, [(b - a) * views]);
-        crate::parts::Part {
+        crate::step::Part {
             shape: s,
             data: data[a * per_clip..b * per_clip].to_vec(),
             labels: &labels[a..b],
@@ -720,7 +749,8 @@ fn validate(
     beat: &(dyn Fn() + Sync),
 ) -> Result<(f64, f64)> {
     let opts = EvalOptions {
-        batch_size: config.train.batch_size,
+        // Each rank's share of the global batch, as in training.
+        batch_size: config.train.batch_size.div_ceil(comm.size()),
         num_workers: config.data.num_workers,
         segments_in_model: segments,
     };

@@ -221,18 +221,24 @@ fn bad_checkpoints_and_configs_are_named_errors() {
 #[test]
 fn a_step_over_parts_sums_weighted_gradients_and_averages_batch_norm_statistics() {
     use kinema_dist::Comm;
-    use kinema_train::parts::{step_parts, Part};
+    use kinema_train::{step_parts, Part};
     use kinema_train::{train_step, Optimizer, OptimizerKind, OptimizerOptions};
 
     let dev = Device::flex().autodiff();
+    let o = GetModelOptions {
+        nclass: Some(3),
+        ..Default::default()
+    };
+    // Copies of one random model (burn's seed is global: other tests draw at the same time).
+    let start = get_model("kinema_motion_custom", &o, &dev)
+        .unwrap()
+        .tensors()
+        .unwrap();
     let fresh = || {
-        dev.seed(11);
-        Device::flex().seed(11);
-        let o = GetModelOptions {
-            nclass: Some(3),
-            ..Default::default()
-        };
-        get_model("kinema_motion_custom", &o, &dev).unwrap()
+        get_model("kinema_motion_custom", &o, &dev)
+            .unwrap()
+            .load_tensors(start.clone(), Path::new("start"))
+            .unwrap()
     };
     let sgd = || {
         Optimizer::new(OptimizerOptions {

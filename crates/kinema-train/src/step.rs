@@ -1,5 +1,5 @@
-//! A training step over parts of a batch: micro-batches in this process and ranks of a
-//! distributed job. Each part is forwarded on its own (BatchNorm statistics per part); its
+//! One training step: [`train_step`] on a whole batch, [`step_parts`] over parts of a batch
+//! (micro-batches in this process and ranks of a distributed job). Each part is forwarded on its own (BatchNorm statistics per part); its
 //! gradients, weighted by its share of the global batch, are summed into one flat buffer in the
 //! model's parameter order, summed over the ranks in buckets, and put back for the optimizer.
 //! BatchNorm running statistics of the parts are averaged, so `mpirun -np k` and one process
@@ -14,12 +14,77 @@ use kinema_models::Net;
 
 use crate::error::{Result, TrainError};
 use crate::optim::{LrFactor, Optimizer};
-use crate::trainer::{cross_entropy, Step};
 
 /// All-reduce bucket size in values (25 MiB of f32, PyTorch DDP's default)...
 const BUCKET: usize = 25 << 18;
 /// ...and the first, smaller one (1 MiB), whose reduction starts while the rest is packed.
 const FIRST_BUCKET: usize = 1 << 18;
+
+/// What one training step gives back.
+pub struct Step {
+    /// The updated model.
+    pub net: Net,
+    /// The batch's mean loss before the update.
+    pub loss: f64,
+    /// Clips of the batch the model got right before the update.
+    pub correct: usize,
+}
+
+/// One training step: forward on the autodiff device `dev`, label-smoothed cross-entropy,
+/// backward, one optimizer update at `lr` (times `factor(path)`). `shape` is the model's input
+/// (`[N * views, 3, ...]`) for `labels.len()` clips. What the loop runs, and what the
+/// training-step benchmark times.
+pub fn train_step(
+    net: Net,
+    opt: &mut Optimizer,
+    (shape, data, labels): (&[usize], Vec<f32>, &[usize]),
+    (lr, smoothing, factor): (f64, f64, crate::optim::LrFactor),
+    dev: &Device,
+) -> Result<Step> {
+    let logits = net.forward_data(shape, data, false, dev)?;
+    let (loss, correct) = cross_entropy(logits, labels, smoothing, dev);
+    let loss_v = loss.clone().into_scalar::<f64>();
+    let grads = net.gradients(loss.backward());
+    let (net, _norm) = opt.step(net, grads, lr, factor);
+    Ok(Step {
+        net,
+        loss: loss_v,
+        correct,
+    })
+}
+
+/// Label-smoothed cross-entropy of `logits` `[B, K]` against `labels`, and the count of correct
+/// top-1 predictions.
+pub fn cross_entropy(
+    logits: Tensor<2>,
+    labels: &[usize],
+    smoothing: f64,
+    dev: &Device,
+) -> (Tensor<1>, usize) {
+    let [b, k] = logits.dims();
+    let pred: Vec<i64> = logits
+        .clone()
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .unwrap_or_default();
+    let correct = pred
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| **p as usize == **l)
+        .count();
+    let off = (smoothing / k as f64) as f32;
+    let on = (1.0 - smoothing) as f32 + off;
+    let mut t = vec![off; b * k];
+    for (i, &l) in labels.iter().enumerate() {
+        t[i * k + l] = on;
+    }
+    let target = Tensor::<2>::from_data(TensorData::new(t, [b, k]), dev);
+    let logp = burn::tensor::activation::log_softmax(logits, 1);
+    let loss = (logp * target).sum().neg().div_scalar(b as f64);
+    (loss, correct)
+}
 
 /// True for a BatchNorm running statistic's path.
 fn is_running_stat(path: &[String]) -> bool {
