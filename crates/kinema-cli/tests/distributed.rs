@@ -141,6 +141,26 @@ fn two_ranks_give_the_weights_and_logs_of_one_process_with_two_micro_batches() {
             assert!(two.join(f).exists(), "{model}: {f} missing");
         }
     }
+    // Ranks and micro-batches together: 2 ranks x 2 micro-batches = one process with 4.
+    let (cfg4, cfg2) = (d.path().join("micro4.toml"), d.path().join("micro2.toml"));
+    std::fs::write(&cfg4, config("kinema_motion_custom", 2, 4)).unwrap();
+    std::fs::write(&cfg2, config("kinema_motion_custom", 2, 2)).unwrap();
+    let (one, two) = (d.path().join("micro4"), d.path().join("ranks2_micro2"));
+    let mut c = kinema();
+    train_args(&mut c, &cfg4, &one);
+    ok(&mut c);
+    let mut c = mpirun(2);
+    train_args(&mut c, &cfg2, &two);
+    ok(&mut c);
+    let err = max_rel_diff(&one.join("model.safetensors"), &two.join("model.safetensors"));
+    assert!(
+        err <= 1e-4,
+        "2 ranks x 2 micro-batches: weights differ by {err} (relative)"
+    );
+    assert_eq!(
+        log_without_timing(&one.join("log.csv")),
+        log_without_timing(&two.join("log.csv"))
+    );
 }
 
 /// Ranks of a running job started with `marker` on their command line, as (rank, pid).

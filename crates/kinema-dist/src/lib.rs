@@ -247,26 +247,33 @@ impl Comm {
         let _ = values;
     }
 
-    /// Sums buckets element-wise over every rank: each bucket is reduced (on a thread of its
-    /// own) while `buckets` packs the next. Every rank must hand over buckets of the same
-    /// lengths in the same order. Returns the sums, in order, and the time and bytes spent.
-    pub fn all_reduce_buckets(
+    /// Sums `buf` element-wise over every rank into `out`, bucket by bucket: `pack(range, part)`
+    /// fills each bucket of `buf` (in the order of `ranges`, which must cover `0..buf.len()`),
+    /// and the bucket is reduced on a thread of its own while the next is packed. Every rank
+    /// must use the same ranges. Returns the time from the first bucket's start to the last
+    /// one's result, and the bytes this rank contributed.
+    pub fn all_reduce_packed(
         &self,
-        buckets: impl Iterator<Item = Vec<f32>>,
-    ) -> (Vec<Vec<f32>>, ReduceStats) {
-        let t = Instant::now();
+        buf: &mut [f32],
+        out: &mut [f32],
+        ranges: &[Range<usize>],
+        pack: &mut dyn FnMut(Range<usize>, &mut [f32]),
+    ) -> Result<ReduceStats> {
+        check_ranges(buf.len(), out.len(), ranges)?;
         #[cfg(feature = "mpi")]
         if let Some(m) = &self.mpi {
-            return m.all_reduce_buckets(buckets);
+            return Ok(m.all_reduce_packed(buf, out, ranges, pack));
         }
-        let out: Vec<Vec<f32>> = buckets.collect();
-        let bytes = out.iter().map(|b| b.len() as u64 * 4).sum();
-        let stats = ReduceStats {
+        let t = Instant::now();
+        for r in ranges {
+            pack(r.clone(), &mut buf[r.clone()]);
+        }
+        out.copy_from_slice(buf);
+        Ok(ReduceStats {
             seconds: t.elapsed().as_secs_f64(),
-            bytes,
-            buckets: out.len(),
-        };
-        (out, stats)
+            bytes: buf.len() as u64 * 4,
+            buckets: ranges.len(),
+        })
     }
 
     /// Rank 0's `bytes`, on every rank (other ranks' `bytes` are replaced).
@@ -304,6 +311,23 @@ impl Comm {
     pub fn watchdog(&self, timeout: Duration) -> Watchdog {
         Watchdog::start(self.rank, timeout)
     }
+}
+
+/// `ranges` cover `0..len` in order, and `out` is as long as the input.
+fn check_ranges(len: usize, out: usize, ranges: &[Range<usize>]) -> Result<()> {
+    let mut at = 0;
+    for r in ranges {
+        if r.start != at || r.end < r.start {
+            break;
+        }
+        at = r.end;
+    }
+    if at != len || out != len || ranges.iter().map(|r| r.len()).sum::<usize>() != len {
+        return Err(DistError::Invalid(format!(
+            "all-reduce buckets {ranges:?} do not cover {len} values in order (output {out})"
+        )));
+    }
+    Ok(())
 }
 
 /// Ends the whole job with exit code `code`: MPI_Abort on the world when MPI is running (from
@@ -408,6 +432,8 @@ mod mpi_comm {
     use mpi::traits::*;
     use mpi::Threading;
 
+    use std::ops::Range;
+
     use super::{Comm, DistError, ReduceStats, Result};
 
     /// MPI's world. The communicator handle is made per call (it is a constant), so that a
@@ -464,40 +490,44 @@ mod mpi_comm {
             world().all_reduce_into(&send[..], values, SystemOperation::sum());
         }
 
-        pub(super) fn all_reduce_buckets(
+        pub(super) fn all_reduce_packed(
             &self,
-            buckets: impl Iterator<Item = Vec<f32>>,
-        ) -> (Vec<Vec<f32>>, ReduceStats) {
+            buf: &mut [f32],
+            out: &mut [f32],
+            ranges: &[Range<usize>],
+            pack: &mut dyn FnMut(Range<usize>, &mut [f32]),
+        ) -> ReduceStats {
             let t = Instant::now();
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(1);
-            let mut bytes = 0u64;
-            let out = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(&[f32], &mut [f32])>(ranges.len());
+            std::thread::scope(|s| {
                 let reducer = s.spawn(move || {
                     let world = world();
-                    let mut out = Vec::new();
-                    for send in rx {
-                        let mut recv = vec![0f32; send.len()];
-                        world.all_reduce_into(&send[..], &mut recv[..], SystemOperation::sum());
-                        out.push(recv);
+                    for (send, recv) in rx {
+                        world.all_reduce_into(send, recv, SystemOperation::sum());
                     }
-                    out
                 });
-                for b in buckets {
-                    bytes += b.len() as u64 * 4;
-                    if tx.send(b).is_err() {
+                // Disjoint buckets of both buffers, handed over one by one once packed.
+                let (mut rest_in, mut rest_out) = (&mut *buf, &mut *out);
+                for r in ranges {
+                    let (head, tail) = std::mem::take(&mut rest_in).split_at_mut(r.len());
+                    let (out_head, out_tail) = std::mem::take(&mut rest_out).split_at_mut(r.len());
+                    (rest_in, rest_out) = (tail, out_tail);
+                    pack(r.clone(), head);
+                    if tx.send((&*head, out_head)).is_err() {
                         break;
                     }
                 }
                 drop(tx);
                 // The reducer only ends by returning; a panic there is a bug worth stopping on.
-                reducer.join().unwrap_or_else(|_| abort_world(4))
+                if reducer.join().is_err() {
+                    abort_world(4);
+                }
             });
-            let stats = ReduceStats {
+            ReduceStats {
                 seconds: t.elapsed().as_secs_f64(),
-                bytes,
-                buckets: out.len(),
-            };
-            (out, stats)
+                bytes: buf.len() as u64 * 4,
+                buckets: ranges.len(),
+            }
         }
 
         pub(super) fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
@@ -593,9 +623,20 @@ mod tests {
         let mut v = vec![1.0f64, 2.0];
         c.all_reduce_sum_f64(&mut v);
         assert_eq!(v, vec![1.0, 2.0]);
-        let (out, stats) = c.all_reduce_buckets(vec![vec![1.0f32, 2.0], vec![3.0]].into_iter());
-        assert_eq!(out, vec![vec![1.0, 2.0], vec![3.0]]);
+        let (mut buf, mut out) = (vec![0f32; 3], vec![0f32; 3]);
+        let mut packed = Vec::new();
+        let stats = c
+            .all_reduce_packed(&mut buf, &mut out, &[0..2, 2..3], &mut |r, b| {
+                packed.push(r.clone());
+                b.iter_mut().zip(r).for_each(|(x, i)| *x = i as f32 + 1.0);
+            })
+            .unwrap();
+        assert_eq!(packed, vec![0..2, 2..3]);
+        assert_eq!(out, vec![1.0, 2.0, 3.0]);
         assert_eq!((stats.bytes, stats.buckets), (12, 2));
+        assert!(c
+            .all_reduce_packed(&mut buf, &mut out, &[0..2], &mut |_, _| {})
+            .is_err());
         assert_eq!(c.all_gather_u64(7), vec![7]);
         let mut b = vec![1u8, 2];
         c.broadcast_bytes(&mut b);

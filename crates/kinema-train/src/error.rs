@@ -26,6 +26,9 @@ pub enum TrainError {
     /// Running the model (validation) failed.
     #[error(transparent)]
     Infer(#[from] kinema_infer::InferError),
+    /// A collective of a distributed run failed.
+    #[error(transparent)]
+    Dist(#[from] kinema_dist::DistError),
     /// Training diverged.
     #[error("loss is {loss} at epoch {epoch}, step {step}: training diverged (lower the learning rate)")]
     Diverged { loss: f64, epoch: usize, step: usize },

@@ -326,6 +326,88 @@ fn flatten(
     Ok(v.out)
 }
 
+/// Packs one part's gradients into all-reduce buckets on demand, in `Layout` order, each value
+/// times the part's weight and added to what the bucket already holds (the earlier parts' sum).
+struct Packer {
+    grads: Vec<Box<dyn ParamValues>>,
+    weight: f32,
+    next: usize,
+    cur: Vec<f32>,
+    off: usize,
+    packed: usize,
+    err: Option<TrainError>,
+}
+
+impl Packer {
+    fn new(net: &Net, grads: &GradientsParams, layout: &Layout, weight: f32) -> Packer {
+        struct V<'a> {
+            grads: &'a GradientsParams,
+            out: Vec<Box<dyn ParamValues>>,
+        }
+        impl ModuleVisitor for V<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                if let Some(g) = self.grads.get::<D>(p.id) {
+                    self.out.push(Box::new(Wrapped(g)));
+                }
+            }
+        }
+        let mut v = V {
+            grads,
+            out: Vec::with_capacity(layout.params.len()),
+        };
+        net.visit(&mut v);
+        Packer {
+            grads: v.out,
+            weight,
+            next: 0,
+            cur: Vec::new(),
+            off: 0,
+            packed: 0,
+            err: None,
+        }
+    }
+
+    /// Adds the next `buf.len()` values (times the weight) to `buf`.
+    fn fill(&mut self, _range: std::ops::Range<usize>, buf: &mut [f32]) {
+        let mut at = 0;
+        while at < buf.len() && self.err.is_none() {
+            if self.off == self.cur.len() {
+                let Some(g) = self.grads.get(self.next) else {
+                    self.err = Some(TrainError::Invalid("gradients shorter than their layout".into()));
+                    return;
+                };
+                self.next += 1;
+                match g.values() {
+                    Ok(v) => (self.cur, self.off) = (v, 0),
+                    Err(e) => self.err = Some(e),
+                }
+                continue;
+            }
+            let n = (self.cur.len() - self.off).min(buf.len() - at);
+            let w = self.weight;
+            buf[at..at + n]
+                .iter_mut()
+                .zip(&self.cur[self.off..self.off + n])
+                .for_each(|(d, x)| *d += x * w);
+            (at, self.off, self.packed) = (at + n, self.off + n, self.packed + n);
+        }
+    }
+
+    /// Checks that every gradient value went into a bucket.
+    fn finish(self, total: usize) -> Result<()> {
+        if let Some(e) = self.err {
+            return Err(e);
+        }
+        if self.packed != total || self.off != self.cur.len() || self.next != self.grads.len() {
+            return Err(TrainError::Invalid(format!(
+                "packed {} gradient values of {total}",
+                self.packed
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// `flat` (in `layout`'s order) as burn gradients of `net`'s parameters.
 fn unflatten(net: &Net, flat: &[f32], layout: &Layout) -> GradientsParams {
     let Some(dev) = &layout.device else {
@@ -407,6 +489,7 @@ pub fn step_parts(
     let mut stats_sum: Option<Vec<f32>> = None;
     let mut flat: Option<Vec<f32>> = None;
     let mut layout: Option<Layout> = None;
+    let mut last: Option<Packer> = None;
     let (mut loss_sum, mut correct) = (0f64, 0usize);
     for (j, part) in parts.into_iter().enumerate() {
         if j > 0 {
@@ -421,7 +504,14 @@ pub fn step_parts(
         correct += c;
         let grads = net.gradients(loss.backward());
         let l = layout.get_or_insert_with(|| Layout::of(&net, &grads));
-        flat = Some(flatten(&net, &grads, l, n as f32 / global as f32, flat.take())?);
+        let weight = n as f32 / global as f32;
+        if comm.is_distributed() && j + 1 == k {
+            // The last part's gradients are packed bucket by bucket while the buckets before
+            // are being reduced.
+            last = Some(Packer::new(&net, &grads, l, weight));
+        } else {
+            flat = Some(flatten(&net, &grads, l, weight, flat.take())?);
+        }
         if k > 1 {
             let s = batch_norm_stats(&net)?;
             match &mut stats_sum {
@@ -434,22 +524,26 @@ pub fn step_parts(
         s.iter_mut().for_each(|x| *x /= k as f32);
         net = set_batch_norm_stats(net, &s)?;
     }
-    let (Some(mut flat), Some(layout)) = (flat, layout) else {
+    let Some(layout) = layout else {
         return Err(TrainError::Invalid("a step with no batch part".into()));
     };
     let mut reduce = None;
-    if comm.is_distributed() {
-        let ranges = kinema_dist::buckets(flat.len(), FIRST_BUCKET, BUCKET);
-        let (sums, stats) = comm.all_reduce_buckets(ranges.iter().map(|r| flat[r.clone()].to_vec()));
-        for (r, s) in ranges.iter().zip(sums) {
-            flat[r.clone()].copy_from_slice(&s);
+    let flat = match last {
+        Some(mut packer) => {
+            let ranges = kinema_dist::buckets(layout.total, FIRST_BUCKET, BUCKET);
+            let mut buf = flat.unwrap_or_else(|| vec![0f32; layout.total]);
+            let mut sum = vec![0f32; layout.total];
+            let stats = comm.all_reduce_packed(&mut buf, &mut sum, &ranges, &mut |r, b| packer.fill(r, b))?;
+            packer.finish(layout.total)?;
+            reduce = Some(stats);
+            let mut totals = [loss_sum, correct as f64];
+            comm.all_reduce_sum_f64(&mut totals);
+            loss_sum = totals[0];
+            correct = totals[1].round() as usize;
+            sum
         }
-        reduce = Some(stats);
-        let mut totals = [loss_sum, correct as f64];
-        comm.all_reduce_sum_f64(&mut totals);
-        loss_sum = totals[0];
-        correct = totals[1].round() as usize;
-    }
+        None => flat.ok_or_else(|| TrainError::Invalid("a step with no batch part".into()))?,
+    };
     let grads = unflatten(&net, &flat, &layout);
     let (net, _norm) = opt.step(net, grads, lr, factor);
     Ok(PartsStep {
