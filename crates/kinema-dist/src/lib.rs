@@ -635,7 +635,7 @@ mod tests {
         assert_eq!(out, vec![1.0, 2.0, 3.0]);
         assert_eq!((stats.bytes, stats.buckets), (12, 2));
         assert!(c
-            .all_reduce_packed(&mut buf, &mut out, &[0..2], &mut |_, _| {})
+            .all_reduce_packed(&mut buf, &mut out, &[0..1, 1..2], &mut |_, _| {})
             .is_err());
         assert_eq!(c.all_gather_u64(7), vec![7]);
         let mut b = vec![1u8, 2];
