@@ -114,6 +114,8 @@ def main(d):
         def at(size):
             return min(shm, key=lambda x: abs(x["bytes"] - size))
         print("## The model against this box\n")
+        print("The measured time runs from rank 0's arrival at the all-reduce, so it also holds "
+              "any wait for the slower rank (the ranks' halves of a batch are not equally costly).\n")
         print("| model | predicted all-reduce s/step (2 ranks, shared memory) | measured |")
         print("|---|---|---|")
         for model, r in sorted(runs.items()):

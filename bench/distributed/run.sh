@@ -6,11 +6,11 @@
 # these measurements (ring all-reduce) beside GluonCV's published scaling, and writes
 # bench/distributed/RESULTS.md.
 #
-# env: MODELS ("model:global_batch" list, default "i3d_resnet50_v1_custom:16
+# env: MODELS ("model:global_batch" list, default "i3d_resnet50_v1_custom:32
 #      r2plus1d_resnet18_custom:8"), FRAMES (8), SIZE (112), STEPS (4; the first is a warm-up)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MODELS=${MODELS:-"i3d_resnet50_v1_custom:16 r2plus1d_resnet18_custom:8"}
+MODELS=${MODELS:-"i3d_resnet50_v1_custom:32 r2plus1d_resnet18_custom:8"}
 FRAMES=${FRAMES:-8}
 SIZE=${SIZE:-112}
 STEPS=${STEPS:-4}
