@@ -104,7 +104,7 @@ impl ApproxReader {
             }
         })?;
         check_size(&p, width, height, opts.max_pixels)?;
-        let target = Target::of(opts);
+        let target = Target::of(opts).turned(vs.rotation, opts.autorotate);
         let output = RgbOutput::new(
             InputKey {
                 width,

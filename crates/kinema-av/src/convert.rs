@@ -30,12 +30,65 @@ impl InputKey {
     }
 }
 
+/// How the display matrix turns a picture, as the ffmpeg CLI's autorotate (5.x) reads it:
+/// `theta = -rotation` brought into [0, 360), then a quarter turn, a half turn (hflip + vflip)
+/// or, for other angles, the `rotate` filter.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) enum Turn {
+    /// Shown as stored.
+    #[default]
+    None,
+    /// 90 degrees clockwise (`transpose=clock`).
+    Clock,
+    /// 180 degrees (`hflip,vflip`).
+    Half,
+    /// 90 degrees counter-clockwise (`transpose=cclock`).
+    Cclock,
+    /// Any other angle, degrees (`rotate`).
+    Odd(f64),
+}
+
+impl Turn {
+    /// From the display rotation (`av_display_rotation_get`'s degrees, `VideoInfo::rotation`).
+    pub fn of(rotation: f64) -> Turn {
+        if !rotation.is_finite() {
+            return Turn::None;
+        }
+        let mut theta = -rotation;
+        theta -= 360.0 * (theta / 360.0 + 0.9 / 360.0).floor();
+        if (theta - 90.0).abs() < 1.0 {
+            Turn::Clock
+        } else if (theta - 180.0).abs() < 1.0 {
+            Turn::Half
+        } else if (theta - 270.0).abs() < 1.0 {
+            Turn::Cclock
+        } else if theta.abs() > 1.0 {
+            Turn::Odd(theta)
+        } else {
+            Turn::None
+        }
+    }
+
+    /// The filters the CLI inserts before its own, if any.
+    fn filters(self) -> Option<String> {
+        match self {
+            Turn::None => None,
+            Turn::Clock => Some("transpose=clock".into()),
+            Turn::Half => Some("hflip,vflip".into()),
+            Turn::Cclock => Some("transpose=cclock".into()),
+            Turn::Odd(theta) => Some(format!("rotate={theta:.6}*PI/180")),
+        }
+    }
+}
+
 /// Requested output size. `None` keeps the native size; one side `None` keeps the aspect
-/// ratio (the scale filter's `-1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ratio (the scale filter's `-1`). The size applies to the turned picture.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Target {
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// The display turn applied before the resize.
+    pub turn: Turn,
     /// Resize in the source format, then convert (`ReaderOptions::fast_resize`).
     pub fast: bool,
     /// libswscale interpolation flag.
@@ -47,9 +100,20 @@ impl Target {
         Target {
             width: o.width,
             height: o.height,
+            turn: Turn::None,
             fast: o.fast_resize,
             flags: o.interpolation.sws_name(),
         }
+    }
+
+    /// This target for a stream with display rotation `rotation`, turned when `autorotate`.
+    pub fn turned(mut self, rotation: f64, autorotate: bool) -> Target {
+        self.turn = if autorotate {
+            Turn::of(rotation)
+        } else {
+            Turn::None
+        };
+        self
     }
 
     fn is_native(&self) -> bool {
@@ -107,7 +171,7 @@ impl Converter {
             (*g).scale_sws_opts = ffmpeg::ffi::av_strdup(opts.as_ptr());
             (*g).nb_threads = 1;
         }
-        let spec = if target.is_native() {
+        let resize = if target.is_native() {
             "format=rgb24".to_string()
         } else {
             let side = |v: Option<u32>| v.map(|x| x as i64).unwrap_or(-1);
@@ -119,6 +183,12 @@ impl Converter {
                 Some(name) if target.fast => format!("scale={w}:{h},format={name},format=rgb24"),
                 _ => format!("scale={w}:{h},format=rgb24"),
             }
+        };
+        // The turn comes first, as the CLI inserts it before the user's filters: the size asked
+        // for is the turned picture's.
+        let spec = match target.turn.filters() {
+            Some(turn) => format!("{turn},{resize}"),
+            None => resize,
         };
         graph
             .output("in", 0)

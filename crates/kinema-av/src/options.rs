@@ -76,6 +76,10 @@ pub struct ReaderOptions {
     pub fast_resize: bool,
     /// Interpolation of the resize: bicubic (the CLI's, default) or decord's bilinear...
     pub interpolation: Interpolation,
+    /// Turn frames as the container's display matrix says (phone videos), as the ffmpeg CLI
+    /// and decord do; `width`/`height` then apply to the turned picture. `false`: frames as
+    /// stored (the CLI's `-noautorotate`).
+    pub autorotate: bool,
 }
 
 impl Default for ReaderOptions {
@@ -93,6 +97,7 @@ impl Default for ReaderOptions {
             max_pixels: 8192 * 8192,
             fast_resize: false,
             interpolation: Interpolation::Bicubic,
+            autorotate: true,
         }
     }
 }

@@ -22,8 +22,9 @@ pub struct VideoInfo {
     pub fps: f64,
     /// Duration in seconds.
     pub duration: f64,
-    /// Display rotation in degrees (the display matrix, as ffprobe reports it); frames are
-    /// returned as stored, not rotated.
+    /// Display rotation in degrees (the display matrix, as ffprobe reports it). Frames come
+    /// back turned as the ffmpeg CLI turns them (`out_width` x `out_height` is the turned size)
+    /// unless `ReaderOptions::autorotate` is off.
     pub rotation: f64,
     /// Indices of key frames.
     pub key_frames: Vec<usize>,

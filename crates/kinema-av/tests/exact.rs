@@ -112,6 +112,44 @@ exact! {
     mjpeg_avi => "mjpeg.avi",
     vfr_mp4 => "vfr.mp4",
     jpeg_folder => "frames_jpg",
+    rotated_90 => "rot90.mp4",
+    rotated_180 => "rot180.mp4",
+    rotated_270 => "rot270.mp4",
+}
+
+/// A turned video resized: the size asked for is the turned picture's, and the pixels are the
+/// CLI's (it turns before the user's `-vf scale`); `autorotate: false` gives the frames as
+/// stored (the CLI's `-noautorotate`).
+#[test]
+fn rotation_applies_before_the_resize_and_can_be_turned_off() {
+    for name in ["rot90.mp4", "rot270.mp4", "rot180.mp4"] {
+        let opts = ReaderOptions::default().size(40, 56);
+        assert_resized_like_cli(name, "scale=40:56", &opts, (40, 56));
+        let vr = VideoReader::open(common::dir().join(name)).unwrap();
+        let turned = (vr.width(), vr.height());
+        let raw = ReaderOptions {
+            autorotate: false,
+            ..Default::default()
+        };
+        let mut vr = VideoReader::open_with(common::dir().join(name), &raw).unwrap();
+        let plain = VideoReader::open(common::dir().join("h264_bframes.mp4")).unwrap();
+        assert_eq!(
+            (vr.width(), vr.height()),
+            (plain.width(), plain.height()),
+            "{name}"
+        );
+        if name != "rot180.mp4" {
+            assert_eq!(turned, (plain.height(), plain.width()), "{name}");
+        }
+        let (truth, h, w) = common::truth(&common::dir().join("h264_bframes.mp4"), None);
+        let fl = h * w * 3;
+        for i in [0, 5, vr.len() - 1] {
+            assert!(
+                vr.get(i).unwrap().data == truth[i * fl..(i + 1) * fl],
+                "{name} raw frame {i}"
+            );
+        }
+    }
 }
 
 #[test]

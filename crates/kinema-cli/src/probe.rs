@@ -25,8 +25,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "path": a.video,
             "codec": i.codec,
             "container": i.container,
-            "width": i.width,
-            "height": i.height,
+            // The frames' size (turned as the display matrix says); the stored pictures' too.
+            "width": i.out_width,
+            "height": i.out_height,
+            "stored_width": i.width,
+            "stored_height": i.height,
             "pixel_format": i.pixel_format,
             "frames": i.frame_count,
             "fps": i.fps,
@@ -40,12 +43,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("{}", a.video.display());
         println!("  codec        {} ({})", i.codec, i.pixel_format);
         println!("  container    {}", i.container);
-        println!("  size         {}x{}", i.width, i.height);
+        println!("  size         {}x{}", i.out_width, i.out_height);
         println!("  frames       {}", i.frame_count);
         println!("  fps          {:.3}", i.fps);
         println!("  duration     {:.3} s", i.duration);
         if i.rotation != 0.0 {
-            println!("  rotation     {} degrees", i.rotation);
+            println!(
+                "  rotation     {} degrees (frames are turned; stored as {}x{})",
+                i.rotation, i.width, i.height
+            );
         }
         let k: Vec<String> = i.key_frames.iter().take(20).map(|k| k.to_string()).collect();
         let more = if i.key_frames.len() > 20 {

@@ -99,7 +99,7 @@ impl FileReader {
     }
 
     fn target(&self) -> Target {
-        Target::of(&self.opts)
+        Target::of(&self.opts).turned(self.info.rotation, self.opts.autorotate)
     }
 
     fn convert_err(&self, reason: String) -> AvError {

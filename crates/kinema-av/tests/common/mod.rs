@@ -360,6 +360,23 @@ fn make_derived(d: &Path) {
             t,
         ]);
     });
+    // Phone videos: the same pictures with a display matrix (the mov muxer's `rotate` tag).
+    for angle in ["90", "180", "270"] {
+        once(&format!("rot{angle}.mp4"), &|t| {
+            ffmpeg(&[
+                "-y",
+                "-i",
+                &p("h264_bframes.mp4"),
+                "-c",
+                "copy",
+                "-metadata:s:v:0",
+                &format!("rotate={angle}"),
+                "-f",
+                "mp4",
+                t,
+            ]);
+        });
+    }
     once("garbage.mp4", &|t| {
         let mut x: u32 = 12345;
         let bytes: Vec<u8> = (0..20000)
@@ -439,22 +456,27 @@ pub fn truth(path: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
             "-select_streams",
             "v:0",
             "-show_entries",
-            "stream=width,height",
+            "stream=width,height:stream_side_data=rotation",
             "-of",
-            "csv=p=0",
+            "default=nw=1",
             &input,
         ])
         .output()
         .unwrap();
     let s = String::from_utf8(probe.stdout).unwrap();
-    let mut it = s
-        .trim()
-        .lines()
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|x| x.parse::<usize>().unwrap());
-    let (w, h) = (it.next().unwrap(), it.next().unwrap());
+    let field = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim().parse::<f64>().unwrap())
+    };
+    let (w, h) = (
+        field("width").unwrap() as usize,
+        field("height").unwrap() as usize,
+    );
+    // The CLI turns pictures a quarter turn when the display matrix says so.
+    let quarter =
+        field("rotation").is_some_and(|r| (r.abs() - 90.0).abs() < 1.0 || (r.abs() - 270.0).abs() < 1.0);
+    let (w, h) = if quarter { (h, w) } else { (w, h) };
     let (w, h) = match vf.and_then(|v| v.strip_prefix("scale=")) {
         Some(s) => {
             let size = s.split(',').next().unwrap();
