@@ -148,7 +148,7 @@ impl VideoReader {
 #[pymethods]
 impl VideoReader {
     #[new]
-    #[pyo3(signature = (uri, ctx = None, width = -1, height = -1, num_threads = 0, fault_tol = None, interpolation = "bilinear"))]
+    #[pyo3(signature = (uri, ctx = None, width = -1, height = -1, num_threads = 0, fault_tol = None, interpolation = "bilinear", stream_index = None))]
     #[allow(clippy::too_many_arguments)] // decord's signature
     fn new(
         py: Python<'_>,
@@ -159,6 +159,7 @@ impl VideoReader {
         num_threads: i64,
         fault_tol: Option<&Bound<'_, PyAny>>,
         interpolation: &str,
+        stream_index: Option<usize>,
     ) -> PyResult<Self> {
         ctx.unwrap_or_else(|| cpu(0)).check_cpu()?;
         if let Some(f) = fault_tol {
@@ -174,6 +175,8 @@ impl VideoReader {
         let mut options = ReaderOptions {
             num_threads: num_threads as usize,
             interpolation: self::interpolation(interpolation)?,
+            // torchcodec's name; default: FFmpeg's best video stream, as decord.
+            stream: stream_index,
             ..ReaderOptions::default()
         };
         let inner = py.detach(|| -> kinema_av::Result<kinema_av::VideoReader> {

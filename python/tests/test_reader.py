@@ -154,3 +154,19 @@ def test_decord_signature_and_contexts(videos):
     assert len(vr) == 60
     assert repr(kinema.cpu(0)) == "cpu(0)" and kinema.cpu() == kinema.cpu(0)
     assert kinema.nd.cpu(1).device_id == 1 and kinema.gpu().device_type == 2
+
+
+def test_stream_index_picks_a_stream(tmp_path):
+    """FFmpeg's best video stream by default (decord's choice), torchcodec's `stream_index=`
+    for any other, and a named error for a stream that is not video."""
+    import subprocess
+    path = str(tmp_path / "two.mp4")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10", "-f", "lavfi",
+         "-i", "testsrc2=size=240x136:rate=10", "-f", "lavfi", "-i", "sine", "-t", "1", "-map", "0:v",
+         "-map", "1:v", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac", "-disposition:v:0", "0",
+         "-disposition:v:1", "default", path], check=True, capture_output=True)
+    assert kinema.VideoReader(path)[0].shape == (136, 240, 3)
+    assert kinema.VideoReader(path, stream_index=0)[0].shape == (90, 160, 3)
+    with pytest.raises(Exception, match="stream 2 is Audio"):
+        kinema.VideoReader(path, stream_index=2)

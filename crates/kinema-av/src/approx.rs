@@ -41,12 +41,12 @@ impl ApproxReader {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<ApproxReader> {
         init();
         let p = path.to_path_buf();
-        let (ictx, _) = crate::input::open_input(path, false).map_err(|e| AvError::Open {
+        let (mut ictx, probed) = crate::input::open_input(path, false).map_err(|e| AvError::Open {
             path: p.clone(),
             reason: e,
         })?;
         let container = ictx.format().name().to_string();
-        let vs = crate::input::video_stream(&ictx, path)?;
+        let vs = crate::input::video_stream(&mut ictx, path, opts.stream, probed)?;
         let (sidx, time_base, codec_name) = (vs.index, vs.time_base, vs.codec_name.clone());
         let (width, height, pix, sar) = (vs.width, vs.height, vs.pix, vs.sar);
         let stream = ictx.stream(sidx).expect("index from video_stream");

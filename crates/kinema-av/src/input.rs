@@ -77,21 +77,67 @@ pub(crate) struct VideoStream {
     pub rotation: f64,
 }
 
-/// The stream `-map 0:v:0` picks: the first video stream, cover art only if there is nothing
-/// else; an error when there is none or this FFmpeg cannot decode it.
-pub(crate) fn video_stream(ictx: &format::context::Input, path: &Path) -> Result<VideoStream> {
+/// The stream to decode: `choice` (a container stream index) when given, else the one decord
+/// and torchcodec read, FFmpeg's best video stream (`av_find_best_stream`; cover art only if
+/// there is nothing else). With several video streams the choice rests on what the probe
+/// learnt, so a container opened without it (`probed` false) is probed first, as decord's
+/// open does. An error when there is no video stream, or this FFmpeg cannot decode it.
+pub(crate) fn video_stream(
+    ictx: &mut format::context::Input,
+    path: &Path,
+    choice: Option<usize>,
+    probed: bool,
+) -> Result<VideoStream> {
     use ffmpeg::media;
-    let streams: Vec<_> = ictx
+    let video: Vec<(usize, bool)> = ictx
         .streams()
         .filter(|s| s.parameters().medium() == media::Type::Video)
+        .map(|s| {
+            let cover = (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) != 0;
+            (s.index(), cover)
+        })
         .collect();
-    let stream = streams
-        .iter()
-        .find(|s| (s.disposition().bits() & ffmpeg::ffi::AV_DISPOSITION_ATTACHED_PIC) == 0)
-        .or(streams.first())
-        .ok_or_else(|| AvError::NoVideoStream {
-            path: path.to_path_buf(),
-        })?;
+    let index = match choice {
+        Some(i) => {
+            if !video.iter().any(|v| v.0 == i) {
+                let what = match ictx.stream(i) {
+                    Some(s) => format!("stream {i} is {:?}, not video", s.parameters().medium()),
+                    None => format!("there is no stream {i} ({} streams)", ictx.nb_streams()),
+                };
+                return Err(AvError::InvalidOption(format!(
+                    "{}: {what}; its video streams are {:?}",
+                    path.display(),
+                    video.iter().map(|v| v.0).collect::<Vec<_>>()
+                )));
+            }
+            i
+        }
+        None => {
+            let real: Vec<usize> = video.iter().filter(|v| !v.1).map(|v| v.0).collect();
+            if real.len() > 1 {
+                if !probed {
+                    // SAFETY: `ictx` owns a valid, opened format context; null options mean
+                    // FFmpeg's defaults (what decord's open runs).
+                    unsafe {
+                        ffmpeg::ffi::avformat_find_stream_info(ictx.as_mut_ptr(), std::ptr::null_mut())
+                    };
+                }
+                ictx.streams()
+                    .best(media::Type::Video)
+                    .map(|s| s.index())
+                    .filter(|i| real.contains(i))
+                    .unwrap_or(real[0])
+            } else {
+                real.first()
+                    .or(video.first().map(|v| &v.0))
+                    .copied()
+                    .ok_or_else(|| AvError::NoVideoStream {
+                        path: path.to_path_buf(),
+                    })?
+            }
+        }
+    };
+    let stream = ictx.stream(index).expect("index of a listed stream");
     let params = stream.parameters();
     let codec_name = params.id().name().to_string();
     if ffmpeg::decoder::find(params.id()).is_none() {

@@ -80,6 +80,9 @@ pub struct ReaderOptions {
     /// and decord do; `width`/`height` then apply to the turned picture. `false`: frames as
     /// stored (the CLI's `-noautorotate`).
     pub autorotate: bool,
+    /// The container stream to read (ffprobe's stream index). `None`: FFmpeg's best video
+    /// stream, as decord and torchcodec pick it.
+    pub stream: Option<usize>,
 }
 
 impl Default for ReaderOptions {
@@ -98,6 +101,7 @@ impl Default for ReaderOptions {
             fast_resize: false,
             interpolation: Interpolation::Bicubic,
             autorotate: true,
+            stream: None,
         }
     }
 }
@@ -107,6 +111,12 @@ impl ReaderOptions {
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.width = Some(width);
         self.height = Some(height);
+        self
+    }
+
+    /// Read container stream `index` instead of the best video stream.
+    pub fn stream(mut self, index: usize) -> Self {
+        self.stream = Some(index);
         self
     }
 

@@ -348,3 +348,112 @@ fn sparse_batches_skip_unreferenced_pictures_exactly() {
         );
     }
 }
+
+/// A file with two video streams: the reader takes FFmpeg's best one (decord's and torchcodec's
+/// choice: here the second, marked default, larger and of the higher bitrate, which every
+/// FFmpeg's rule and decord 0.6 pick), and `stream(i)` any other; each equals the CLI's decode
+/// of that stream. A stream that is not video is a named error.
+#[test]
+fn the_best_video_stream_is_read_and_any_other_on_request() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("two.mp4");
+    common::ffmpeg(&[
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x90:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=240x136:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300",
+        "-t",
+        "2",
+        "-map",
+        "0:v",
+        "-map",
+        "1:v",
+        "-map",
+        "2:a",
+        "-c:v",
+        "libx264",
+        "-g",
+        "6",
+        "-bf",
+        "2",
+        "-c:a",
+        "aac",
+        "-disposition:v:0",
+        "0",
+        "-disposition:v:1",
+        "default",
+        path.to_str().unwrap(),
+    ]);
+    let cli = |map: &str| {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+            .arg(&path)
+            .args([
+                "-map",
+                map,
+                "-fps_mode",
+                "passthrough",
+                "-pix_fmt",
+                "rgb24",
+                "-f",
+                "rawvideo",
+                "-",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    for (opts, map, (w, h)) in [
+        (ReaderOptions::default(), "0:1", (240, 136)),
+        (ReaderOptions::default().stream(0), "0:0", (160, 90)),
+        (ReaderOptions::default().stream(1), "0:1", (240, 136)),
+    ] {
+        let truth = cli(map);
+        let fl = w * h * 3;
+        let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+        assert_eq!(
+            (vr.width() as usize, vr.height() as usize, vr.len()),
+            (w, h, truth.len() / fl),
+            "{map}"
+        );
+        for (i, f) in vr.frames().unwrap().enumerate() {
+            assert!(f.unwrap().data == truth[i * fl..(i + 1) * fl], "{map} frame {i}");
+        }
+    }
+    let err = |i| match VideoReader::open_with(&path, &ReaderOptions::default().stream(i)) {
+        Ok(_) => panic!("stream {i} opened"),
+        Err(e) => e.to_string(),
+    };
+    let e = err(2);
+    assert!(e.contains("stream 2 is Audio") && e.contains("[0, 1]"), "{e}");
+    let e = err(7);
+    assert!(e.contains("no stream 7"), "{e}");
+    // FFmpeg 5 and later prefer the stream marked default over a higher bitrate.
+    let first_default = d.path().join("first_default.mp4");
+    common::ffmpeg(&[
+        "-y",
+        "-i",
+        path.to_str().unwrap(),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-disposition:v:0",
+        "default",
+        "-disposition:v:1",
+        "0",
+        first_default.to_str().unwrap(),
+    ]);
+    let vr = VideoReader::open(&first_default).unwrap();
+    assert_eq!((vr.width(), vr.height()), (160, 90));
+}

@@ -9,6 +9,9 @@ use kinema_av::{ReaderOptions, VideoReader};
 pub struct Args {
     /// A video file or a frame folder.
     video: PathBuf,
+    /// The container stream to read (ffprobe's index; default: FFmpeg's best video stream).
+    #[arg(long)]
+    stream: Option<usize>,
     /// Frame indices, comma-separated (ranges A-B allowed).
     #[arg(long)]
     indices: String,
@@ -23,7 +26,10 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let idx = crate::parse_indices(&a.indices)?;
     anyhow::ensure!(!idx.is_empty(), "--indices names no frame");
-    let mut opts = ReaderOptions::default();
+    let mut opts = ReaderOptions {
+        stream: a.stream,
+        ..Default::default()
+    };
     if let Some(s) = &a.resize {
         let (w, h) = crate::parse_size(s)?;
         opts = opts.size(w, h);

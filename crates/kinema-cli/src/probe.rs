@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kinema_av::VideoReader;
+use kinema_av::{ReaderOptions, VideoReader};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,10 +12,18 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// The container stream to describe (ffprobe's index; default: FFmpeg's best video stream).
+    #[arg(long)]
+    stream: Option<usize>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let mut vr = VideoReader::open(&a.video).with_context(|| format!("probing {}", a.video.display()))?;
+    let opts = ReaderOptions {
+        stream: a.stream,
+        ..Default::default()
+    };
+    let mut vr =
+        VideoReader::open_with(&a.video, &opts).with_context(|| format!("probing {}", a.video.display()))?;
     // Decoding the first frame confirms the size and pixel format against the container header.
     vr.get(0)
         .with_context(|| format!("decoding the first frame of {}", a.video.display()))?;

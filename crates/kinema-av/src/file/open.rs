@@ -30,7 +30,7 @@ impl FileReader {
             reason: e,
         })?;
         let container = ictx.format().name().to_string();
-        let vs = video_stream(&ictx, path)?;
+        let vs = video_stream(&mut ictx, path, opts.stream, probed)?;
         let (sidx, time_base, sar, pix) = (vs.index, vs.time_base, vs.sar, vs.pix);
         let stream = ictx.stream(sidx).expect("index from video_stream");
         let avg_rate = stream.avg_frame_rate();
