@@ -45,16 +45,40 @@ struct SplitArgs {
     out: Option<PathBuf>,
 }
 
-/// Counts each video's frames (the setting files carry them), then writes the split.
+/// Counts each video's frames (the setting files carry them), then writes the split. Every
+/// file of a class folder is tried, whatever its extension: what FFmpeg opens is kept, and
+/// every file left out is listed with the reason.
 fn split(a: SplitArgs) -> anyhow::Result<()> {
-    let mut all = kinema_data::datasets::kinetics_folders(&a.dir)?;
+    let mut all = kinema_data::datasets::class_folders(&a.dir, &|_| true)?;
     let pb = crate::progress::bar(all.samples.len() as u64, "count", false);
-    for s in &mut all.samples {
-        let r = VideoReader::open(&s.path).with_context(|| format!("reading {}", s.path.display()))?;
-        s.num_frames = r.len();
+    let mut skipped = Vec::new();
+    all.samples.retain_mut(|s| {
         pb.inc(1);
-    }
+        match VideoReader::open(&s.path) {
+            Ok(r) if !r.is_empty() => {
+                s.num_frames = r.len();
+                true
+            }
+            Ok(_) => {
+                skipped.push(format!("{}: no frames", s.path.display()));
+                false
+            }
+            Err(e) => {
+                skipped.push(e.to_string());
+                false
+            }
+        }
+    });
     pb.finish_and_clear();
+    if !skipped.is_empty() {
+        eprintln!("left out {} files that are not readable videos:", skipped.len());
+        for s in &skipped {
+            eprintln!("  {s}");
+        }
+    }
+    if all.samples.is_empty() {
+        bail!("{}: no readable videos in its class folders", a.dir.display());
+    }
     let (train, val) = kinema_data::datasets::split_by_class(&all, a.val, a.seed)?;
     let out = a.out.clone().unwrap_or_else(|| a.dir.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -156,9 +180,62 @@ struct CheckArgs {
     /// Frame-folder file pattern.
     #[arg(long, default_value = "img_%05d.jpg")]
     name_pattern: String,
+    /// Decode every frame of every video (not only the first) and list the videos that fail,
+    /// with the frame: what to run on a downloaded dataset before a long training.
+    #[arg(long)]
+    decode: bool,
+    /// Videos checked at once.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// What checking one video found: its frame count, or where and why it failed.
+enum Checked {
+    Frames(usize),
+    Broken { frame: Option<usize>, error: String },
+}
+
+/// Opens `path` and decodes its first frame, or every frame with `all`.
+fn check_video(path: &Path, opts: &kinema_av::ReaderOptions, all: bool) -> Checked {
+    let broken = |frame, error: String| Checked::Broken { frame, error };
+    let mut r = match VideoReader::open_with(path, opts) {
+        Ok(r) => r,
+        Err(e) => return broken(None, e.to_string()),
+    };
+    let n = r.len();
+    if n == 0 {
+        return broken(None, format!("{}: the video has no frames", path.display()));
+    }
+    if !all {
+        return match r.get(0) {
+            Ok(_) => Checked::Frames(n),
+            Err(e) => broken(Some(0), e.to_string()),
+        };
+    }
+    let frames = match r.frames() {
+        Ok(f) => f,
+        Err(e) => return broken(Some(0), e.to_string()),
+    };
+    let mut done = 0;
+    for f in frames {
+        if let Err(e) = f {
+            return broken(Some(done), e.to_string());
+        }
+        done += 1;
+    }
+    if done != n {
+        return broken(
+            Some(done),
+            format!(
+                "{}: the decoder stopped after {done} of {n} frames",
+                path.display()
+            ),
+        );
+    }
+    Checked::Frames(n)
 }
 
 #[derive(clap::Args)]
@@ -255,26 +332,53 @@ fn check(a: CheckArgs) -> anyhow::Result<()> {
     };
     let list =
         read_setting(&a.setting, &rules).with_context(|| format!("reading {}", a.setting.display()))?;
-    let pb = crate::progress::bar(list.samples.len() as u64, "checking", a.json);
+    let pb = crate::progress::bar(
+        list.samples.len() as u64,
+        if a.decode { "decoding" } else { "checking" },
+        a.json,
+    );
+    let opts = kinema_av::ReaderOptions {
+        frame_pattern: a.name_pattern.clone(),
+        // The workers share the cores.
+        num_threads: 1,
+        ..Default::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.workers.max(1))
+        .build()
+        .context("starting the check workers")?;
+    let results: Vec<Checked> = pool.install(|| {
+        use rayon::prelude::*;
+        list.samples
+            .par_iter()
+            .map(|s| {
+                let r = check_video(&s.path, &opts, a.decode);
+                pb.inc(1);
+                r
+            })
+            .collect()
+    });
     let mut unreadable = Vec::new();
     let mut wrong_length = Vec::new();
     let mut frames = 0usize;
-    for s in &list.samples {
-        let opts = kinema_av::ReaderOptions {
-            frame_pattern: a.name_pattern.clone(),
-            ..Default::default()
-        };
-        match VideoReader::open_with(&s.path, &opts) {
-            Ok(r) if r.is_empty() => unreadable.push((s, "the video has no frames".to_string())),
-            Ok(r) => {
-                frames += r.len();
-                if s.num_frames != r.len() {
-                    wrong_length.push((s, r.len()));
+    for (s, r) in list.samples.iter().zip(results) {
+        match r {
+            Checked::Frames(n) => {
+                frames += n;
+                if s.num_frames != n {
+                    wrong_length.push((s, n));
                 }
             }
-            Err(e) => unreadable.push((s, e.to_string())),
+            Checked::Broken { frame, error } => {
+                // Name the failing frame where the reader's message does not already.
+                let named = frame.is_none_or(|f| error.contains(&format!("frame {f}")));
+                let at = frame
+                    .filter(|_| !named)
+                    .map(|f| format!("frame {f}: "))
+                    .unwrap_or_default();
+                unreadable.push((s, format!("{at}{error}")));
+            }
         }
-        pb.inc(1);
     }
     pb.finish_and_clear();
     let histogram = list.histogram();
@@ -299,7 +403,7 @@ fn check(a: CheckArgs) -> anyhow::Result<()> {
             println!("    {}", m.display());
         }
         println!("  unreadable     {}", unreadable.len());
-        for (s, e) in unreadable.iter().take(10) {
+        for (s, e) in unreadable.iter().take(if a.decode { usize::MAX } else { 10 }) {
             println!("    line {}: {e}", s.line);
         }
         println!("  wrong length   {}", wrong_length.len());

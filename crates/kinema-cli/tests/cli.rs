@@ -458,3 +458,78 @@ fn models_pull_without_a_server_names_the_url() {
     );
     assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
 }
+
+/// `data split` takes every container FFmpeg opens (an MPEG-TS `.ts` too) and lists each file
+/// it leaves out with the reason; `data check` decodes the first frame of every video, and
+/// with `--decode` every frame, naming the video and the frame that fails.
+#[test]
+fn data_split_lists_what_it_leaves_out_and_check_decode_finds_broken_frames() {
+    let d = tempfile::tempdir().unwrap();
+    common::synth(d.path(), "syn", "2", "3", "4", ("40", "48"), ("30", "36"));
+    let classes = d.path().join("clips");
+    for (class, src) in [("a", "move_left"), ("b", "move_right")] {
+        std::fs::create_dir_all(classes.join(class)).unwrap();
+        for e in std::fs::read_dir(d.path().join("syn/train").join(src)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, classes.join(class).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let first = |class: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(classes.join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+            .collect();
+        v.sort();
+        v[0].clone()
+    };
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(first("a"))
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(classes.join("a/zz_clip.ts"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(classes.join("b/notes.txt"), "not a video").unwrap();
+    std::fs::write(classes.join("b/.hidden"), "x").unwrap();
+    let out = kinema()
+        .args(["data", "split"])
+        .arg(&classes)
+        .args(["--val", "0.3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.txt") && !err.contains(".hidden"), "{err}");
+    let lists = std::fs::read_to_string(classes.join("train.txt")).unwrap()
+        + &std::fs::read_to_string(classes.join("val.txt")).unwrap();
+    assert!(
+        lists.contains("a/zz_clip.ts") && !lists.contains("notes.txt"),
+        "{lists}"
+    );
+
+    // Damage the middle of one video: its first frame still decodes.
+    let broken = first("b");
+    let mut bytes = std::fs::read(&broken).unwrap();
+    let n = bytes.len();
+    bytes[n / 2..n / 2 + 400].iter_mut().for_each(|b| *b = 0x55);
+    std::fs::write(&broken, bytes).unwrap();
+    let all = classes.join("all.txt");
+    std::fs::write(&all, lists).unwrap();
+    let out = kinema().args(["data", "check"]).arg(&all).output().unwrap();
+    let first_only = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(first_only.contains("unreadable     0"), "{first_only}");
+    let out = kinema()
+        .args(["data", "check", "--decode", "--workers", "2"])
+        .arg(&all)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let name = broken.file_name().unwrap().to_string_lossy();
+    assert!(
+        text.contains("unreadable     1") && text.contains(&*name) && text.contains("frame "),
+        "{text}"
+    );
+}

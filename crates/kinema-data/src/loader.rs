@@ -194,7 +194,9 @@ impl DataLoader {
                 let loader = loader.clone();
                 move |(indices, full): &(Vec<usize>, usize)| {
                     let mut b = loader.make_batch(indices, epoch)?;
-                    b.full_len = *full;
+                    if loader.options.parts.is_some() {
+                        b.full_len = *full;
+                    }
                     Ok(b)
                 }
             },

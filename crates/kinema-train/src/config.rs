@@ -76,6 +76,11 @@ pub struct DataConfig {
     /// Loader worker threads.
     #[serde(default = "s2")]
     pub num_workers: usize,
+    /// Leave out training clips whose video fails to decode (each named in a warning, the
+    /// count in the epoch log) instead of stopping the run. Off by default: a damaged video
+    /// stops training with its name and frame.
+    #[serde(default)]
+    pub skip_errors: bool,
     /// Keys no field takes: an error after parsing (serde cannot deny unknown keys next to a
     /// flattened table itself).
     #[serde(flatten, skip_serializing)]

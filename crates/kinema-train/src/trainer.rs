@@ -312,8 +312,17 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
         )));
     }
     if comm.is_distributed() {
+        if config.data.skip_errors {
+            return Err(TrainError::Invalid(
+                "data.skip_errors cannot be used with several ranks (a left-out clip would shift \
+                 every rank's share of the batch): check the data first (kinema data check \
+                 --decode) or train in one process"
+                    .into(),
+            ));
+        }
         loader_opts.parts = Some((mine.clone(), parts));
     }
+    loader_opts.skip_errors = config.data.skip_errors;
     let loader = DataLoader::new(train_ds.clone(), loader_opts)?;
     let batches = loader.len();
     let card = ModelCard {
@@ -459,6 +468,17 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
                 step: state.global_step + 1,
                 cause: Box::new(e.into()),
             })?;
+            if labels.len() < parts {
+                // Only with data.skip_errors: too few clips of this batch decoded.
+                tracing::warn!(
+                    "batch {} of epoch {}: {} clips decoded, fewer than its {parts} parts: left out",
+                    state.batch + 1,
+                    epoch + 1,
+                    labels.len()
+                );
+                state.batch += 1;
+                continue;
+            }
             let lr = config.lr_at(epoch as f64 + state.batch as f64 / batches.max(1) as f64);
             let step = if parts == 1 {
                 let mut shape = shape;
@@ -565,6 +585,12 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
             }
             // The next step's time is its loading and compute, not this one's logs and checkpoint.
             t_step = std::time::Instant::now();
+        }
+        if loader.skipped() > 0 {
+            tracing::warn!(
+                "{} training clips left out so far: their videos failed to decode (data.skip_errors)",
+                loader.skipped()
+            );
         }
         // End of epoch: the ranks' BatchNorm statistics averaged, validate, log, checkpoint.
         net = crate::step::average_batch_norm_stats(net, &comm)?;

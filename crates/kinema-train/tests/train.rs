@@ -332,3 +332,36 @@ fn a_step_over_parts_sums_weighted_gradients_and_averages_batch_norm_statistics(
     // The loss is the batch mean: the parts' mean losses weighted by their sizes.
     assert!(s.step.loss.is_finite() && s.step.loss > 0.0);
 }
+
+/// A damaged training video stops the run with its name; with `data.skip_errors` its clips are
+/// left out and the run finishes.
+#[test]
+fn a_damaged_video_stops_training_or_is_left_out_when_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let root = dataset(d.path());
+    let list = std::fs::read_to_string(root.join("train.txt")).unwrap();
+    let first = list
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let video = root.join(&first);
+    let bytes = std::fs::read(&video).unwrap();
+    std::fs::write(&video, &bytes[..bytes.len() / 3]).unwrap();
+    let mut c = config(d.path(), "strict");
+    c.train.epochs = 1;
+    let e = train(&c, &RunOptions::default(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    let name = video.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(e.contains(&name) && e.contains("step"), "{e}");
+    let mut c = config(d.path(), "lenient");
+    c.train.epochs = 1;
+    c.data.skip_errors = true;
+    let s = train(&c, &RunOptions::default(), &|_| {}).unwrap();
+    assert!(s.finished);
+    assert!(s.epochs[0].train_loss.is_finite());
+}

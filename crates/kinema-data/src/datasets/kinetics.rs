@@ -8,11 +8,28 @@ use std::path::{Path, PathBuf};
 use crate::error::{DataError, Result};
 use crate::setting::{read_lines, PathRules, SampleList};
 
-const VIDEO_EXTS: &[&str] = &["mp4", "webm", "mkv", "avi", "mov", "m4v"];
+/// File extensions taken as videos in class folders: the containers FFmpeg opens that
+/// datasets and cameras use.
+pub const VIDEO_EXTS: &[&str] = &[
+    "mp4", "m4v", "mov", "qt", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mpg", "mpeg", "vob", "flv", "f4v",
+    "wmv", "asf", "ogv", "ogg", "3gp", "3g2", "rm", "rmvb", "mxf", "dv", "nut", "y4m", "gif",
+];
+
+/// True when `path`'s extension is one of [`VIDEO_EXTS`] (any case).
+pub fn has_video_ext(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| VIDEO_EXTS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+}
 
 /// Loads `dir/<class>/<video>` (classes = sorted folder names, videos sorted by name); a
 /// sub-folder of a class folder counts as a frame folder.
 pub fn kinetics_folders(dir: &Path) -> Result<SampleList> {
+    class_folders(dir, &has_video_ext)
+}
+
+/// [`kinetics_folders`] with the files of a class folder taken when `take(path)` says so
+/// (sub-folders always: frame folders); hidden files (`.name`) never.
+pub fn class_folders(dir: &Path, take: &dyn Fn(&Path) -> bool) -> Result<SampleList> {
     let mut list = SampleList::default();
     let mut classes: Vec<PathBuf> = sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()).collect();
     classes.sort();
@@ -25,10 +42,10 @@ pub fn kinetics_folders(dir: &Path) -> Result<SampleList> {
                 .into_owned(),
         );
         for path in sorted_entries(class)? {
-            let is_video = path
-                .extension()
-                .is_some_and(|e| VIDEO_EXTS.contains(&e.to_string_lossy().to_lowercase().as_str()));
-            if is_video || path.is_dir() {
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if !hidden && (path.is_dir() || take(&path)) {
                 list.samples.push(crate::Sample {
                     path,
                     num_frames: 0,

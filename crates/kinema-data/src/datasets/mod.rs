@@ -8,7 +8,9 @@ mod sthsthv2;
 mod ucf101;
 
 pub use hmdb51::hmdb51;
-pub use kinetics::{kinetics_csv, kinetics_folders, split_by_class};
+pub use kinetics::{
+    class_folders, has_video_ext, kinetics_csv, kinetics_folders, split_by_class, VIDEO_EXTS,
+};
 pub use sthsthv2::sthsthv2;
 pub use ucf101::ucf101;
 
