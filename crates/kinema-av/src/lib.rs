@@ -39,7 +39,7 @@ pub use options::{Interpolation, ReaderOptions, SeekMode};
 pub use reader::{Frames, VideoReader};
 pub use setup::ffmpeg_versions;
 pub use types::{FrameBatch, FrameSource, VideoInfo};
-pub use writer::{VideoWriter, WriterOptions};
+pub use writer::{VideoWriter, WriterFormat, WriterOptions};
 
 #[cfg(test)]
 mod send_check {

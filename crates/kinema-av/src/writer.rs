@@ -1,4 +1,5 @@
-//! `VideoWriter`: RGB24 frames -> H.264 (libx264) in MP4, written atomically.
+//! `VideoWriter`: RGB24 frames -> H.264 (libx264) in MP4, or MPEG-4 part 2 with an XviD
+//! FourCC in AVI (UCF101's and HMDB51's format), written atomically.
 //!
 //! The synthetic dataset and the tests make real encoded videos with it. The file appears under
 //! its name only after [`VideoWriter::finish`] succeeded (temp file in the same folder, then a
@@ -11,9 +12,32 @@ use ffmpeg_next::{codec, encoder, format, frame, software::scaling, Dictionary, 
 use crate::error::{AvError, Result};
 use crate::setup::init;
 
+/// Which encoder and container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriterFormat {
+    /// H.264 (libx264) in MP4.
+    #[default]
+    H264Mp4,
+    /// MPEG-4 part 2 (FFmpeg's encoder) tagged `XVID` in AVI, B-frames included: how UCF101
+    /// and HMDB51 are distributed.
+    XvidAvi,
+}
+
+impl WriterFormat {
+    /// The file extension of this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            WriterFormat::H264Mp4 => "mp4",
+            WriterFormat::XvidAvi => "avi",
+        }
+    }
+}
+
 /// How to encode: frame rate, quality and GOP layout.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
+    /// Encoder and container.
+    pub format: WriterFormat,
     /// Frames per second (constant frame rate).
     pub fps: u32,
     /// x264 constant rate factor (0 = lossless, 18-23 = visually good).
@@ -31,6 +55,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
+            format: WriterFormat::H264Mp4,
             fps: 25,
             crf: 20,
             preset: "veryfast".into(),
@@ -83,13 +108,20 @@ impl VideoWriter {
         let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let fferr = |what: &str, e: ffmpeg_next::Error| fail(format!("{what}: {e}"));
 
-        let mut octx = format::output_as(&tmp, "mp4").map_err(|e| fferr("cannot create the file", e))?;
+        let xvid = options.format == WriterFormat::XvidAvi;
+        let muxer = options.format.extension();
+        let mut octx = format::output_as(&tmp, muxer).map_err(|e| fferr("cannot create the file", e))?;
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
-        let h264 = encoder::find_by_name("libx264")
-            .or_else(|| encoder::find(codec::Id::H264))
-            .ok_or_else(|| fail("FFmpeg has no H.264 encoder (libx264)".into()))?;
-        let mut ost = octx.add_stream(h264).map_err(|e| fferr("add stream", e))?;
-        let mut enc = codec::context::Context::new_with_codec(h264)
+        let codec = if xvid {
+            encoder::find(codec::Id::MPEG4)
+                .ok_or_else(|| fail("FFmpeg has no MPEG-4 part 2 encoder".into()))?
+        } else {
+            encoder::find_by_name("libx264")
+                .or_else(|| encoder::find(codec::Id::H264))
+                .ok_or_else(|| fail("FFmpeg has no H.264 encoder (libx264)".into()))?
+        };
+        let mut ost = octx.add_stream(codec).map_err(|e| fferr("add stream", e))?;
+        let mut enc = codec::context::Context::new_with_codec(codec)
             .encoder()
             .video()
             .map_err(|e| fferr("encoder", e))?;
@@ -110,13 +142,37 @@ impl VideoWriter {
             enc.set_flags(codec::Flags::GLOBAL_HEADER);
         }
         let mut opts = Dictionary::new();
-        opts.set("preset", &options.preset);
-        opts.set("crf", &options.crf.to_string());
-        opts.set("x264-params", &x264_params());
+        if xvid {
+            // A fixed quantiser (the CLI's -q:v) from the crf: 20 -> 4, visually good.
+            let q = (options.crf / 5).clamp(2, 31) as i32;
+            let mut flags = codec::Flags::QSCALE;
+            if global_header {
+                flags |= codec::Flags::GLOBAL_HEADER;
+            }
+            enc.set_flags(flags);
+            enc.set_global_quality(q * ffmpeg_next::ffi::FF_QP2LAMBDA);
+            // One thread: the bitstream then does not depend on the machine.
+            enc.set_threading(codec::threading::Config {
+                kind: codec::threading::Type::Slice,
+                count: 1,
+                ..Default::default()
+            });
+        } else {
+            opts.set("preset", &options.preset);
+            opts.set("crf", &options.crf.to_string());
+            opts.set("x264-params", &x264_params());
+        }
         let encoder = enc
             .open_with(opts)
-            .map_err(|e| fferr("cannot open the H.264 encoder", e))?;
+            .map_err(|e| fferr("cannot open the encoder", e))?;
         ost.set_parameters(&encoder);
+        if xvid {
+            // SAFETY: the stream's codec parameters were just filled by set_parameters; the
+            // tag is a plain integer field the AVI muxer writes as the FourCC.
+            unsafe {
+                (*(*ost.as_mut_ptr()).codecpar).codec_tag = u32::from_le_bytes(*b"XVID");
+            }
+        }
         ost.set_time_base(enc_tb);
         octx.write_header().map_err(|e| fferr("write header", e))?;
 

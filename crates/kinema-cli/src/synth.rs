@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use kinema_av::WriterFormat;
 use kinema_data::synth::{synth, SynthOptions};
 
 #[derive(clap::Args)]
@@ -38,9 +39,27 @@ pub struct Args {
     /// Parallel encoders (0 = one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Video codec: h264 (libx264), or mpeg4 (MPEG-4 part 2 tagged XviD, with B-frames).
+    #[arg(long, value_enum, default_value = "h264")]
+    codec: Codec,
+    /// Container: mp4 (with h264), or avi (with mpeg4: UCF101's and HMDB51's format).
+    #[arg(long, value_enum, default_value = "mp4")]
+    container: Container,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    H264,
+    Mpeg4,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Container {
+    Mp4,
+    Avi,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -56,6 +75,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         max_frames: a.max_frames,
         fps: 25,
         threads: a.threads,
+        format: match (a.codec, a.container) {
+            (Codec::H264, Container::Mp4) => WriterFormat::H264Mp4,
+            (Codec::Mpeg4, Container::Avi) => WriterFormat::XvidAvi,
+            (c, f) => anyhow::bail!(
+                "--codec {c:?} in --container {f:?}: the pairs are h264 in mp4 and mpeg4 (XviD) in avi"
+            ),
+        },
     };
     let total = (o.videos_per_class + o.val_per_class) * o.classes;
     let pb = crate::progress::bar(total as u64, "videos", a.json);

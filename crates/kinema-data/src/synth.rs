@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use kinema_av::{VideoWriter, WriterOptions};
+use kinema_av::{VideoWriter, WriterFormat, WriterOptions};
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
@@ -55,6 +55,9 @@ pub struct SynthOptions {
     pub fps: u32,
     /// Parallel encoders (0 = one per core).
     pub threads: usize,
+    /// Codec and container: H.264 in MP4 (default), or XviD (MPEG-4 part 2) in AVI, the
+    /// format UCF101 and HMDB51 come in.
+    pub format: WriterFormat,
 }
 
 impl Default for SynthOptions {
@@ -71,6 +74,7 @@ impl Default for SynthOptions {
             max_frames: 72,
             fps: 25,
             threads: 0,
+            format: WriterFormat::H264Mp4,
         }
     }
 }
@@ -97,7 +101,7 @@ struct Job {
     path: PathBuf,
 }
 
-/// Generates the dataset: `out/{train,val}/<class>/<k>.mp4`, `train.txt`, `val.txt` (paths
+/// Generates the dataset: `out/{train,val}/<class>/<k>.mp4` (`.avi` for XviD), `train.txt`, `val.txt` (paths
 /// relative to `out`) and `classes.txt`. `progress` is called after each video.
 pub fn synth(o: &SynthOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<SynthSummary> {
     if o.classes == 0 || o.classes > CLASS_NAMES.len() {
@@ -129,7 +133,7 @@ pub fn synth(o: &SynthOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Resu
                     split,
                     label,
                     k,
-                    path: dir.join(format!("{:05}.mp4", k + 1)),
+                    path: dir.join(format!("{:05}.{}", k + 1, o.format.extension())),
                 });
             }
         }
@@ -238,6 +242,7 @@ fn write_video(path: &Path, label: usize, o: &SynthOptions, rng: &mut Rng) -> Re
     let (a, b) = poses(label, w as f32, h as f32, rng);
     let options = WriterOptions {
         fps: o.fps,
+        format: o.format,
         ..Default::default()
     };
     let mut writer = VideoWriter::create(path, w, h, &options).map_err(|error| DataError::Video {

@@ -224,3 +224,106 @@ fn sthsthv2_json() {
         .to_string()
         .contains("broken.json:1: bad JSON"));
 }
+
+/// UCF101's layout on the format it is distributed in: XviD (MPEG-4 part 2) AVI clips with
+/// B-frames, made by `synth` with `WriterFormat::XvidAvi`. Every clip loads through
+/// `VideoClsCustom` in train and test modes with as many frames as the ffmpeg CLI decodes.
+#[test]
+fn ucf101_layout_on_xvid_avi_clips_with_b_frames() {
+    use kinema_data::synth::{synth, SynthOptions};
+    use kinema_data::{DatasetOptions, VideoClsCustom};
+    let d = tempfile::tempdir().unwrap();
+    let syn = d.path().join("syn");
+    synth(
+        &SynthOptions {
+            out: syn.clone(),
+            classes: 2,
+            videos_per_class: 2,
+            val_per_class: 1,
+            seed: 9,
+            min_size: 64,
+            max_size: 80,
+            min_frames: 30,
+            max_frames: 40,
+            format: kinema_av::WriterFormat::XvidAvi,
+            ..Default::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    let (root, lists) = (d.path().join("UCF-101"), d.path().join("ucfTrainTestlist"));
+    let mut train_lines = String::new();
+    let mut test_lines = String::new();
+    for (c, (class, src)) in [("MoveLeft", "move_left"), ("MoveRight", "move_right")]
+        .iter()
+        .enumerate()
+    {
+        for (g, split) in [(1, "train"), (2, "train"), (8, "val")] {
+            let k = if g == 8 { 1 } else { g };
+            let from = syn.join(split).join(src).join(format!("{k:05}.avi"));
+            let rel = format!("{class}/v_{class}_g{g:02}_c01.avi");
+            std::fs::create_dir_all(root.join(class)).unwrap();
+            std::fs::copy(&from, root.join(&rel)).unwrap();
+            if g == 8 {
+                test_lines.push_str(&format!("{rel}\n"));
+            } else {
+                train_lines.push_str(&format!("{rel} {}\n", c + 1));
+            }
+        }
+    }
+    write(&lists, "classInd.txt", "1 MoveLeft\n2 MoveRight\n");
+    write(&lists, "trainlist01.txt", &train_lines);
+    write(&lists, "testlist01.txt", &test_lines);
+    let rules = PathRules::new(&root);
+    for (train, test_mode) in [(true, false), (false, true)] {
+        let list = ucf101(&lists, 1, train, &rules).unwrap();
+        let n = list.samples.len();
+        assert_eq!(n, if train { 4 } else { 2 });
+        let o = DatasetOptions {
+            train,
+            test_mode,
+            ..Default::default()
+        };
+        let ds = VideoClsCustom::from_list(list, o).unwrap();
+        for i in 0..n {
+            let path = ds.path(i).unwrap().clone();
+            let out = std::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-count_frames",
+                    "-select_streams",
+                    "v:0",
+                    "-show_entries",
+                ])
+                .args([
+                    "stream=nb_read_frames,codec_tag_string,has_b_frames",
+                    "-of",
+                    "default=nw=1",
+                ])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let probe = String::from_utf8_lossy(&out.stdout).to_string();
+            let field = |k: &str| {
+                probe
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            assert_eq!(
+                (field("codec_tag_string"), field("has_b_frames")),
+                ("XVID".into(), "1".into()),
+                "{probe}"
+            );
+            let frames: usize = field("nb_read_frames").parse().unwrap();
+            let reader = ds.open(i).unwrap();
+            assert_eq!(reader.len(), frames, "{}", path.display());
+            let clip = ds.get(i, 0).unwrap();
+            assert_eq!(clip.plan.num_frames, frames);
+            assert!(clip.plan.frame_indices.iter().all(|&f| f < frames));
+            assert!(clip.data.iter().all(|v| v.is_finite()));
+        }
+    }
+}
