@@ -468,13 +468,12 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
                 step: state.global_step + 1,
                 cause: Box::new(e.into()),
             })?;
-            if labels.len() < parts {
-                // Only with data.skip_errors: too few clips of this batch decoded.
+            if full_len < parts {
+                // Only with data.skip_errors (one process): too few clips of this batch decoded.
                 tracing::warn!(
-                    "batch {} of epoch {}: {} clips decoded, fewer than its {parts} parts: left out",
+                    "batch {} of epoch {}: {full_len} clips decoded, fewer than its {parts} parts: left out",
                     state.batch + 1,
                     epoch + 1,
-                    labels.len()
                 );
                 state.batch += 1;
                 continue;
