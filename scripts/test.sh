@@ -13,3 +13,5 @@ cargo check --locked -p kinema-cli --features wgpu
 cargo check --locked -p kinema-cli --no-default-features
 DOCS_RS=1 cargo check --locked -p kinema-cli --features cuda
 bash scripts/test-python.sh
+# The reader on real videos from public packages (tools/realworld), every frame against the CLI.
+bash scripts/test-realworld.sh

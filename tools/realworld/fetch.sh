@@ -59,7 +59,10 @@ download() {  # registry package version artifact
         mv "$DL/$art.part" "$DL/$art"
       fi ;;
     debian)
-      (cd "$DL" && apt-get download -q "$pkg=$ver" >/dev/null 2>&1) || return 1 ;;
+      # A fresh machine may have no package lists yet: update once, then retry.
+      (cd "$DL" && apt-get download -q "$pkg=$ver" >/dev/null 2>&1) ||
+        { [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 &&
+          (cd "$DL" && apt-get download -q "$pkg=$ver" >/dev/null 2>&1); } || return 1 ;;
     npm)
       (cd "$DL" && npm pack --silent "$pkg@$ver" >/dev/null 2>&1) || return 1 ;;
     *) echo "unknown registry $reg" >&2; return 1 ;;

@@ -160,7 +160,13 @@ impl Cursor {
             match self.dec.receive_frame(&mut self.frame) {
                 Ok(()) => {
                     let pts = self.frame.pts().or_else(|| self.frame.timestamp());
-                    let Some(pts) = pts else { continue };
+                    // A frame without timestamp is the one after the last (index built from a
+                    // decode pass); elsewhere it cannot be placed.
+                    let untimed = || {
+                        let next = self.last_out.map_or(0, |l| l + 1);
+                        index.frames.get(next).filter(|f| f.untimed).map(|f| f.pts)
+                    };
+                    let Some(pts) = pts.or_else(untimed) else { continue };
                     if pts < self.min_pts {
                         continue;
                     }

@@ -23,6 +23,9 @@ pub(crate) struct FrameEntry {
     pub start_pkt: usize,
     pub key: bool,
     pub duration: i64,
+    /// The decoder gives this frame no timestamp (the last pictures flushed at the end of a
+    /// stream without presentation times): it is the frame after the one before it.
+    pub untimed: bool,
 }
 
 /// Frames in presentation order plus the key frames.
@@ -73,6 +76,7 @@ impl FrameIndex {
                 start_pkt,
                 key: p.key,
                 duration: p.duration,
+                untimed: false,
             });
         }
         frames.sort_by_key(|f| (f.pts, f.pkt));
@@ -92,6 +96,78 @@ impl FrameIndex {
             key_indices,
             pkt_frame,
         }
+    }
+
+    /// The index of a stream whose display order only a decoder knows (packets without
+    /// presentation times that reorder, DivX packed B-frames): `outputs` are the frames a
+    /// decode of every packet gave, in output order, as (timestamp, key picture); `key_pkts`
+    /// the key packets in decode order. Output key picture m is key packet m's; each frame is
+    /// decoded from the key picture last output before it (the first key packet when the two
+    /// lists disagree, which is slow but right). `None` when the timestamps do not increase.
+    pub fn from_decode(
+        outputs: &[(Option<i64>, bool)],
+        key_pkts: &[usize],
+        packets: usize,
+    ) -> Option<FrameIndex> {
+        // Frames without a timestamp take the one after the frame before.
+        let mut timed = Vec::with_capacity(outputs.len());
+        let mut last: Option<i64> = None;
+        for &(ts, key) in outputs {
+            let (t, untimed) = match (ts, last) {
+                (Some(t), _) => (t, false),
+                (None, Some(l)) => (l + 1, true),
+                (None, None) => return None,
+            };
+            timed.push((t, key, untimed));
+            last = Some(t);
+        }
+        if timed.is_empty() || key_pkts.is_empty() || timed.windows(2).any(|w| w[1].0 <= w[0].0) {
+            return None;
+        }
+        let outputs = timed;
+        let keys_out = outputs.iter().filter(|o| o.1).count();
+        let matched = keys_out == key_pkts.len() && outputs[0].1;
+        let mut frames = Vec::with_capacity(outputs.len());
+        let mut m = 0usize;
+        for (i, &(pts, key, untimed)) in outputs.iter().enumerate() {
+            if key && i > 0 {
+                m += 1;
+            }
+            let start_pkt = if matched { key_pkts[m] } else { key_pkts[0] };
+            let own_key = matched && key;
+            frames.push(FrameEntry {
+                pts,
+                pkt: start_pkt,
+                start_pkt,
+                key: own_key,
+                duration: outputs.get(i + 1).map_or(0, |n| n.0 - pts),
+                untimed,
+            });
+        }
+        let key_indices: Vec<usize> = if matched {
+            frames
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.key)
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            vec![0]
+        };
+        if !matched {
+            frames[0].key = true;
+        }
+        // Only key packets map to a frame (their own picture): what a seek to one drops
+        // before; other packets may hold several pictures or none.
+        let mut pkt_frame = vec![None; packets];
+        for &k in &key_indices {
+            pkt_frame[frames[k].start_pkt] = Some(k);
+        }
+        Some(FrameIndex {
+            frames,
+            key_indices,
+            pkt_frame,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -210,5 +286,35 @@ mod tests {
         assert_eq!(ix.frame_duration(2), 20);
         pk[2].duration = 7;
         assert_eq!(FrameIndex::build(&pk).frame_duration(2), 7);
+    }
+
+    #[test]
+    fn index_from_a_decode_pass() {
+        // Output order: key picture (ts 1), two frames, a second key (ts 4), one more, and a
+        // last one flushed without timestamp. Key packets at decode positions 0 and 3.
+        let out = [
+            (Some(1), true),
+            (Some(2), false),
+            (Some(3), false),
+            (Some(4), true),
+            (Some(5), false),
+            (None, false),
+        ];
+        let ix = FrameIndex::from_decode(&out, &[0, 3], 7).unwrap();
+        assert_eq!(ix.len(), 6);
+        assert_eq!(ix.key_indices, vec![0, 3]);
+        let starts: Vec<usize> = ix.frames.iter().map(|f| f.start_pkt).collect();
+        assert_eq!(starts, vec![0, 0, 0, 3, 3, 3]);
+        assert_eq!((ix.frames[5].pts, ix.frames[5].untimed), (6, true));
+        assert_eq!(
+            (ix.pkt_frame[0], ix.pkt_frame[3], ix.pkt_frame[1]),
+            (Some(0), Some(3), None)
+        );
+        // Key pictures and key packets that do not pair up: every frame from the first key.
+        let ix = FrameIndex::from_decode(&out, &[0, 2, 3], 7).unwrap();
+        assert!(ix.frames.iter().all(|f| f.start_pkt == 0));
+        // Timestamps that go back, or none before the first: no index from this pass.
+        assert!(FrameIndex::from_decode(&[(Some(2), true), (Some(1), false)], &[0], 2).is_none());
+        assert!(FrameIndex::from_decode(&[(None, true)], &[0], 1).is_none());
     }
 }

@@ -98,6 +98,32 @@ impl PacketStore {
         self.entries.len()
     }
 
+    /// True when one of the first `limit` packets holds more than one picture (DivX packed
+    /// B-frames: a P and a B picture in one packet, a not-coded placeholder after it).
+    pub fn packs_pictures(&self, limit: usize) -> bool {
+        let Some(codec) = self.pictures else {
+            return false;
+        };
+        (0..self.entries.len().min(limit)).any(|i| {
+            self.fetch(i)
+                .ok()
+                .and_then(|p| p.data().map(|d| pictures_in(codec, d) > 1))
+                .unwrap_or(false)
+        })
+    }
+
+    /// True when some packet's picture is not a reference (H.264/HEVC: how B-frames, which
+    /// reorder, usually come).
+    pub fn any_nonref(&self) -> bool {
+        self.entries.iter().any(|e| e.nonref)
+    }
+
+    /// Marks every packet as referenced: when the display order came from a decode pass, a
+    /// packet cannot be matched to one frame, so none is left out.
+    pub fn keep_all(&mut self) {
+        self.entries.iter_mut().for_each(|e| e.nonref = false);
+    }
+
     /// Stores a demuxed packet (by position when the file holds its bytes verbatim).
     pub fn push(&mut self, pkt: Packet) {
         // SAFETY: reading plain fields of an owned packet.

@@ -372,33 +372,3 @@ fn approximate_mode_has_no_video_stream_error_too() {
         .unwrap();
     assert!(matches!(e, AvError::NoVideoStream { .. }), "{e}");
 }
-
-#[test]
-fn h264_bframes_without_timestamps_say_why() {
-    // AVI gives decode times only; H.264 B-frames cannot be ordered without presentation
-    // times, and the error says so instead of just "no picture".
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("h264_bframes.avi");
-    let p = path.to_str().unwrap();
-    let src = "testsrc2=rate=25:size=96x64";
-    common::ffmpeg(&[
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        src,
-        "-frames:v",
-        "30",
-        "-c:v",
-        "libx264",
-        "-bf",
-        "2",
-        p,
-    ]);
-    let mut vr = VideoReader::open(&path).unwrap();
-    let e = vr.get_batch(&[0, 5]).unwrap_err().to_string();
-    assert!(
-        e.contains("h264_bframes.avi") && e.contains("no presentation times"),
-        "{e}"
-    );
-}

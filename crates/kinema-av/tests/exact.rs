@@ -109,6 +109,7 @@ exact! {
     mpeg4_bframes_mp4 => "mpeg4_bframes.mp4",
     mpeg4_bframes_avi => "mpeg4_bframes.avi",
     mpeg2_bframes_avi => "mpeg2_bframes.avi",
+    h264_bframes_avi => "h264_bframes.avi",
     mjpeg_avi => "mjpeg.avi",
     vfr_mp4 => "vfr.mp4",
     jpeg_folder => "frames_jpg",

@@ -57,12 +57,26 @@ impl FileReader {
             (packets, truncated) = scan_packets(&mut ictx, path, sidx, false, nal, pictures);
         }
         drop(ictx);
-        if packets.reorder_by_picture_type() {
+        let reordered = packets.reorder_by_picture_type();
+        if reordered {
             tracing::debug!(path = %p.display(), "B-frames without pts: display order from the picture types");
         }
-        // H.264/HEVC without presentation times (in AVI): if the stream reorders, frames
-        // cannot be told apart; decoding errors then say why.
-        let order_hint = (nal.is_some() && packets.pts_missing()).then_some(
+        // Packets without presentation times from a codec that reorders, whose order the
+        // picture types could not give (DivX packed B-frames, H.264/HEVC in AVI): one decode of
+        // every packet tells the frames and their order, as the CLI shows them.
+        // SAFETY: reading a plain field of the stream's codec parameters.
+        let delay = unsafe { (*vs.params.as_ptr()).video_delay };
+        let reorders = delay > 0 || (nal.is_some() && packets.any_nonref()) || packets.packs_pictures(64);
+        let decoded_order = if packets.pts_missing() && !reordered && reorders {
+            let t0 = std::time::Instant::now();
+            let r = order_by_decoding(&packets, &vs.params, time_base, opts);
+            tracing::debug!(path = %p.display(), "display order from a decode pass: {:?} in {:.3} s",
+                r.as_ref().map(|o| o.len()), t0.elapsed().as_secs_f64());
+            r
+        } else {
+            None
+        };
+        let order_hint = (nal.is_some() && packets.pts_missing() && decoded_order.is_none()).then_some(
             " (the container gives no presentation times, and kinema cannot put H.264/HEVC \
              B-frames in order without them: convert the video, e.g. `ffmpeg -i in.avi out.mp4`)",
         );
@@ -84,7 +98,22 @@ impl FileReader {
             // Some demuxers flag no key frame at all; decoding must start at the beginning.
             metas[0].key = true;
         }
-        let index = FrameIndex::build(&metas);
+        let key_pkts: Vec<usize> = metas
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.key)
+            .map(|(i, _)| i)
+            .collect();
+        let index = match decoded_order
+            .as_deref()
+            .and_then(|o| FrameIndex::from_decode(o, &key_pkts, metas.len()))
+        {
+            Some(index) => {
+                packets.keep_all();
+                index
+            }
+            None => FrameIndex::build(&metas),
+        };
         if index.len() == 0 {
             return Err(match truncated {
                 Some(why) => AvError::Corrupt {
@@ -195,6 +224,35 @@ impl FileReader {
         }
         Ok(())
     }
+}
+
+/// Decodes every packet once, keeping no picture: each output frame's timestamp (what a cursor
+/// matches frames by) and whether it is a key picture, in output order. `None` when the decoder
+/// cannot be opened or gives no frame.
+fn order_by_decoding(
+    packets: &PacketStore,
+    params: &codec::Parameters,
+    time_base: ffmpeg::Rational,
+    opts: &ReaderOptions,
+) -> Option<Vec<(Option<i64>, bool)>> {
+    let mut dec = crate::decoder::open_decoder(params, opts.num_threads, time_base, opts.max_pixels).ok()?;
+    let mut frame = ffmpeg::frame::Video::empty();
+    let mut out = Vec::with_capacity(packets.len());
+    let mut drain = |dec: &mut ffmpeg::decoder::Video, out: &mut Vec<(Option<i64>, bool)>| {
+        while dec.receive_frame(&mut frame).is_ok() {
+            out.push((frame.pts().or_else(|| frame.timestamp()), frame.is_key()));
+        }
+    };
+    for i in 0..packets.len() {
+        // Like the CLI, a packet that cannot be read or decoded is skipped.
+        if let Ok(p) = packets.fetch(i) {
+            let _ = dec.send_packet(p.as_ref());
+        }
+        drain(&mut dec, &mut out);
+    }
+    let _ = dec.send_eof();
+    drain(&mut dec, &mut out);
+    (!out.is_empty()).then_some(out)
 }
 
 /// Makes the demuxer skip every stream but the video one.

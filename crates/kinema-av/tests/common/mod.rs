@@ -217,6 +217,15 @@ pub fn specs() -> Vec<(&'static str, Vec<String>)> {
             ),
         ),
         (
+            // H.264 with B-frames in AVI: no presentation times, and no picture types to
+            // order by; the display order comes from one decode pass at open.
+            "h264_bframes.avi",
+            cat(
+                src("96x64", "25", "2"),
+                v(&["-c:v", "libx264", "-bf", "3", "-g", "20", "-pix_fmt", "yuv420p"]),
+            ),
+        ),
+        (
             "mpeg2_bframes.avi",
             cat(
                 src("96x64", "25", "1.2"),

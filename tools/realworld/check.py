@@ -1,0 +1,96 @@
+"""Every frame of every corpus file through kinema's reader against the ffmpeg CLI's decode.
+
+    bash scripts/test-realworld.sh        (fetches the corpus, installs the package, runs this)
+
+Truth: `ffmpeg -i F -map 0:v:0 -fps_mode passthrough -pix_fmt rgb24 -f framemd5` (the CLI
+autorotates; the corpus has one video stream per file). For each file: the frame count, every
+frame in order, then 24 frames in random order with repeats in one batch. A file the CLI decodes
+no frame of must be refused by kinema too (an error naming it). Files in KNOWN are the corpus's
+open failures (issue 15), each with what goes wrong; the check fails on any other failure, and on
+a KNOWN file that now passes (so that the list is shortened). Prints a table and a summary.
+"""
+
+import hashlib
+import os
+import random
+import subprocess
+import sys
+
+import kinema
+
+# Open failures, each to be fixed and removed from here (see docs/reader.md).
+KNOWN = {
+    "cockatoo_444.mp4": "H.264 4:4:4: frame 111 differs",
+    "kivy_cityCC0.mpg": "MPEG-PS: frame 0 differs",
+    "mt_mpeg4.mkv": "MPEG-4 part 2 in Matroska: 90 frames where the CLI decodes 147",
+    "pm_mpeg2.mpg": "MPEG-PS, open GOP, start 0.25 s: 28 frames where the CLI decodes 30",
+    "ha_avchd_trunc.mts": "damaged AVCHD: the CLI decodes no frame, kinema counts 1 and fails on it",
+    "ha_dvb_mpeg2_trunc.ts": "damaged DVB TS: the CLI decodes 2 frames, kinema 1",
+    "ha_matrix_trunc.wmv": "damaged WMV: the CLI decodes no frame, kinema 44",
+}
+
+
+def cli_md5(path):
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
+         "-pix_fmt", "rgb24", "-f", "framemd5", "-"], capture_output=True, text=True)
+    return [l.rsplit(",", 1)[1].strip() for l in out.stdout.splitlines() if l and not l.startswith("#")]
+
+
+def md5(a):
+    return hashlib.md5(a.tobytes()).hexdigest()
+
+
+def check(path):
+    """(CLI frames, kinema frames, verdict, detail); verdict 'exact', 'refused alike' or a failure."""
+    truth = cli_md5(path)
+    try:
+        vr = kinema.VideoReader(path)
+    except Exception as e:
+        return len(truth), "-", "refused alike" if not truth else "refused", str(e)[:120]
+    n = len(vr)
+    try:
+        for i in range(n):
+            if i >= len(truth) or md5(vr[i].asnumpy()) != truth[i]:
+                return len(truth), n, f"frame {i} differs", ""
+    except Exception as e:
+        return len(truth), n, f"error at frame {i}", str(e)[:120]
+    if n != len(truth):
+        return len(truth), n, "count differs", ""
+    idx = [random.Random(n).randrange(n) for _ in range(24)] + [n - 1, 0]
+    try:
+        batch = kinema.VideoReader(path).get_batch(idx).asnumpy()
+    except Exception as e:
+        return len(truth), n, "random batch failed", str(e)[:120]
+    bad = [i for k, i in enumerate(idx) if md5(batch[k]) != truth[i]]
+    if bad:
+        return len(truth), n, f"random batch: frame {bad[0]} differs", ""
+    return len(truth), n, "exact", ""
+
+
+def main(dest):
+    names = sorted(n for n in os.listdir(dest) if not n.startswith(".") and os.path.isfile(os.path.join(dest, n)))
+    rows, unexpected = [], []
+    for name in names:
+        cli, kin, verdict, detail = check(os.path.join(dest, name))
+        ok = verdict in ("exact", "refused alike")
+        if name in KNOWN and ok:
+            unexpected.append(f"{name}: now {verdict}; remove it from KNOWN")
+        elif name not in KNOWN and not ok:
+            unexpected.append(f"{name}: {verdict} {detail}")
+        rows.append((name, cli, kin, verdict + (" (known)" if name in KNOWN and not ok else ""), detail))
+    print("| file | CLI frames | kinema frames | result | detail |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(str(x) for x in r) + " |")
+    good = sum(r[3] in ("exact", "refused alike") for r in rows)
+    print(f"\n{good}/{len(rows)} files exact (or refused, as the CLI decodes nothing); {len(KNOWN)} known failures")
+    if unexpected:
+        print("UNEXPECTED:\n  " + "\n  ".join(unexpected))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser(
+        os.path.join(os.environ.get("KINEMA_CACHE", "~/.cache/kinema"), "realworld"))))
