@@ -23,9 +23,7 @@ KNOWN = {
     "cockatoo_444.mp4": "H.264 4:4:4: frame 111 differs",
     "kivy_cityCC0.mpg": "MPEG-PS: frame 0 differs",
     "mt_mpeg4.mkv": "MPEG-4 part 2 in Matroska: 90 frames where the CLI decodes 147",
-    "pm_mpeg2.mpg": "MPEG-PS, open GOP, start 0.25 s: 28 frames where the CLI decodes 30",
     "ha_avchd_trunc.mts": "damaged AVCHD: the CLI decodes no frame, kinema counts 1 and fails on it",
-    "ha_dvb_mpeg2_trunc.ts": "damaged DVB TS: the CLI decodes 2 frames, kinema 1",
     "ha_matrix_trunc.wmv": "damaged WMV: the CLI decodes no frame, kinema 44",
 }
 

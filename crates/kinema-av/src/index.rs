@@ -40,7 +40,15 @@ pub(crate) struct FrameIndex {
 impl FrameIndex {
     /// Builds the index. Packets before the first key packet are left out: a decoder cannot
     /// reconstruct them and the ffmpeg CLI does not show them either.
+    #[cfg(test)]
     pub fn build(packets: &[PacketMeta]) -> FrameIndex {
+        FrameIndex::build_with_leading(packets, &[])
+    }
+
+    /// As [`build`](Self::build); pictures after the first key packet shown before it whose
+    /// pts is in `leading` (an open GOP at the start, as a decoder showed it) are frames too,
+    /// decoded from the first key packet.
+    pub fn build_with_leading(packets: &[PacketMeta], leading: &[i64]) -> FrameIndex {
         let first_key = match packets.iter().position(|p| p.key) {
             Some(k) => k,
             None => return FrameIndex::default(),
@@ -69,6 +77,7 @@ impl FrameIndex {
                     break;
                 }
             }
+            let start = start.or_else(|| leading.contains(&pts).then_some(first_key));
             let Some(start_pkt) = start else { continue };
             frames.push(FrameEntry {
                 pts,
@@ -90,6 +99,13 @@ impl FrameIndex {
         let mut pkt_frame = vec![None; packets.len()];
         for (i, f) in frames.iter().enumerate() {
             pkt_frame[f.pkt] = Some(i);
+        }
+        if frames
+            .first()
+            .is_some_and(|f| f.start_pkt == first_key && f.pkt != first_key)
+        {
+            // A seek to the first key packet keeps the leading pictures shown before it.
+            pkt_frame[first_key] = Some(0);
         }
         FrameIndex {
             frames,
@@ -125,14 +141,18 @@ impl FrameIndex {
             return None;
         }
         let outputs = timed;
+        // Frames output before the first key picture (leading pictures of an open GOP at the
+        // start, which some decoders show) are decoded from the first key packet too.
         let keys_out = outputs.iter().filter(|o| o.1).count();
-        let matched = keys_out == key_pkts.len() && outputs[0].1;
+        let matched = keys_out == key_pkts.len();
         let mut frames = Vec::with_capacity(outputs.len());
         let mut m = 0usize;
+        let mut seen_key = false;
         for (i, &(pts, key, untimed)) in outputs.iter().enumerate() {
-            if key && i > 0 {
+            if key && seen_key {
                 m += 1;
             }
+            seen_key |= key;
             let start_pkt = if matched { key_pkts[m] } else { key_pkts[0] };
             let own_key = matched && key;
             frames.push(FrameEntry {
@@ -158,11 +178,13 @@ impl FrameIndex {
             frames[0].key = true;
         }
         // Only key packets map to a frame (their own picture): what a seek to one drops
-        // before; other packets may hold several pictures or none.
+        // before; other packets may hold several pictures or none. The first key packet maps
+        // to frame 0, so that leading pictures shown before its own are kept.
         let mut pkt_frame = vec![None; packets];
         for &k in &key_indices {
             pkt_frame[frames[k].start_pkt] = Some(k);
         }
+        pkt_frame[frames[0].start_pkt] = Some(0);
         Some(FrameIndex {
             frames,
             key_indices,

@@ -67,9 +67,20 @@ impl FileReader {
         // SAFETY: reading a plain field of the stream's codec parameters.
         let delay = unsafe { (*vs.params.as_ptr()).video_delay };
         let reorders = delay > 0 || (nal.is_some() && packets.any_nonref()) || packets.packs_pictures(64);
+        // Pictures after the first key packet shown before it (an open GOP at the very start):
+        // whether the decoder shows them depends on the codec, so a decode pass tells.
+        let leading = {
+            let first_key = (0..packets.len()).find(|&i| packets.meta(i).1);
+            first_key.and_then(|k| packets.meta(k).0).is_some_and(|kp| {
+                (first_key.unwrap_or(0) + 1..packets.len()).any(|i| {
+                    let (pts, _, discard, _) = packets.meta(i);
+                    !discard && pts.is_some_and(|p| p < kp)
+                })
+            })
+        };
         let decoded_order = if packets.pts_missing() && !reordered && reorders {
             let t0 = std::time::Instant::now();
-            let r = order_by_decoding(&packets, &vs.params, time_base, opts);
+            let r = order_by_decoding(&packets, &vs.params, time_base, opts, packets.len());
             tracing::debug!(path = %p.display(), "display order from a decode pass: {:?} in {:.3} s",
                 r.as_ref().map(|o| o.len()), t0.elapsed().as_secs_f64());
             r
@@ -104,6 +115,19 @@ impl FileReader {
             .filter(|(_, m)| m.key)
             .map(|(i, _)| i)
             .collect();
+        // Which leading pictures the decoder shows: decode the first GOP only.
+        let shown_leading: Vec<i64> = match (leading && decoded_order.is_none(), key_pkts.first()) {
+            (true, Some(&k0)) => {
+                let until = key_pkts.get(1).map_or(packets.len(), |&k| k + 1);
+                let key_pts = metas[k0].pts.unwrap_or(i64::MIN);
+                order_by_decoding(&packets, &vs.params, time_base, opts, until)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(ts, _)| ts.filter(|&t| t < key_pts))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let index = match decoded_order
             .as_deref()
             .and_then(|o| FrameIndex::from_decode(o, &key_pkts, metas.len()))
@@ -112,7 +136,7 @@ impl FileReader {
                 packets.keep_all();
                 index
             }
-            None => FrameIndex::build(&metas),
+            None => FrameIndex::build_with_leading(&metas, &shown_leading),
         };
         if index.len() == 0 {
             return Err(match truncated {
@@ -226,14 +250,15 @@ impl FileReader {
     }
 }
 
-/// Decodes every packet once, keeping no picture: each output frame's timestamp (what a cursor
-/// matches frames by) and whether it is a key picture, in output order. `None` when the decoder
-/// cannot be opened or gives no frame.
+/// Decodes the first `until` packets once, keeping no picture: each output frame's timestamp
+/// (what a cursor matches frames by) and whether it is a key picture, in output order. `None`
+/// when the decoder cannot be opened or gives no frame.
 fn order_by_decoding(
     packets: &PacketStore,
     params: &codec::Parameters,
     time_base: ffmpeg::Rational,
     opts: &ReaderOptions,
+    until: usize,
 ) -> Option<Vec<(Option<i64>, bool)>> {
     let mut dec = crate::decoder::open_decoder(params, opts.num_threads, time_base, opts.max_pixels).ok()?;
     let mut frame = ffmpeg::frame::Video::empty();
@@ -243,7 +268,7 @@ fn order_by_decoding(
             out.push((frame.pts().or_else(|| frame.timestamp()), frame.is_key()));
         }
     };
-    for i in 0..packets.len() {
+    for i in 0..until.min(packets.len()) {
         // Like the CLI, a packet that cannot be read or decoded is skipped.
         if let Ok(p) = packets.fetch(i) {
             let _ = dec.send_packet(p.as_ref());
