@@ -22,7 +22,7 @@ import kinema
 KNOWN = {
     "cockatoo_444.mp4": "H.264 4:4:4: frame 111 differs",
     "kivy_cityCC0.mpg": "MPEG-PS: frame 0 differs",
-    "mt_mpeg4.mkv": "MPEG-4 part 2 in Matroska: 90 frames where the CLI decodes 147",
+    "mt_mpeg4.mkv": "MPEG-4 part 2 in Matroska whose timestamps restart (each pts twice): 90 frames where the CLI decodes 147",
     "ha_avchd_trunc.mts": "damaged AVCHD: the CLI decodes no frame, kinema counts 1 and fails on it",
     "ha_matrix_trunc.wmv": "damaged WMV: the CLI decodes no frame, kinema 44",
 }
