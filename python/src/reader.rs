@@ -269,6 +269,12 @@ impl VideoReader {
         Ok(self.lock()?.key_indices().to_vec())
     }
 
+    /// The container stream read (ffprobe's index, torchcodec's `stream_index`): FFmpeg's best
+    /// video stream unless `stream_index=` chose another.
+    fn stream_index(&self) -> PyResult<usize> {
+        Ok(self.lock()?.info().stream)
+    }
+
     /// Average frame rate.
     fn get_avg_fps(&self) -> PyResult<f64> {
         Ok(self.lock()?.fps())

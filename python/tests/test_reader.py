@@ -167,6 +167,7 @@ def test_stream_index_picks_a_stream(tmp_path):
          "-map", "1:v", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac", "-disposition:v:0", "0",
          "-disposition:v:1", "default", path], check=True, capture_output=True)
     assert kinema.VideoReader(path)[0].shape == (136, 240, 3)
+    assert kinema.VideoReader(path).stream_index() == 1
     assert kinema.VideoReader(path, stream_index=0)[0].shape == (90, 160, 3)
     with pytest.raises(Exception, match="stream 2 is Audio"):
         kinema.VideoReader(path, stream_index=2)

@@ -130,6 +130,7 @@ impl ApproxReader {
         let info = VideoInfo {
             codec: codec_name,
             container,
+            stream: vs.index,
             width,
             height,
             pixel_format: format!("{pix:?}").to_lowercase(),

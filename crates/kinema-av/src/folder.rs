@@ -193,6 +193,7 @@ impl FolderReader {
             }
             .into(),
             container: "image2".into(),
+            stream: 0,
             width,
             height,
             pixel_format,

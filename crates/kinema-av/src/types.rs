@@ -10,6 +10,8 @@ pub struct VideoInfo {
     pub codec: String,
     /// FFmpeg's demuxer name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `avi`, `image2`...).
     pub container: String,
+    /// The container stream read (ffprobe's index: `-map 0:N`); 0 for frame folders.
+    pub stream: usize,
     /// Coded width and height.
     pub width: u32,
     pub height: u32,

@@ -33,6 +33,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "path": a.video,
             "codec": i.codec,
             "container": i.container,
+            "stream": i.stream,
             // The frames' size (turned as the display matrix says); the stored pictures' too.
             "width": i.out_width,
             "height": i.out_height,

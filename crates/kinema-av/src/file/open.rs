@@ -172,6 +172,7 @@ impl FileReader {
         let info = VideoInfo {
             codec: vs.codec_name,
             container,
+            stream: sidx,
             width,
             height,
             pixel_format: if pix == format::Pixel::None {
