@@ -217,16 +217,29 @@ pub fn average_batch_norm_stats(net: Net, comm: &Comm) -> Result<Net> {
 /// FNV-1a of every parameter and running statistic's bits, in parameter order: equal on every
 /// rank while the ranks agree.
 pub fn weight_hash(net: &Net) -> Result<u64> {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut h = Fnv::default();
     for t in net.tensors()? {
-        for b in t.name.bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-        for v in &t.data {
-            h = (h ^ v.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+        h.eat(t.name.bytes().map(u64::from));
+        h.eat(t.data.iter().map(|v| u64::from(v.to_bits())));
+    }
+    Ok(h.0)
+}
+
+/// FNV-1a over 64-bit words: the hashes ranks compare.
+pub(crate) struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn eat(&mut self, words: impl IntoIterator<Item = u64>) {
+        for w in words {
+            self.0 = (self.0 ^ w).wrapping_mul(0x0100_0000_01b3);
         }
     }
-    Ok(h)
 }
 
 /// Which parameters have gradients, in parameter order, with their sizes: the layout of the
@@ -278,52 +291,12 @@ fn flatten(
     weight: f32,
     acc: Option<Vec<f32>>,
 ) -> Result<Vec<f32>> {
-    struct V<'a> {
-        grads: &'a GradientsParams,
-        out: Vec<f32>,
-        fresh: bool,
-        at: usize,
-        weight: f32,
-        err: Option<TrainError>,
-    }
-    impl ModuleVisitor for V<'_> {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            let Some(g) = self.grads.get::<D>(p.id) else {
-                return;
-            };
-            match values(g) {
-                Ok(v) => {
-                    if self.fresh {
-                        self.out.extend(v.iter().map(|x| x * self.weight));
-                    } else if let Some(dst) = self.out.get_mut(self.at..self.at + v.len()) {
-                        dst.iter_mut().zip(&v).for_each(|(d, x)| *d += x * self.weight);
-                    }
-                    self.at += v.len();
-                }
-                Err(e) => self.err = Some(e),
-            }
-        }
-    }
-    let fresh = acc.is_none();
-    let mut v = V {
-        grads,
-        out: acc.unwrap_or_else(|| Vec::with_capacity(layout.total)),
-        fresh,
-        at: 0,
-        weight,
-        err: None,
-    };
-    net.visit(&mut v);
-    if let Some(e) = v.err {
-        return Err(e);
-    }
-    if v.at != layout.total || v.out.len() != layout.total {
-        return Err(TrainError::Invalid(format!(
-            "gradients of {} values where the first part had {}",
-            v.at, layout.total
-        )));
-    }
-    Ok(v.out)
+    // The packer that fills all-reduce buckets, over one bucket holding everything.
+    let mut buf = acc.unwrap_or_else(|| vec![0f32; layout.total]);
+    let mut packer = Packer::new(net, grads, layout, weight);
+    packer.fill(0..layout.total, &mut buf);
+    packer.finish(layout.total)?;
+    Ok(buf)
 }
 
 /// Packs one part's gradients into all-reduce buckets on demand, in `Layout` order, each value

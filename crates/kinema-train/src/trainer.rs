@@ -402,7 +402,6 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
         }
     }
     state.parts = parts;
-    check_ranks_agree(config, &train_ds, val_len(config)?, &comm)?;
     let log_csv = out.join("log.csv");
     let epochs_csv = out.join("epochs.csv");
     if root {
@@ -441,6 +440,8 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
         )?)),
         None => None,
     };
+    let val_len = val_ds.as_ref().map_or(0, |v| v.len());
+    check_ranks_agree(config, &train_ds, val_len, &comm)?;
     // Checkpoints hold the ranks' averaged BatchNorm statistics; only rank 0 writes.
     let checkpoint = |net: Net, opt: &Optimizer, state: &TrainState| -> Result<Net> {
         let net = crate::step::average_batch_norm_stats(net, &comm)?;
@@ -680,16 +681,6 @@ fn train_ranks(config: &TrainConfig, run: &RunOptions, progress: &dyn Fn(&StepIn
     })
 }
 
-/// Validation samples (0 without a validation list).
-fn val_len(config: &TrainConfig) -> Result<usize> {
-    let Some(v) = &config.data.val else {
-        return Ok(0);
-    };
-    let p = config.resolve(v);
-    let text = std::fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
-    Ok(text.lines().filter(|l| !l.trim().is_empty()).count())
-}
-
 /// Every rank must train the same model on the same list with the same settings, or the
 /// gradients they sum do not belong together (and collectives of different sizes may hang): a
 /// hash of the config's training-relevant values and of the training list, compared with rank 0's.
@@ -697,12 +688,8 @@ fn check_ranks_agree(config: &TrainConfig, ds: &VideoClsCustom, val: usize, comm
     if !comm.is_distributed() {
         return Ok(());
     }
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = crate::step::Fnv::default();
+    let mut eat = |bytes: &[u8]| h.eat(bytes.iter().map(|&b| u64::from(b)));
     eat(format!(
         "{:?}",
         (
@@ -723,7 +710,7 @@ fn check_ranks_agree(config: &TrainConfig, ds: &VideoClsCustom, val: usize, comm
             .unwrap_or_default());
         eat(&s.label.to_le_bytes());
     }
-    let all = comm.all_gather_u64(h);
+    let all = comm.all_gather_u64(h.0);
     if let Some(r) = all.iter().position(|x| *x != all[0]) {
         return Err(TrainError::Invalid(format!(
             "rank {r}'s config or training list differs from rank 0's (model, seed, [train], clip \
