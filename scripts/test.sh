@@ -3,6 +3,8 @@
 # workspace, then the Python package (built by maturin, tested by pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One build from scratch gains nothing from incremental caches, which cost GiBs of disk.
+export CARGO_INCREMENTAL=0
 bash scripts/install-deps.sh
 cargo test --workspace --exclude kinema-python --locked "$@"
 # The GPU backends compile (no GPU here to run them): burn's wgpu and CUDA runtimes behind
