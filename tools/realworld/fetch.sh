@@ -107,9 +107,27 @@ while IFS=$'\t' read -r name reg pkg ver art member want note; do
   n_ok=$((n_ok + 1)); n_new=$((n_new + 1))
 done < "$MANIFEST"
 
-total=$(grep -vc -e '^name	' -e '^#' -e '^$' "$MANIFEST")
+# Derived files (derived.tsv): made from the corpus by the ffmpeg CLI when missing.
+n_made=0
+while IFS=$'\t' read -r name sources opts note; do
+  [ -z "$name" ] || [[ $name == \#* ]] && continue
+  [ -s "$DEST/$name" ] && { n_ok=$((n_ok + 1)); continue; }
+  inputs=()
+  IFS=, read -ra srcs <<< "$sources"
+  for s in "${srcs[@]}"; do inputs+=(-i "$DEST/$s"); done
+  tmp="$DEST/.$name.part.${name##*.}"
+  # shellcheck disable=SC2086  # the options column is a list of words
+  if ffmpeg -nostdin -v error -y "${inputs[@]}" $opts -fflags +bitexact "$tmp" && [ -s "$tmp" ]; then
+    mv -f "$tmp" "$DEST/$name"; n_ok=$((n_ok + 1)); n_made=$((n_made + 1))
+  else
+    echo "ERROR: $name: could not be made from $sources" >&2
+    rm -f "$tmp"; failed+=("$name")
+  fi
+done < "$HERE/derived.tsv"
+
+total=$(( $(grep -vc -e '^name	' -e '^#' -e '^$' "$MANIFEST") + $(grep -vc -e '^#' -e '^$' "$HERE/derived.tsv") ))
 size=$(du -sh --exclude=.dl "$DEST" 2>/dev/null | cut -f1)
-echo "realworld: $n_ok/$total files ok in $DEST ($n_new extracted, $n_dl artifacts downloaded, ${#failed[@]} failed, corpus $size, $(( $(date +%s) - start ))s)"
+echo "realworld: $n_ok/$total files ok in $DEST ($n_new extracted, $n_dl artifacts downloaded, $n_made made, ${#failed[@]} failed, corpus $size, $(( $(date +%s) - start ))s)"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}" >&2
   exit 1

@@ -121,6 +121,9 @@ impl Target {
     }
 }
 
+/// The scaler flags of the ffmpeg CLI (5.x) for the conversions it inserts itself.
+const CLI_SWS_FLAGS: &str = "bicubic";
+
 pub(crate) struct Converter {
     graph: filter::Graph,
     input: InputKey,
@@ -167,7 +170,16 @@ impl Converter {
         // and freed by avfilter_graph_free. One thread keeps graph creation cheap.
         unsafe {
             let g = graph.as_mut_ptr();
-            let opts = CString::new(format!("flags={}", target.flags)).expect("no NUL");
+            // Without a resize, the conversion is the CLI's own (its default scaler flags):
+            // the interpolation only picks how to resize. Formats that swscale cannot convert
+            // in one step (10-bit, 4:1:0, odd sizes) go through its scaler, where the flags
+            // change the chroma upsampling.
+            let flags = if target.is_native() {
+                CLI_SWS_FLAGS
+            } else {
+                target.flags
+            };
+            let opts = CString::new(format!("flags={flags}")).expect("no NUL");
             (*g).scale_sws_opts = ffmpeg::ffi::av_strdup(opts.as_ptr());
             (*g).nb_threads = 1;
         }

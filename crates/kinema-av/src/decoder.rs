@@ -100,8 +100,22 @@ impl Cursor {
     }
 
     /// Restarts decoding at the key packet `key_pkt`; frames shown before `min_pts` (leading
-    /// pictures of an open GOP) are dropped.
-    pub fn seek(&mut self, key_pkt: usize, min_pts: i64) {
+    /// pictures of an open GOP) are dropped. A new H.264 or MPEG-4 part 2 decoder sent anywhere
+    /// but the stream's first key packet `first_key` decodes that one first: these decoders
+    /// learn from the start of a stream which encoder made it (x264's, XviD's and DivX's
+    /// version in their user data) and work around its known bugs from then on, as they do
+    /// when the CLI decodes from the start; without it, a 2014 x264 4:4:4 stream decodes to
+    /// garbage after a seek.
+    pub fn seek(&mut self, packets: &PacketStore, key_pkt: usize, min_pts: i64, first_key: usize) {
+        let learns = matches!(self.dec.id(), codec::Id::H264 | codec::Id::MPEG4);
+        if !self.started && learns && key_pkt > first_key {
+            if let Ok(p) = packets.fetch(first_key) {
+                self.packets_sent += 1;
+                if self.dec.send_packet(p.as_ref()).is_ok() {
+                    self.started = true;
+                }
+            }
+        }
         if self.started {
             self.dec.flush();
         }

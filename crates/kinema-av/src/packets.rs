@@ -240,6 +240,49 @@ impl PacketStore {
         true
     }
 
+    /// Timestamps that restart or stall in a stream whose codec does not reorder (`reorders`
+    /// false), so that frames are shown in decode order whatever the times say (files cut and
+    /// joined without rewriting them, clocks reset, muxers that "fixed" a restart by repeating
+    /// the last time): where a packet's time goes back or repeats, it and every packet after it
+    /// move by the step that makes it follow the packet before, so that presentation times tell
+    /// frames apart in decode order. Uses the decode times where the container gives them
+    /// (packets without one move with the packet before), else the presentation times. A
+    /// repeated time counts only when every packet shows a picture (`every_packet_shown`; not
+    /// so in VP8, whose hidden alt-ref frames may share the next frame's time). Streams that
+    /// reorder are left alone: some demuxers (Matroska) derive their decode times from
+    /// guesses, so a time going back there proves nothing. Returns how many restarts were
+    /// joined.
+    pub fn join_restarts(&mut self, reorders: bool, every_packet_shown: bool) -> usize {
+        if reorders {
+            return 0;
+        }
+        let by_dts = self.entries.iter().any(|e| e.dts.is_some());
+        let clock = |e: &Entry| if by_dts { e.dts } else { e.pts };
+        let mut offset = 0i64;
+        let mut joined = 0;
+        let mut prev: Option<(i64, i64)> = None;
+        for e in &mut self.entries {
+            if let Some(t) = clock(e) {
+                if let Some((p, d)) = prev {
+                    if t + offset < p || (every_packet_shown && t + offset == p) {
+                        offset = p + d.max(1) - t;
+                        joined += 1;
+                    }
+                }
+                prev = Some((t + offset, e.duration));
+            }
+            if offset != 0 {
+                e.pts = e.pts.map(|v| v + offset);
+                e.dts = e.dts.map(|v| v + offset);
+                if let Data::Mem(p) = &mut e.data {
+                    p.set_pts(e.pts);
+                    p.set_dts(e.dts);
+                }
+            }
+        }
+        joined
+    }
+
     /// In sampled mode: true when two packets stored by position share bytes.
     pub fn overlapping(&self) -> bool {
         let mut spans: Vec<(u64, u64)> = self
@@ -326,7 +369,55 @@ fn pictures_in(codec: PictureCodec, data: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{picture_type, pictures_in, PictureCodec::*};
+    use super::{picture_type, pictures_in, PacketStore, PictureCodec::*};
+    use ffmpeg_next::Packet;
+
+    fn store(times: &[(Option<i64>, Option<i64>)]) -> PacketStore {
+        let mut s = PacketStore::new(None, false, None, None);
+        for &(pts, dts) in times {
+            let mut p = Packet::copy(&[1, 2, 3]);
+            p.set_pts(pts);
+            p.set_dts(dts);
+            p.set_duration(10);
+            s.push(p);
+        }
+        s
+    }
+
+    fn pts(s: &PacketStore) -> Vec<Option<i64>> {
+        (0..s.len()).map(|i| s.fetch(i).unwrap().pts()).collect()
+    }
+
+    #[test]
+    fn restarts_are_joined_in_decode_order() {
+        // Two cuts joined as they were: the second starts at 0 again.
+        let t = |v: i64| (Some(v), Some(v));
+        let mut s = store(&[t(0), t(10), t(20), t(0), t(10), t(5)]);
+        assert_eq!(s.join_restarts(false, true), 2);
+        assert_eq!(pts(&s), [0, 10, 20, 30, 40, 50].map(Some));
+        // A muxer's repair of that: the last time repeated. Where a packet may hold a picture
+        // that is not shown (VP8's alt-ref frames), repeats stay.
+        let stalled = [t(0), t(10), t(10), t(10), t(20)];
+        let mut s = store(&stalled);
+        assert_eq!(s.join_restarts(false, true), 2);
+        assert_eq!(pts(&s), [0, 10, 20, 30, 40].map(Some));
+        let mut s = store(&stalled);
+        assert_eq!(s.join_restarts(false, false), 0);
+        // Presentation times only: the same.
+        let mut s = store(&[(Some(0), None), (Some(10), None), (Some(0), None)]);
+        assert_eq!(s.join_restarts(false, true), 1);
+        assert_eq!(pts(&s), [0, 10, 20].map(Some));
+        // A codec that reorders: nothing moves.
+        let b = [
+            (Some(0), Some(-10)),
+            (Some(20), Some(0)),
+            (Some(10), Some(0)),
+            (Some(0), Some(-20)),
+        ];
+        let mut s = store(&b);
+        assert_eq!(s.join_restarts(true, true), 0);
+        assert_eq!(pts(&s), [0, 20, 10, 0].map(Some));
+    }
 
     #[test]
     fn picture_types() {

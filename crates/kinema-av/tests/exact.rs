@@ -116,6 +116,39 @@ exact! {
     rotated_90 => "rot90.mp4",
     rotated_180 => "rot180.mp4",
     rotated_270 => "rot270.mp4",
+    mpeg4_stalled_timestamps => "mpeg4_stalled_ts.mkv",
+}
+
+/// The interpolation picks how to resize; without a resize, frames are the CLI's whatever it
+/// is, also for the formats swscale converts through its scaler (10-bit, odd sizes, 4:2:2).
+#[test]
+fn interpolation_does_not_change_native_frames() {
+    for name in [
+        "hevc10.mkv",
+        "h264_444_odd99x71.mkv",
+        "h264_422.mp4",
+        "h264_pad98x66.mov",
+    ] {
+        let path = common::dir().join(name);
+        let (truth, h, w) = common::truth(&path, None);
+        let fl = h * w * 3;
+        let n = truth.len() / fl;
+        for interpolation in [kinema_av::Interpolation::Bilinear, kinema_av::Interpolation::Area] {
+            let opts = ReaderOptions {
+                interpolation,
+                ..Default::default()
+            };
+            let mut vr = VideoReader::open_with(&path, &opts).unwrap();
+            let idx: Vec<usize> = (0..n).collect();
+            let b = vr.get_batch(&idx).unwrap();
+            for i in 0..n {
+                assert!(
+                    b.frame(i) == &truth[i * fl..(i + 1) * fl],
+                    "{name}: frame {i} differs with {interpolation:?}"
+                );
+            }
+        }
+    }
 }
 
 /// A turned video resized: the size asked for is the turned picture's, and the pixels are the

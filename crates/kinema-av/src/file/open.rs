@@ -57,6 +57,15 @@ impl FileReader {
             (packets, truncated) = scan_packets(&mut ictx, path, sidx, false, nal, pictures);
         }
         drop(ictx);
+        // SAFETY: reading a plain field of the stream's codec parameters.
+        let delay = unsafe { (*vs.params.as_ptr()).video_delay };
+        let reorders = delay > 0 || (nal.is_some() && packets.any_nonref()) || packets.packs_pictures(64);
+        // Codecs with pictures that are decoded but not shown (VP8/VP9 alt-ref frames, AV1).
+        let hidden = matches!(vs.params.id(), codec::Id::VP8 | codec::Id::VP9 | codec::Id::AV1);
+        let joined = packets.join_restarts(reorders, !hidden);
+        if joined > 0 {
+            tracing::debug!(path = %p.display(), "timestamps restart {joined} time(s): joined in decode order");
+        }
         let reordered = packets.reorder_by_picture_type();
         if reordered {
             tracing::debug!(path = %p.display(), "B-frames without pts: display order from the picture types");
@@ -64,9 +73,6 @@ impl FileReader {
         // Packets without presentation times from a codec that reorders, whose order the
         // picture types could not give (DivX packed B-frames, H.264/HEVC in AVI): one decode of
         // every packet tells the frames and their order, as the CLI shows them.
-        // SAFETY: reading a plain field of the stream's codec parameters.
-        let delay = unsafe { (*vs.params.as_ptr()).video_delay };
-        let reorders = delay > 0 || (nal.is_some() && packets.any_nonref()) || packets.packs_pictures(64);
         // Pictures after the first key packet shown before it (an open GOP at the very start):
         // whether the decoder shows them depends on the codec, so a decode pass tells.
         let leading = {

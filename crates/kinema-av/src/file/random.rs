@@ -51,7 +51,8 @@ impl FileReader {
                 };
                 let key_pts = self.index.pkt_frame[start].map(|k| self.index.frames[k].pts);
                 let min_pts = key_pts.unwrap_or(i64::MIN);
-                self.cursors[slot].seek(start, min_pts);
+                let first_key = self.index.frames[0].start_pkt;
+                self.cursors[slot].seek(&self.packets, start, min_pts, first_key);
                 slot
             }
         };

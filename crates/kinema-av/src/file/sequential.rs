@@ -19,7 +19,7 @@ impl FileReader {
     pub fn sequential(&mut self) -> Result<SeqState> {
         let mut cursor = self.new_cursor()?;
         let f0 = self.index.frames[0];
-        cursor.seek(f0.start_pkt, f0.pts);
+        cursor.seek(&self.packets, f0.start_pkt, f0.pts, f0.start_pkt);
         let first = cursor.next_frame(&self.packets, &self.index);
         let pending = match first {
             Some(i) => {

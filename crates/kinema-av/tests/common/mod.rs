@@ -386,6 +386,22 @@ fn make_derived(d: &Path) {
             ]);
         });
     }
+    // Timestamps that restart a third of the way in, remuxed: the Matroska muxer "repairs"
+    // them by repeating the last time until they pass it again (each frame still shown).
+    once("mpeg4_stalled_ts.mkv", &|t| {
+        ffmpeg(&[
+            "-y",
+            "-i",
+            &p("mpeg4.avi"),
+            "-c",
+            "copy",
+            "-bsf:v",
+            "setts=ts=if(gte(N\\,10)\\,TS-10*DURATION\\,TS)",
+            "-f",
+            "matroska",
+            t,
+        ]);
+    });
     once("garbage.mp4", &|t| {
         let mut x: u32 = 12345;
         let bytes: Vec<u8> = (0..20000)
