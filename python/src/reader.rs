@@ -280,7 +280,9 @@ impl VideoReader {
         Ok(self.lock()?.fps())
     }
 
-    /// `(start, end)` seconds of frames: float32 `[2]` for an int, `[N, 2]` otherwise.
+    /// `(start, end)` seconds of frames: float32 `[2]` for an int, `[N, 2]` otherwise. As in
+    /// decord (`(pts - start_time) * time_base`), times count from the stream's start, the
+    /// first frame's time: frame 0 starts at 0 on a stream that starts at 0.54 s (MPEG-PS).
     fn get_frame_timestamp<'py>(
         &self,
         py: Python<'py>,
@@ -293,11 +295,16 @@ impl VideoReader {
             frame_indices(idx, self.len)?
         };
         let r = self.lock()?;
+        let start = if self.len > 0 {
+            r.get_frame_timestamp(0).map_err(err)?.0
+        } else {
+            0.0
+        };
         let mut out = Vec::with_capacity(picks.len() * 2);
         for &i in &picks {
             let (a, b) = r.get_frame_timestamp(i).map_err(err)?;
-            out.push(a as f32);
-            out.push(b as f32);
+            out.push((a - start) as f32);
+            out.push((b - start) as f32);
         }
         drop(r);
         let arr = numpy::PyArray1::from_vec(py, out);

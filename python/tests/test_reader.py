@@ -171,3 +171,20 @@ def test_stream_index_picks_a_stream(tmp_path):
     assert kinema.VideoReader(path, stream_index=0)[0].shape == (90, 160, 3)
     with pytest.raises(Exception, match="stream 2 is Audio"):
         kinema.VideoReader(path, stream_index=2)
+
+
+def test_timestamps_count_from_the_stream_start(tmp_path):
+    """decord's `(pts - start_time)`: an MPEG-TS stream starts at 1.4 s, its frame 0 at 0."""
+    import subprocess
+    path = str(tmp_path / "late.ts")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-t", "1",
+         "-c:v", "mpeg2video", "-g", "10", path], check=True, capture_output=True)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=start_time", "-of", "csv=p=0", path], capture_output=True, text=True)
+    assert float(probe.stdout.split(",")[0]) > 1.0, "the MPEG-TS muxer starts streams late"
+    vr = kinema.VideoReader(path)
+    ts = vr.get_frame_timestamp(range(len(vr)))
+    assert ts[0, 0] == 0.0
+    assert ts[:, 0] == pytest.approx(np.arange(len(vr)) / 25, abs=1e-4)
+    assert ts[-1, 1] == pytest.approx(len(vr) / 25, abs=1e-4)

@@ -160,13 +160,17 @@ impl Cursor {
     }
 
     /// As `next_frame`; with `want`, packets of non-reference pictures whose frame is not
-    /// wanted are not decoded at all.
+    /// wanted and comes before the last wanted one are not decoded at all. Pictures after it
+    /// (the few a reordering decoder takes in before it shows the last wanted frame) are
+    /// decoded: the next batch or frame in order continues from here instead of starting
+    /// again at the key frame for a picture left out.
     pub fn next_frame_wanting(
         &mut self,
         packets: &PacketStore,
         index: &FrameIndex,
         want: Option<&std::collections::HashSet<usize>>,
     ) -> Option<usize> {
+        let last_wanted = want.and_then(|w| w.iter().max().copied());
         loop {
             if self.finished {
                 return None;
@@ -204,7 +208,9 @@ impl Cursor {
                         self.next_pkt += 1;
                         if let Some(w) = want {
                             let frame = index.pkt_frame[i];
-                            if packets.droppable(i) && frame.is_none_or(|f| !w.contains(&f)) {
+                            let unwanted =
+                                frame.is_none_or(|f| !w.contains(&f) && last_wanted.is_some_and(|l| f < l));
+                            if packets.droppable(i) && unwanted {
                                 if let Some(f) = frame {
                                     self.skipped.insert(f);
                                 }
