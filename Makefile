@@ -54,5 +54,8 @@ parity:
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd fuzz && ls corpus/open_decode/* >/dev/null 2>&1 || bash make_seeds.sh corpus/open_decode
+	# The real-world corpus's small files seed it too, when fetched (tools/realworld/fetch.sh).
+	rw=$${KINEMA_CACHE:-$$HOME/.cache/kinema}/realworld; [ ! -d "$$rw" ] || \
+		find "$$rw" -maxdepth 1 -type f -size -300k -exec cp -n {} fuzz/corpus/open_decode/ \;
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run open_decode corpus/open_decode -- \
 		-max_total_time=$${FUZZ_SECONDS:-600} -rss_limit_mb=4096 -timeout=30

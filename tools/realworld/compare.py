@@ -256,10 +256,17 @@ def semantics(k, d):
         out["ts"] = k.get("ts_error") or d.get("ts_error")
     out["keys"] = ("same" if k.get("keys") == d.get("keys")
                    else f"kinema {len(k.get('keys') or [])}, decord {len(d.get('keys') or [])}")
-    md5 = k.get("md5") or []
-    out["neg"] = tuple("yes" if x.get("neg") and md5 and x.get("neg") == (x.get("md5") or [None])[-1]
-                       else str(x.get("neg")) for x in (k, d))
-    out["past_end"] = (k.get("past_end"), d.get("past_end"))
+
+    def neg(x):
+        v = x.get("neg")
+        if v is None:
+            return "-"
+        if v.startswith("error"):
+            return v
+        return "yes" if v == (x.get("md5") or [None])[-1] else "differs from its last frame"
+
+    out["neg"] = (neg(k), neg(d))
+    out["past_end"] = (k.get("past_end") or "-", d.get("past_end") or "-")
     return out
 
 
@@ -426,7 +433,8 @@ def main(argv):
         ts = sm["ts"]
         ts0 = sm.get("ts0") or (None, None)
         f0 = ", ".join("-" if v is None else f"{v:.3f}" for v in ts0)
-        print(f"| {r['name']} | {ts if isinstance(ts, str) else f'{ts:.3f}'} | {f0} | {esc(sm['keys'])} "
+        ts = "-" if ts is None else esc(ts) if isinstance(ts, str) else f"{ts:.3f}"
+        print(f"| {r['name']} | {ts} | {f0} | {esc(sm['keys'])} "
               f"| {', '.join(esc(v) for v in sm['neg'])} | {', '.join(str(v) for v in sm['past_end'])} |")
 
     # ---- decord's len vs the CLI
