@@ -11,7 +11,7 @@ use ffmpeg_next as ffmpeg;
 
 use crate::cache::FrameCache;
 use crate::convert::{frame_bytes, InputKey, RgbOutput, Target};
-use crate::decoder::{open_decoder, share};
+use crate::decoder::{open_decoder, prime, share};
 use crate::error::{AvError, Result};
 use crate::options::{check_size, ReaderOptions};
 use crate::setup::init;
@@ -96,13 +96,22 @@ impl ApproxReader {
             keys.sort_unstable();
             keys
         };
-        let dec = open_decoder(&vs.params, opts.num_threads, time_base, opts.max_pixels).map_err(|e| {
-            AvError::Unsupported {
-                path: p.clone(),
-                codec: codec_name.clone(),
-                reason: format!("cannot open the decoder: {e}"),
+        let mut dec =
+            open_decoder(&vs.params, opts.num_threads, time_base, opts.max_pixels).map_err(|e| {
+                AvError::Unsupported {
+                    path: p.clone(),
+                    codec: codec_name.clone(),
+                    reason: format!("cannot open the decoder: {e}"),
+                }
+            })?;
+        // The demuxer is at the start here, and every read seeks first.
+        let mut first = Packet::empty();
+        while first.read(&mut ictx).is_ok() {
+            if first.stream() == sidx {
+                prime(&mut dec, &first);
+                break;
             }
-        })?;
+        }
         check_size(&p, width, height, opts.max_pixels)?;
         let target = Target::of(opts).turned(vs.rotation, opts.autorotate);
         let output = RgbOutput::new(

@@ -60,6 +60,20 @@ pub(crate) fn share(f: &frame::Video) -> frame::Video {
     out
 }
 
+/// Gives a new decoder the stream's first packet, then forgets the picture: H.264 and MPEG-4
+/// part 2 decoders learn from the start of a stream which encoder made it (x264's, XviD's and
+/// DivX's versions in their user data) and work around that encoder's known bugs from then on,
+/// as when the CLI decodes from the start; a decoder that starts at a later key frame without
+/// it decodes a 2014 x264 4:4:4 stream to garbage. True when the packet was sent.
+pub(crate) fn prime(dec: &mut decoder::Video, first: &ffmpeg::Packet) -> bool {
+    if !matches!(dec.id(), codec::Id::H264 | codec::Id::MPEG4) {
+        return false;
+    }
+    let sent = dec.send_packet(first).is_ok();
+    dec.flush();
+    sent
+}
+
 pub(crate) struct Cursor {
     dec: decoder::Video,
     next_pkt: usize,
@@ -100,19 +114,13 @@ impl Cursor {
     }
 
     /// Restarts decoding at the key packet `key_pkt`; frames shown before `min_pts` (leading
-    /// pictures of an open GOP) are dropped. A new H.264 or MPEG-4 part 2 decoder sent anywhere
-    /// but the stream's first key packet `first_key` decodes that one first: these decoders
-    /// learn from the start of a stream which encoder made it (x264's, XviD's and DivX's
-    /// version in their user data) and work around its known bugs from then on, as they do
-    /// when the CLI decodes from the start; without it, a 2014 x264 4:4:4 stream decodes to
-    /// garbage after a seek.
+    /// pictures of an open GOP) are dropped. A new decoder sent anywhere but the stream's first
+    /// key packet `first_key` is primed with that one first (see [`prime`]).
     pub fn seek(&mut self, packets: &PacketStore, key_pkt: usize, min_pts: i64, first_key: usize) {
-        let learns = matches!(self.dec.id(), codec::Id::H264 | codec::Id::MPEG4);
-        if !self.started && learns && key_pkt > first_key {
+        if !self.started && key_pkt > first_key {
             if let Ok(p) = packets.fetch(first_key) {
-                self.packets_sent += 1;
-                if self.dec.send_packet(p.as_ref()).is_ok() {
-                    self.started = true;
+                if prime(&mut self.dec, p.as_ref()) {
+                    self.packets_sent += 1;
                 }
             }
         }
