@@ -41,6 +41,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import describe  # noqa: E402  (the corpus's ffprobe helpers)
+from check import cli_md5  # noqa: E402  (the CLI's truth, as check.py makes it)
 CHUNK = 16
 SEED = 0
 NRAND = 32
@@ -192,34 +195,17 @@ def run_worker(python, args, timeout):
     return {"crash": f"exit {p.returncode}: " + (_short(tail[-1]) if tail else "no output")}
 
 
-def cli_md5(path, stream):
-    out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", f"0:{stream}", "-fps_mode", "passthrough",
-         "-pix_fmt", "rgb24", "-f", "framemd5", "-"], capture_output=True, text=True)
-    return [l.rsplit(",", 1)[1].strip() for l in out.stdout.splitlines() if l and not l.startswith("#")]
-
-
 def probe(path, stream):
-    """(codec, container) of the stream read (the first video stream if None), like describe.py."""
-    r = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", path],
-                       capture_output=True, text=True)
-    try:
-        info = json.loads(r.stdout or "{}")
-    except json.JSONDecodeError:
-        info = {}
+    """(codec, container) of the stream read (the first video stream if None), as describe.py
+    labels them."""
+    info = describe.probe(path)
     fmt = (info.get("format") or {}).get("format_name", "?")
     streams = info.get("streams", [])
     vs = [s for s in streams if s.get("index") == stream] if stream is not None else []
     vs = vs or [s for s in streams if s.get("codec_type") == "video"]
     if not vs:
         return "none", fmt
-    v = vs[0]
-    extra = []
-    if v.get("pix_fmt") not in (None, "yuv420p"):
-        extra.append(v["pix_fmt"])
-    if v.get("color_range") == "pc":
-        extra.append("full range")
-    return v.get("codec_name", "?") + (f" ({', '.join(extra)})" if extra else ""), fmt
+    return describe.codec_label(vs[0]), fmt
 
 
 def verdict(res, truth):

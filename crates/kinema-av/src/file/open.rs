@@ -70,20 +70,19 @@ impl FileReader {
         if reordered {
             tracing::debug!(path = %p.display(), "B-frames without pts: display order from the picture types");
         }
-        // Packets without presentation times from a codec that reorders, whose order the
-        // picture types could not give (DivX packed B-frames, H.264/HEVC in AVI): one decode of
-        // every packet tells the frames and their order, as the CLI shows them.
         // Pictures after the first key packet shown before it (an open GOP at the very start):
         // whether the decoder shows them depends on the codec, so a decode pass tells.
-        let leading = {
-            let first_key = (0..packets.len()).find(|&i| packets.meta(i).1);
-            first_key.and_then(|k| packets.meta(k).0).is_some_and(|kp| {
-                (first_key.unwrap_or(0) + 1..packets.len()).any(|i| {
+        let leading = (0..packets.len()).find(|&i| packets.meta(i).1).is_some_and(|k| {
+            packets.meta(k).0.is_some_and(|kp| {
+                (k + 1..packets.len()).any(|i| {
                     let (pts, _, discard, _) = packets.meta(i);
                     !discard && pts.is_some_and(|p| p < kp)
                 })
             })
-        };
+        });
+        // Packets without presentation times from a codec that reorders, whose order the
+        // picture types could not give (DivX packed B-frames, H.264/HEVC in AVI): one decode of
+        // every packet tells the frames and their order, as the CLI shows them.
         let decoded_order = if packets.pts_missing() && !reordered && reorders {
             let t0 = std::time::Instant::now();
             let r = order_by_decoding(&packets, &vs.params, time_base, opts, packets.len());

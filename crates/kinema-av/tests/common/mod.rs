@@ -355,52 +355,33 @@ fn make_derived(d: &Path) {
             t,
         ]);
     });
+    // Stream copy of `src` into `muxer` with output options `opts`.
+    let remux = |src: &str, opts: &[&str], muxer: &str, t: &str| {
+        let input = p(src);
+        ffmpeg(
+            &[
+                &["-y", "-i", input.as_str(), "-c", "copy"][..],
+                opts,
+                &["-f", muxer, t],
+            ]
+            .concat(),
+        );
+    };
     once("faststart.mp4", &|t| {
-        ffmpeg(&[
-            "-y",
-            "-i",
-            &p("h264_bframes.mp4"),
-            "-c",
-            "copy",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            t,
-        ]);
+        remux("h264_bframes.mp4", &["-movflags", "+faststart"], "mp4", t)
     });
     // Phone videos: the same pictures with a display matrix (the mov muxer's `rotate` tag).
     for angle in ["90", "180", "270"] {
         once(&format!("rot{angle}.mp4"), &|t| {
-            ffmpeg(&[
-                "-y",
-                "-i",
-                &p("h264_bframes.mp4"),
-                "-c",
-                "copy",
-                "-metadata:s:v:0",
-                &format!("rotate={angle}"),
-                "-f",
-                "mp4",
-                t,
-            ]);
+            let tag = format!("rotate={angle}");
+            remux("h264_bframes.mp4", &["-metadata:s:v:0", &tag], "mp4", t)
         });
     }
     // Timestamps that restart a third of the way in, remuxed: the Matroska muxer "repairs"
     // them by repeating the last time until they pass it again (each frame still shown).
     once("mpeg4_stalled_ts.mkv", &|t| {
-        ffmpeg(&[
-            "-y",
-            "-i",
-            &p("mpeg4.avi"),
-            "-c",
-            "copy",
-            "-bsf:v",
-            "setts=ts=if(gte(N\\,10)\\,TS-10*DURATION\\,TS)",
-            "-f",
-            "matroska",
-            t,
-        ]);
+        let restart = "setts=ts=if(gte(N\\,10)\\,TS-10*DURATION\\,TS)";
+        remux("mpeg4.avi", &["-bsf:v", restart], "matroska", t)
     });
     once("garbage.mp4", &|t| {
         let mut x: u32 = 12345;
