@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages kinema builds and tests with, only those that are missing:
 # FFmpeg's development libraries (the reader links the system FFmpeg), clang/libclang (bindgen),
+# cmake and nasm (libjpeg-turbo),
 # oneDNN (libdnnl-dev), pkg-config, the ffmpeg CLI (the tests' ground truth and sample videos) and Python's venv/pip
 # (the Python package), OpenMPI (distributed training).
 set -euo pipefail
@@ -13,6 +14,11 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v clang >/dev/null || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v cc >/dev/null || need+=(build-essential)
+# libjpeg-turbo (frame folders' JPEG decoder) builds from the turbojpeg crate's sources with cmake,
+# its SIMD code with nasm; djpeg is the tests' reference for JPEG frames.
+command -v cmake >/dev/null || need+=(cmake)
+command -v nasm >/dev/null || need+=(nasm)
+command -v djpeg >/dev/null || need+=(libjpeg-turbo-progs)
 # oneDNN, the CPU engine of eval (crates/kinema-dnnl opens libdnnl.so.2 at run time, its build reads the headers).
 [ -f /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
 # MPI (distributed training: mpirun -np N kinema train): OpenMPI's headers and mpicc for rsmpi's

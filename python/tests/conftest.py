@@ -1,5 +1,7 @@
-"""Test videos made with the ffmpeg CLI, and the CLI's frames as the reference."""
+"""Test videos made with the ffmpeg CLI, and the CLI's frames as the reference (libjpeg-turbo's,
+as PIL and OpenCV read them, for the JPEG frame folder)."""
 
+import os
 import shutil
 import subprocess
 
@@ -54,7 +56,19 @@ def cli_frames(path, vf=None):
     return np.frombuffer(probe, dtype=np.uint8).reshape(-1, h, w, 3)
 
 
+def jpeg_frames(folder):
+    """Every frame of a JPEG folder as libjpeg-turbo's djpeg decodes it: [N, H, W, 3] uint8."""
+    out = []
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".jpg")):
+        ppm = subprocess.run(["djpeg", os.path.join(folder, name)], check=True, capture_output=True).stdout
+        magic, w, h, _maxval, pixels = ppm.split(maxsplit=4)
+        assert magic == b"P6", name
+        out.append(np.frombuffer(pixels, dtype=np.uint8).reshape(int(h), int(w), 3))
+    return np.stack(out)
+
+
 @pytest.fixture(scope="session")
 def reference(videos):
-    """The CLI's frames of every test video, computed once."""
-    return {name: cli_frames(path) for name, path in videos.items()}
+    """The CLI's frames of every test video (libjpeg-turbo's for the folder), computed once."""
+    return {name: jpeg_frames(path) if name == "folder" else cli_frames(path)
+            for name, path in videos.items()}

@@ -116,7 +116,7 @@ impl Target {
         self
     }
 
-    fn is_native(&self) -> bool {
+    pub fn is_native(&self) -> bool {
         self.width.is_none() && self.height.is_none()
     }
 }

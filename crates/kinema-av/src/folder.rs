@@ -1,10 +1,14 @@
-//! Frame folders (`img_00001.jpg`, ...): every image is one frame, decoded by FFmpeg's own JPEG
-//! / PNG decoders and converted exactly like video frames, so a dataset cannot tell the two
-//! apart.
+//! Frame folders (`img_00001.jpg`, ...): every image is one frame. JPEG frames decode with
+//! libjpeg-turbo as PIL, OpenCV and GluonCV's frame-folder loaders read them (accurate integer
+//! IDCT, smooth chroma upsampling, straight to RGB); PNG frames, and the JPEG frames libjpeg-turbo
+//! refuses or warns about (CMYK, 12-bit, damaged data), go through FFmpeg's decoders and the
+//! video frames' conversion.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use ffmpeg::{codec, decoder, frame, Packet, Rational};
+use ffmpeg::{codec, decoder, format::Pixel, frame, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use crate::convert::{InputKey, RgbOutput, Target};
@@ -40,8 +44,45 @@ pub(crate) fn expand_pattern(pattern: &str, n: usize) -> Result<String> {
     Ok(format!("{}{}{}", &pattern[..start], num, &rest[dpos + 1..]))
 }
 
+/// A JPEG's size and layout as libjpeg-turbo reads them from its header, when libjpeg-turbo can
+/// decode it to RGB.
+struct JpegHeader {
+    width: u32,
+    height: u32,
+    pixel_format: &'static str,
+}
+
+fn jpeg_header(tj: &mut turbojpeg::Decompressor, bytes: &[u8]) -> Option<JpegHeader> {
+    use turbojpeg::{Colorspace, Subsamp};
+    let h = tj.read_header(bytes).ok()?;
+    // CMYK and YCCK only decode to CMYK; lossless JPEGs may hold more than 8 bits.
+    if matches!(h.colorspace, Colorspace::CMYK | Colorspace::YCCK) || h.is_lossless {
+        return None;
+    }
+    // Named as FFmpeg names the decoded picture (its JPEG decoder gives full-range YUV).
+    let pixel_format = match h.subsamp {
+        Subsamp::Gray => "gray",
+        Subsamp::None if h.colorspace == Colorspace::RGB => "gbrp",
+        Subsamp::None => "yuvj444p",
+        Subsamp::Sub2x1 => "yuvj422p",
+        Subsamp::Sub2x2 => "yuvj420p",
+        Subsamp::Sub1x2 => "yuvj440p",
+        Subsamp::Sub4x1 => "yuvj411p",
+        _ => "unknown",
+    };
+    Some(JpegHeader {
+        width: u32::try_from(h.width).ok()?,
+        height: u32::try_from(h.height).ok()?,
+        pixel_format,
+    })
+}
+
 /// Decodes one still image (JPEG or PNG, told apart by their magic bytes).
 struct ImageDecoder {
+    /// libjpeg-turbo, made on the first JPEG.
+    turbo: Option<turbojpeg::Decompressor>,
+    /// An RGB24 picture libjpeg-turbo decodes into when the frame is resized afterwards.
+    rgb: Option<frame::Video>,
     jpeg: Option<decoder::Video>,
     png: Option<decoder::Video>,
     frame: frame::Video,
@@ -53,6 +94,8 @@ impl ImageDecoder {
     fn new(max_pixels: u64) -> ImageDecoder {
         ImageDecoder {
             max_pixels,
+            turbo: None,
+            rgb: None,
             jpeg: None,
             png: None,
             frame: frame::Video::empty(),
@@ -60,8 +103,26 @@ impl ImageDecoder {
         }
     }
 
-    fn decode(&mut self, path: &Path) -> Result<&frame::Video> {
-        let bytes = std::fs::read(path).map_err(|e| AvError::io(path, e))?;
+    fn turbo(&mut self) -> Option<&mut turbojpeg::Decompressor> {
+        if self.turbo.is_none() {
+            self.turbo = turbojpeg::Decompressor::new().ok();
+        }
+        self.turbo.as_mut()
+    }
+
+    /// The size and pixel format of the image in `path` (`bytes`), from the JPEG header where
+    /// libjpeg-turbo reads the image, else by decoding it.
+    fn probe(&mut self, path: &Path, bytes: &[u8]) -> Result<(u32, u32, String)> {
+        if bytes.starts_with(&[0xFF, 0xD8]) {
+            if let Some(h) = self.turbo().and_then(|tj| jpeg_header(tj, bytes)) {
+                return Ok((h.width, h.height, h.pixel_format.into()));
+            }
+        }
+        let f = self.decode_ffmpeg(path, bytes)?;
+        Ok((f.width(), f.height(), format!("{:?}", f.format()).to_lowercase()))
+    }
+
+    fn decode_ffmpeg(&mut self, path: &Path, bytes: &[u8]) -> Result<&frame::Video> {
         let corrupt = |reason: String| AvError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -97,7 +158,7 @@ impl ImageDecoder {
             *slot = Some(d);
         }
         let dec = slot.as_mut().expect("set above");
-        let pkt = Packet::copy(&bytes);
+        let pkt = Packet::copy(bytes);
         let sent = dec.send_packet(&pkt);
         let mut got = dec.receive_frame(&mut self.frame);
         if got.is_err() {
@@ -112,10 +173,79 @@ impl ImageDecoder {
         Ok(&self.frame)
     }
 
-    fn decode_into(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
-        self.decode(path)?;
+    /// Decodes a JPEG with libjpeg-turbo into `dst`, straight when no resize is asked, else
+    /// through the RGB scratch picture and the converter. `false`: libjpeg-turbo refused the
+    /// image or warned about its data (nothing usable was written).
+    fn decode_turbo(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        target: Target,
+        want: (u32, u32),
+        dst: &mut [u8],
+    ) -> Result<bool> {
+        let max_pixels = self.max_pixels;
+        let Some(tj) = self.turbo() else {
+            return Ok(false);
+        };
+        let Some(h) = jpeg_header(tj, bytes) else {
+            return Ok(false);
+        };
+        check_size(path, h.width, h.height, max_pixels)?;
+        let (w, ht) = (h.width as usize, h.height as usize);
+        fn image(
+            pixels: &mut [u8],
+            width: usize,
+            pitch: usize,
+            height: usize,
+        ) -> turbojpeg::Image<&mut [u8]> {
+            turbojpeg::Image {
+                pixels,
+                width,
+                pitch,
+                height,
+                format: turbojpeg::PixelFormat::RGB,
+            }
+        }
+        if (h.width, h.height) == want && dst.len() == w * ht * 3 {
+            return Ok(tj.decompress(bytes, image(dst, w, w * 3, ht)).is_ok());
+        }
+        let fresh = self
+            .rgb
+            .as_ref()
+            .is_none_or(|f| (f.width(), f.height()) != (h.width, h.height));
+        if fresh {
+            self.rgb = Some(frame::Video::new(Pixel::RGB24, h.width, h.height));
+        }
+        let rgb = self.rgb.as_mut().expect("set above");
+        let pitch = rgb.stride(0);
+        let tj = self.turbo.as_mut().expect("made above");
+        if tj
+            .decompress(bytes, image(rgb.data_mut(0), w, pitch, ht))
+            .is_err()
+        {
+            return Ok(false);
+        }
+        self.convert(path, target, want, dst, true)?;
+        Ok(true)
+    }
+
+    /// Converts the last picture (libjpeg-turbo's RGB one when `turbo`, else FFmpeg's frame).
+    fn convert(
+        &mut self,
+        path: &Path,
+        target: Target,
+        want: (u32, u32),
+        dst: &mut [u8],
+        turbo: bool,
+    ) -> Result<()> {
+        let src = if turbo {
+            self.rgb.as_ref().expect("decoded into")
+        } else {
+            &self.frame
+        };
         if self.out.is_none() {
-            let key = InputKey::of(&self.frame);
+            let key = InputKey::of(src);
             let out =
                 RgbOutput::new(key, Rational::new(1, 1), target).map_err(|reason| AvError::Convert {
                     path: path.to_path_buf(),
@@ -132,8 +262,37 @@ impl ImageDecoder {
             self.out = Some(out);
         }
         let out = self.out.as_mut().expect("set above");
-        out.convert(&self.frame, dst).map_err(|e| e.into_av(path))
+        out.convert(src, dst).map_err(|e| e.into_av(path))
     }
+
+    fn decode_into(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
+        let bytes = std::fs::read(path).map_err(|e| AvError::io(path, e))?;
+        if bytes.starts_with(&[0xFF, 0xD8]) && self.decode_turbo(path, &bytes, target, want, dst)? {
+            return Ok(());
+        }
+        self.decode_ffmpeg(path, &bytes)?;
+        self.convert(path, target, want, dst, false)
+    }
+}
+
+/// The frames of `dir` named by `pattern` from number `start` on, in order, up to the first
+/// number that has no file (one directory listing, not a lookup per frame).
+fn list_frames(dir: &Path, pattern: &str, start: usize) -> Result<Vec<PathBuf>> {
+    let names: HashSet<OsString> = std::fs::read_dir(dir)
+        .map_err(|e| AvError::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+        .map(|e| e.file_name())
+        .collect();
+    let mut files = Vec::new();
+    for n in start.. {
+        let name = OsString::from(expand_pattern(pattern, n)?);
+        if !names.contains(&name) {
+            break;
+        }
+        files.push(dir.join(name));
+    }
+    Ok(files)
 }
 
 pub(crate) struct FolderReader {
@@ -147,16 +306,7 @@ pub(crate) struct FolderReader {
 impl FolderReader {
     pub fn open(dir: &Path, opts: &ReaderOptions) -> Result<FolderReader> {
         init();
-        let mut files = Vec::new();
-        let mut n = opts.frame_start;
-        loop {
-            let f = dir.join(expand_pattern(&opts.frame_pattern, n)?);
-            if !f.is_file() {
-                break;
-            }
-            files.push(f);
-            n += 1;
-        }
+        let files = list_frames(dir, &opts.frame_pattern, opts.frame_start)?;
         if files.is_empty() {
             return Err(AvError::Open {
                 path: dir.to_path_buf(),
@@ -167,20 +317,30 @@ impl FolderReader {
             });
         }
         let mut dec = ImageDecoder::new(opts.max_pixels);
-        let f0 = dec.decode(&files[0])?;
-        let (width, height) = (f0.width(), f0.height());
+        let bytes = std::fs::read(&files[0]).map_err(|e| AvError::io(&files[0], e))?;
+        let (width, height, pixel_format) = dec.probe(&files[0], &bytes)?;
         check_size(&files[0], width, height, opts.max_pixels)?;
-        let pixel_format = format!("{:?}", f0.format()).to_lowercase();
         let target = Target::of(opts);
-        let out = RgbOutput::new(InputKey::of(f0), Rational::new(1, 1), target).map_err(|reason| {
-            AvError::Convert {
-                path: files[0].clone(),
-                reason,
-            }
-        })?;
-        let (out_width, out_height) = out.size();
+        // The output size: the picture's, or the converter's for a resize (its graph, made
+        // here for an RGB picture, is remade for another input layout when one comes).
+        let (out_width, out_height) = if target.is_native() {
+            (width, height)
+        } else {
+            let key = InputKey {
+                width,
+                height,
+                format: Pixel::RGB24,
+            };
+            let out =
+                RgbOutput::new(key, Rational::new(1, 1), target).map_err(|reason| AvError::Convert {
+                    path: files[0].clone(),
+                    reason,
+                })?;
+            let size = out.size();
+            dec.out = Some(out);
+            size
+        };
         check_size(&files[0], out_width, out_height, opts.max_pixels)?;
-        dec.out = Some(out);
         let fps = opts.folder_fps;
         let info = VideoInfo {
             codec: if files[0]

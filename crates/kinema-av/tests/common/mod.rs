@@ -421,8 +421,105 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// One JPEG as libjpeg-turbo's `djpeg` decodes it (its defaults: accurate integer IDCT, smooth
+/// upsampling; what PIL and OpenCV give): `(rgb, height, width)`, grey replicated to RGB.
+pub fn djpeg(file: &Path) -> (Vec<u8>, usize, usize) {
+    let out = Command::new("djpeg")
+        .arg(file)
+        .output()
+        .expect("djpeg (Debian's libjpeg-turbo-progs)");
+    assert!(
+        out.status.success(),
+        "djpeg {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // PPM (P6) or PGM (P5): magic, width, height, maxval, one whitespace byte, then the samples.
+    let b = out.stdout;
+    let mut fields = Vec::new();
+    let mut i = 2;
+    while fields.len() < 3 {
+        while b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let s = i;
+        while b[i].is_ascii_digit() {
+            i += 1;
+        }
+        fields.push(std::str::from_utf8(&b[s..i]).unwrap().parse::<usize>().unwrap());
+    }
+    let (w, h, px) = (fields[0], fields[1], &b[i + 1..]);
+    let rgb = if &b[..2] == b"P5" {
+        px.iter().flat_map(|&v| [v, v, v]).collect()
+    } else {
+        px.to_vec()
+    };
+    assert_eq!(rgb.len(), w * h * 3, "djpeg {}", file.display());
+    (rgb, h, w)
+}
+
+/// The frames of a JPEG frame folder (`img_00001.jpg`, ...) as libjpeg-turbo decodes them,
+/// resized by the CLI's `-vf scale=W:H` from RGB when `vf` is given.
+fn jpeg_folder_truth(dir: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
+    let mut all = Vec::new();
+    let (mut h, mut w) = (0, 0);
+    for n in 1.. {
+        let f = dir.join(format!("img_{n:05}.jpg"));
+        if !f.is_file() {
+            break;
+        }
+        let (rgb, fh, fw) = djpeg(&f);
+        (h, w) = (fh, fw);
+        all.extend(rgb);
+    }
+    let Some(vf) = vf else {
+        return (all, h, w);
+    };
+    let mut child = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+        ])
+        .args([
+            "-s",
+            &format!("{w}x{h}"),
+            "-i",
+            "-",
+            "-vf",
+            vf,
+            "-pix_fmt",
+            "rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &all).unwrap());
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(out.status.success(), "ffmpeg -vf {vf}");
+    let size = vf.strip_prefix("scale=").expect("a scale filter");
+    let mut p = size.split(':').take(2).map(|x| x.parse::<usize>().unwrap());
+    let (w, h) = (p.next().unwrap(), p.next().unwrap());
+    (out.stdout, h, w)
+}
+
 /// The CLI's decode of every frame: `(frames, height, width)`; `vf` adds a filter (scale).
+/// JPEG frame folders: libjpeg-turbo's decode (the reference the reader's docs name for them).
 pub fn truth(path: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
+    if path.join("img_00001.jpg").is_file() {
+        return jpeg_folder_truth(path, vf);
+    }
     let input = if path.is_dir() {
         let first = std::fs::read_dir(path).unwrap().next().unwrap().unwrap().path();
         let pat = if first.extension().unwrap() == "png" {
