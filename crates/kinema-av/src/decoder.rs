@@ -76,6 +76,8 @@ pub(crate) fn prime(dec: &mut decoder::Video, first: &ffmpeg::Packet) -> bool {
 
 pub(crate) struct Cursor {
     dec: decoder::Video,
+    /// Frame threads of its decoder (1: decodes on the caller's thread).
+    pub threads: usize,
     next_pkt: usize,
     key_pkt: usize,
     min_pts: i64,
@@ -94,9 +96,10 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    pub fn new(dec: decoder::Video) -> Cursor {
+    pub fn new(dec: decoder::Video, threads: usize) -> Cursor {
         Cursor {
             dec,
+            threads,
             next_pkt: 0,
             key_pkt: 0,
             min_pts: i64::MIN,

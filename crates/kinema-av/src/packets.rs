@@ -94,6 +94,14 @@ impl PacketStore {
             }
     }
 
+    /// Bytes of packet `i`.
+    pub fn size(&self, i: usize) -> usize {
+        match &self.entries[i].data {
+            Data::File { size, .. } => *size,
+            Data::Mem(p) => p.size(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -55,6 +55,11 @@ pub(crate) struct FileReader {
     /// before, they come out as in a full decode.
     earlier_start: std::collections::HashMap<usize, usize>,
     clock: u64,
+    /// Reads in a row that each start a frame or two after the last frame read before (reading
+    /// in order: single frames count one each, a batch makes it `IN_ORDER` at once).
+    in_order: usize,
+    /// The last frame the last read (single frame or batch) asked for.
+    last_get: Option<usize>,
     /// Appended to "no picture" errors where the frame order may be unknown.
     order_hint: Option<&'static str>,
 }
@@ -153,19 +158,16 @@ impl FileReader {
         Ok(())
     }
 
-    fn new_cursor(&self) -> Result<Cursor> {
-        let dec = open_decoder(
-            &self.params,
-            self.opts.num_threads,
-            self.time_base,
-            self.opts.max_pixels,
-        )
-        .map_err(|e| AvError::Unsupported {
-            path: self.path.clone(),
-            codec: self.info.codec.clone(),
-            reason: format!("cannot open the decoder: {e}"),
+    /// A new decoder with `threads` frame threads.
+    fn new_cursor(&self, threads: usize) -> Result<Cursor> {
+        let dec = open_decoder(&self.params, threads, self.time_base, self.opts.max_pixels).map_err(|e| {
+            AvError::Unsupported {
+                path: self.path.clone(),
+                codec: self.info.codec.clone(),
+                reason: format!("cannot open the decoder: {e}"),
+            }
         })?;
-        Ok(Cursor::new(dec))
+        Ok(Cursor::new(dec, threads))
     }
 
     fn convert(&mut self, frame: &frame::Video, dst: &mut [u8]) -> Result<()> {

@@ -209,6 +209,8 @@ impl FileReader {
             layout_known: false,
             retired: (0, 0),
             misses: Default::default(),
+            in_order: 0,
+            last_get: None,
             earlier_start: Default::default(),
             clock: 0,
             order_hint,

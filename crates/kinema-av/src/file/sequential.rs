@@ -17,7 +17,7 @@ impl FileReader {
     /// waiting for their next packet. The first frame is decoded here: it confirms the layout,
     /// so `width`/`height` are final when the caller sizes its buffers.
     pub fn sequential(&mut self) -> Result<SeqState> {
-        let mut cursor = self.new_cursor()?;
+        let mut cursor = self.new_cursor(self.opts.num_threads)?;
         let f0 = self.index.frames[0];
         cursor.seek(&self.packets, f0.start_pkt, f0.pts, f0.start_pkt);
         let first = cursor.next_frame(&self.packets, &self.index);
