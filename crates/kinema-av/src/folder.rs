@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use ffmpeg::{codec, decoder, format::Pixel, frame, Packet, Rational};
+use ffmpeg::{codec, decoder, frame, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use crate::convert::{InputKey, RgbOutput, Target};
@@ -81,8 +81,6 @@ fn jpeg_header(tj: &mut turbojpeg::Decompressor, bytes: &[u8]) -> Option<JpegHea
 struct ImageDecoder {
     /// libjpeg-turbo, made on the first JPEG.
     turbo: Option<turbojpeg::Decompressor>,
-    /// An RGB24 picture libjpeg-turbo decodes into when the frame is resized afterwards.
-    rgb: Option<frame::Video>,
     jpeg: Option<decoder::Video>,
     png: Option<decoder::Video>,
     frame: frame::Video,
@@ -95,7 +93,6 @@ impl ImageDecoder {
         ImageDecoder {
             max_pixels,
             turbo: None,
-            rgb: None,
             jpeg: None,
             png: None,
             frame: frame::Video::empty(),
@@ -173,9 +170,10 @@ impl ImageDecoder {
         Ok(&self.frame)
     }
 
-    /// Decodes a JPEG with libjpeg-turbo into `dst`, straight when no resize is asked, else
-    /// through the RGB scratch picture and the converter. `false`: libjpeg-turbo refused the
-    /// image or warned about its data (nothing usable was written).
+    /// Decodes a JPEG at its own size with libjpeg-turbo straight into `dst`. `false`: a resize
+    /// is asked (FFmpeg's decoder and the CLI's scaler do it: scaling the YUV picture costs a
+    /// third of scaling the RGB one), or libjpeg-turbo refused the image or warned about its
+    /// data (nothing usable was written).
     fn decode_turbo(
         &mut self,
         path: &Path,
@@ -184,6 +182,9 @@ impl ImageDecoder {
         want: (u32, u32),
         dst: &mut [u8],
     ) -> Result<bool> {
+        if !target.is_native() {
+            return Ok(false);
+        }
         let max_pixels = self.max_pixels;
         let Some(tj) = self.turbo() else {
             return Ok(false);
@@ -193,59 +194,23 @@ impl ImageDecoder {
         };
         check_size(path, h.width, h.height, max_pixels)?;
         let (w, ht) = (h.width as usize, h.height as usize);
-        fn image(
-            pixels: &mut [u8],
-            width: usize,
-            pitch: usize,
-            height: usize,
-        ) -> turbojpeg::Image<&mut [u8]> {
-            turbojpeg::Image {
-                pixels,
-                width,
-                pitch,
-                height,
-                format: turbojpeg::PixelFormat::RGB,
-            }
-        }
-        if (h.width, h.height) == want && dst.len() == w * ht * 3 {
-            return Ok(tj.decompress(bytes, image(dst, w, w * 3, ht)).is_ok());
-        }
-        let fresh = self
-            .rgb
-            .as_ref()
-            .is_none_or(|f| (f.width(), f.height()) != (h.width, h.height));
-        if fresh {
-            self.rgb = Some(frame::Video::new(Pixel::RGB24, h.width, h.height));
-        }
-        let rgb = self.rgb.as_mut().expect("set above");
-        let pitch = rgb.stride(0);
-        let tj = self.turbo.as_mut().expect("made above");
-        if tj
-            .decompress(bytes, image(rgb.data_mut(0), w, pitch, ht))
-            .is_err()
-        {
+        if (h.width, h.height) != want || dst.len() != w * ht * 3 {
             return Ok(false);
         }
-        self.convert(path, target, want, dst, true)?;
-        Ok(true)
+        let image = turbojpeg::Image {
+            pixels: dst,
+            width: w,
+            pitch: w * 3,
+            height: ht,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        Ok(tj.decompress(bytes, image).is_ok())
     }
 
-    /// Converts the last picture (libjpeg-turbo's RGB one when `turbo`, else FFmpeg's frame).
-    fn convert(
-        &mut self,
-        path: &Path,
-        target: Target,
-        want: (u32, u32),
-        dst: &mut [u8],
-        turbo: bool,
-    ) -> Result<()> {
-        let src = if turbo {
-            self.rgb.as_ref().expect("decoded into")
-        } else {
-            &self.frame
-        };
+    /// Converts FFmpeg's last decoded picture.
+    fn convert(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
         if self.out.is_none() {
-            let key = InputKey::of(src);
+            let key = InputKey::of(&self.frame);
             let out =
                 RgbOutput::new(key, Rational::new(1, 1), target).map_err(|reason| AvError::Convert {
                     path: path.to_path_buf(),
@@ -262,7 +227,7 @@ impl ImageDecoder {
             self.out = Some(out);
         }
         let out = self.out.as_mut().expect("set above");
-        out.convert(src, dst).map_err(|e| e.into_av(path))
+        out.convert(&self.frame, dst).map_err(|e| e.into_av(path))
     }
 
     fn decode_into(&mut self, path: &Path, target: Target, want: (u32, u32), dst: &mut [u8]) -> Result<()> {
@@ -271,7 +236,7 @@ impl ImageDecoder {
             return Ok(());
         }
         self.decode_ffmpeg(path, &bytes)?;
-        self.convert(path, target, want, dst, false)
+        self.convert(path, target, want, dst)
     }
 }
 
@@ -321,16 +286,12 @@ impl FolderReader {
         let (width, height, pixel_format) = dec.probe(&files[0], &bytes)?;
         check_size(&files[0], width, height, opts.max_pixels)?;
         let target = Target::of(opts);
-        // The output size: the picture's, or the converter's for a resize (its graph, made
-        // here for an RGB picture, is remade for another input layout when one comes).
+        // The output size: the picture's, or for a resize the converter's (made for the
+        // picture FFmpeg's decoder gives, which resized frames go through).
         let (out_width, out_height) = if target.is_native() {
             (width, height)
         } else {
-            let key = InputKey {
-                width,
-                height,
-                format: Pixel::RGB24,
-            };
+            let key = InputKey::of(dec.decode_ffmpeg(&files[0], &bytes)?);
             let out =
                 RgbOutput::new(key, Rational::new(1, 1), target).map_err(|reason| AvError::Convert {
                     path: files[0].clone(),

@@ -491,3 +491,54 @@ fn the_best_video_stream_is_read_and_any_other_on_request() {
     let vr = VideoReader::open(&first_default).unwrap();
     assert_eq!((vr.width(), vr.height()), (160, 90));
 }
+
+/// JPEG frames of other layouts (grey, 4:4:4 at an odd size, 4:2:2, progressive) equal
+/// libjpeg-turbo's `djpeg`, as PIL and OpenCV read them; a batch on several threads too.
+#[test]
+fn jpeg_folders_of_every_layout_equal_libjpeg_turbo() {
+    for (pix, size, progressive) in [
+        ("gray", "64x48", false),
+        ("yuvj444p", "67x35", false),
+        ("yuvj422p", "66x50", false),
+        ("yuvj420p", "80x60", true),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let pattern = d.path().join("img_%05d.jpg");
+        let mut args = vec!["-y", "-f", "lavfi", "-i"];
+        let src = format!("testsrc2=size={size}:rate=10");
+        args.extend([src.as_str(), "-frames:v", "6", "-pix_fmt", pix, "-q:v", "4"]);
+        args.push(pattern.to_str().unwrap());
+        common::ffmpeg(&args);
+        if progressive {
+            // Re-encode the first frame progressive with libjpeg-turbo's own tool.
+            let f = d.path().join("img_00001.jpg");
+            let ppm = std::process::Command::new("djpeg")
+                .arg(&f)
+                .output()
+                .unwrap()
+                .stdout;
+            let ppm_path = d.path().join("f.ppm");
+            std::fs::write(&ppm_path, ppm).unwrap();
+            let jpg = std::process::Command::new("cjpeg")
+                .args(["-progressive", "-quality", "90"])
+                .arg(&ppm_path)
+                .output()
+                .unwrap();
+            assert!(jpg.status.success());
+            std::fs::remove_file(&ppm_path).unwrap();
+            std::fs::write(&f, jpg.stdout).unwrap();
+        }
+        let mut vr = VideoReader::open(d.path()).unwrap_or_else(|e| panic!("{pix}: {e}"));
+        assert_eq!(vr.len(), 6, "{pix}");
+        let b = vr.get_batch(&[5, 0, 3, 1, 2, 4, 0]).unwrap();
+        for (k, i) in [5, 0, 3, 1, 2, 4, 0].into_iter().enumerate() {
+            let (rgb, h, w) = common::djpeg(&d.path().join(format!("img_{:05}.jpg", i + 1)));
+            assert_eq!((vr.width() as usize, vr.height() as usize), (w, h), "{pix}");
+            assert!(b.frame(k) == rgb.as_slice(), "{pix} frame {i} differs from djpeg");
+            assert!(
+                vr.get(i).unwrap().data == rgb,
+                "{pix} get({i}) differs from djpeg"
+            );
+        }
+    }
+}

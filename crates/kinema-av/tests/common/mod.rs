@@ -458,9 +458,8 @@ pub fn djpeg(file: &Path) -> (Vec<u8>, usize, usize) {
     (rgb, h, w)
 }
 
-/// The frames of a JPEG frame folder (`img_00001.jpg`, ...) as libjpeg-turbo decodes them,
-/// resized by the CLI's `-vf scale=W:H` from RGB when `vf` is given.
-fn jpeg_folder_truth(dir: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
+/// The frames of a JPEG frame folder (`img_00001.jpg`, ...) as libjpeg-turbo decodes them.
+fn jpeg_folder_truth(dir: &Path) -> (Vec<u8>, usize, usize) {
     let mut all = Vec::new();
     let (mut h, mut w) = (0, 0);
     for n in 1.. {
@@ -472,53 +471,15 @@ fn jpeg_folder_truth(dir: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
         (h, w) = (fh, fw);
         all.extend(rgb);
     }
-    let Some(vf) = vf else {
-        return (all, h, w);
-    };
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-        ])
-        .args([
-            "-s",
-            &format!("{w}x{h}"),
-            "-i",
-            "-",
-            "-vf",
-            vf,
-            "-pix_fmt",
-            "rgb24",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &all).unwrap());
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    assert!(out.status.success(), "ffmpeg -vf {vf}");
-    let size = vf.strip_prefix("scale=").expect("a scale filter");
-    let mut p = size.split(':').take(2).map(|x| x.parse::<usize>().unwrap());
-    let (w, h) = (p.next().unwrap(), p.next().unwrap());
-    (out.stdout, h, w)
+    (all, h, w)
 }
 
 /// The CLI's decode of every frame: `(frames, height, width)`; `vf` adds a filter (scale).
-/// JPEG frame folders: libjpeg-turbo's decode (the reference the reader's docs name for them).
+/// JPEG frame folders at their own size: libjpeg-turbo's decode (the reference the reader's
+/// docs name for them); resized, the CLI's.
 pub fn truth(path: &Path, vf: Option<&str>) -> (Vec<u8>, usize, usize) {
-    if path.join("img_00001.jpg").is_file() {
-        return jpeg_folder_truth(path, vf);
+    if vf.is_none() && path.join("img_00001.jpg").is_file() {
+        return jpeg_folder_truth(path);
     }
     let input = if path.is_dir() {
         let first = std::fs::read_dir(path).unwrap().next().unwrap().unwrap().path();
