@@ -31,10 +31,7 @@ impl FileReader {
             ));
         }
         // A batch that starts right after the last read continues reading in order.
-        let (first, last) = (order[0].0, order[order.len() - 1].0);
-        let near = self.last_get.is_some_and(|l| first > l && first - l <= 2);
-        self.in_order = if near { self.in_order.max(IN_ORDER) } else { 0 };
-        self.last_get = Some(last);
+        self.note_read(order[0].0, order[order.len() - 1].0, IN_ORDER);
         let want: HashSet<usize> = indices.iter().copied().collect();
         self.fill_batch(indices.len(), &order, &want, &mut out)?;
         Ok(out.expect("at least one frame"))

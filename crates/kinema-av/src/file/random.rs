@@ -217,12 +217,19 @@ impl FileReader {
         Ok(share(self.cursors[slot].frame()))
     }
 
+    /// Records a read of frames `first..=last`: one that starts a frame or two after the last
+    /// read continues reading in order and adds `weight` to the run of such reads (a batch
+    /// counts as `IN_ORDER` at once); any other read ends the run.
+    pub(super) fn note_read(&mut self, first: usize, last: usize, weight: usize) {
+        let near = self.last_get.is_some_and(|l| first > l && first - l <= 2);
+        self.in_order = if near { self.in_order + weight } else { 0 };
+        self.last_get = Some(last);
+    }
+
     /// One frame, through the cache: random single-frame access does not decode a GOP twice.
     pub fn get(&mut self, idx: usize) -> Result<FrameBatch> {
         self.check(idx)?;
-        let near = self.last_get.is_some_and(|l| idx > l && idx - l <= 2);
-        self.in_order = if near { self.in_order + 1 } else { 0 };
-        self.last_get = Some(idx);
+        self.note_read(idx, idx, 1);
         let f = self.frame_at(idx, true, None)?;
         self.confirm(&f)?;
         let mut out = FrameBatch::zeros(1, self.info.out_height as usize, self.info.out_width as usize);
