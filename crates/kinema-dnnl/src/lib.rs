@@ -8,6 +8,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod conv;
 mod ops;
 mod program;
 mod raw;
@@ -17,8 +18,10 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+pub use conv::{ConvShape, TrainConv};
 pub use ops::{
-    concat, convolution_forward, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,
+    concat, convolution_backward_data, convolution_backward_weights, convolution_forward,
+    convolution_forward_training, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,
     softmax_forward, ConvParams, PoolAlg, PoolParams,
 };
 pub use program::{Constant, HostFn, MemId, Program};
@@ -332,6 +335,26 @@ impl Memory {
         })
     }
 
+    /// `md` over `len` values at `ptr`, a buffer the caller owns.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` `f32` values that stay alive, and that nothing else writes,
+    /// until the returned object is dropped; they are written only if it is used as a
+    /// destination.
+    pub(crate) unsafe fn wrap(engine: &Engine, md: &MemoryDesc, ptr: *mut f32, len: usize) -> Result<Memory> {
+        if md.size_bytes() > len * std::mem::size_of::<f32>() {
+            return Err(DnnlError::Invalid(format!(
+                "a buffer of {len} values is smaller than {} bytes",
+                md.size_bytes()
+            )));
+        }
+        Ok(Memory {
+            raw: Memory::create(engine, md, ptr as *mut c_void)?,
+            md: md.clone(),
+            base: None,
+        })
+    }
+
     /// `md` over `base`'s buffer from byte `offset` (a reshape, a strided view, a buffer
     /// reused for another value); refused if it does not fit.
     pub fn view(
@@ -506,6 +529,12 @@ pub enum Query {
     Weights,
     /// The destination.
     Dst,
+    /// The source's gradient (a backward-data pass's output).
+    DiffSrc,
+    /// The weights' gradient.
+    DiffWeights,
+    /// The destination's gradient (a backward pass's input).
+    DiffDst,
 }
 
 /// A primitive descriptor: an implementation picked for one operation, its layouts decided.
@@ -524,6 +553,9 @@ impl PrimitiveDesc {
             Query::Src => b::dnnl_query_src_md,
             Query::Weights => b::dnnl_query_weights_md,
             Query::Dst => b::dnnl_query_dst_md,
+            Query::DiffSrc => b::dnnl_query_diff_src_md,
+            Query::DiffWeights => b::dnnl_query_diff_weights_md,
+            Query::DiffDst => b::dnnl_query_diff_dst_md,
         };
         ops::query_md(self.raw, what, 0)
     }
@@ -571,6 +603,14 @@ pub enum Arg {
     Bias,
     /// The destination; a reorder's `to`.
     Dst,
+    /// The source's gradient.
+    DiffSrc,
+    /// The weights' gradient.
+    DiffWeights,
+    /// The bias's gradient.
+    DiffBias,
+    /// The destination's gradient.
+    DiffDst,
 }
 
 impl Arg {
@@ -581,6 +621,10 @@ impl Arg {
             Arg::Weights => b::DNNL_ARG_WEIGHTS,
             Arg::Bias => b::DNNL_ARG_BIAS,
             Arg::Dst => b::DNNL_ARG_DST,
+            Arg::DiffSrc => b::DNNL_ARG_DIFF_SRC,
+            Arg::DiffWeights => b::DNNL_ARG_DIFF_WEIGHTS,
+            Arg::DiffBias => b::DNNL_ARG_DIFF_BIAS,
+            Arg::DiffDst => b::DNNL_ARG_DIFF_DST,
         }) as i32
     }
 }
@@ -615,10 +659,19 @@ impl Primitive {
                 .filter(|md| !md.dims().is_empty())
                 .map(|md| (a, md))
         };
-        let mut args: Vec<(Arg, MemoryDesc)> = [Arg::Src, Arg::Weights, Arg::Bias, Arg::Dst]
-            .into_iter()
-            .filter_map(named)
-            .collect();
+        let mut args: Vec<(Arg, MemoryDesc)> = [
+            Arg::Src,
+            Arg::Weights,
+            Arg::Bias,
+            Arg::Dst,
+            Arg::DiffSrc,
+            Arg::DiffWeights,
+            Arg::DiffBias,
+            Arg::DiffDst,
+        ]
+        .into_iter()
+        .filter_map(named)
+        .collect();
         args.extend((0..).map(Arg::MultipleSrc).map_while(named));
         Ok(Primitive { raw, args })
     }

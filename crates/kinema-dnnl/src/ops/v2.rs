@@ -197,20 +197,27 @@ pub(crate) fn append_eltwise(
     )
 }
 
-/// The primitive descriptor of the operation descriptor `desc` (2.x: op desc, then pd).
-fn create<D>(desc: &D, attr: Option<&Attr>, engine: &Engine, call: &'static str) -> Result<PrimitiveDesc> {
+/// The primitive descriptor of the operation descriptor `desc` (2.x: op desc, then pd); a
+/// backward operation takes its forward primitive descriptor as `hint`.
+fn create<D>(
+    desc: &D,
+    attr: Option<&Attr>,
+    engine: &Engine,
+    hint: Option<&PrimitiveDesc>,
+    call: &'static str,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let mut raw = ptr::null_mut();
     check(
-        // SAFETY: desc is an initialised operation descriptor of the kind the call expects; attr and
-        // engine are alive (a null attr means the defaults).
+        // SAFETY: desc is an initialised operation descriptor of the kind the call expects; attr,
+        // engine and hint are alive (a null attr means the defaults, a null hint none).
         unsafe {
             l.dnnl_primitive_desc_create(
                 &mut raw,
                 desc as *const D as b::const_dnnl_op_desc_t,
                 attr.map_or(ptr::null(), |a| a.raw as *const _),
                 engine.raw,
-                ptr::null(),
+                hint.map_or(ptr::null(), |h| h.raw as *const _),
             )
         },
         call,
@@ -229,8 +236,22 @@ pub fn convolution_forward(
     p: &ConvParams<'_>,
     attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, attr, b::dnnl_forward_inference)
+}
+
+/// A forward-training convolution: the hint its backward passes are made from.
+pub fn convolution_forward_training(engine: &Engine, p: &ConvParams<'_>) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, None, b::dnnl_forward_training)
+}
+
+fn conv_forward(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+    prop: b::dnnl_prop_kind_t,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
-    let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
+    let g = geometry(p)?;
     let mut desc: b::dnnl_convolution_desc_t = zeroed();
     check(
         // SAFETY: desc is a local; every descriptor is valid; the dims arrays hold one value per
@@ -238,21 +259,111 @@ pub fn convolution_forward(
         unsafe {
             l.dnnl_dilated_convolution_forward_desc_init(
                 &mut desc,
-                b::dnnl_forward_inference,
+                prop,
                 b::dnnl_convolution_direct,
                 p.src.as_raw(),
                 p.weights.as_raw(),
                 p.bias.map_or(ptr::null(), |m| m.as_raw()),
                 p.dst.as_raw(),
-                dims_of(p.strides)?.as_ptr(),
-                dims_of(&dil)?.as_ptr(),
-                dims_of(p.pad_l)?.as_ptr(),
-                dims_of(p.pad_r)?.as_ptr(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
             )
         },
         "dnnl_dilated_convolution_forward_desc_init",
     )?;
-    create(&desc, attr, engine, "dnnl_primitive_desc_create (convolution)")
+    create(
+        &desc,
+        attr,
+        engine,
+        None,
+        "dnnl_primitive_desc_create (convolution)",
+    )
+}
+
+/// A convolution's gradient with respect to its source: `p.src` is the source gradient's
+/// descriptor, `p.dst` the destination gradient's; `hint` is the forward-training descriptor.
+pub fn convolution_backward_data(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    hint: &PrimitiveDesc,
+) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let g = geometry(p)?;
+    let mut desc: b::dnnl_convolution_desc_t = zeroed();
+    check(
+        // SAFETY: as in conv_forward.
+        unsafe {
+            l.dnnl_dilated_convolution_backward_data_desc_init(
+                &mut desc,
+                b::dnnl_convolution_direct,
+                p.src.as_raw(),
+                p.weights.as_raw(),
+                p.dst.as_raw(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
+            )
+        },
+        "dnnl_dilated_convolution_backward_data_desc_init",
+    )?;
+    create(
+        &desc,
+        None,
+        engine,
+        Some(hint),
+        "dnnl_primitive_desc_create (convolution backward data)",
+    )
+}
+
+/// A convolution's gradient with respect to its weights (and bias): `p.weights` and `p.bias`
+/// are the gradients' descriptors, `p.dst` the destination gradient's; `hint` as above.
+pub fn convolution_backward_weights(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    hint: &PrimitiveDesc,
+) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let g = geometry(p)?;
+    let mut desc: b::dnnl_convolution_desc_t = zeroed();
+    check(
+        // SAFETY: as in conv_forward.
+        unsafe {
+            l.dnnl_dilated_convolution_backward_weights_desc_init(
+                &mut desc,
+                b::dnnl_convolution_direct,
+                p.src.as_raw(),
+                p.weights.as_raw(),
+                p.bias.map_or(ptr::null(), |m| m.as_raw()),
+                p.dst.as_raw(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
+            )
+        },
+        "dnnl_dilated_convolution_backward_weights_desc_init",
+    )?;
+    create(
+        &desc,
+        None,
+        engine,
+        Some(hint),
+        "dnnl_primitive_desc_create (convolution backward weights)",
+    )
+}
+
+/// Strides, dilations (oneDNN counts 0 as none), padding before and after, as oneDNN's dims.
+fn geometry(p: &ConvParams<'_>) -> Result<[b::dnnl_dims_t; 4]> {
+    let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
+    Ok([
+        dims_of(p.strides)?,
+        dims_of(&dil)?,
+        dims_of(p.pad_l)?,
+        dims_of(p.pad_r)?,
+    ])
 }
 
 /// A forward-inference pooling from `src` to `dst`.
@@ -288,7 +399,7 @@ pub fn pooling_forward(
         },
         "dnnl_pooling_v2_forward_desc_init",
     )?;
-    create(&desc, None, engine, "dnnl_primitive_desc_create (pooling)")
+    create(&desc, None, engine, None, "dnnl_primitive_desc_create (pooling)")
 }
 
 /// An element-wise ReLU over `data` (in place or not: source and destination share `data`).
@@ -309,7 +420,7 @@ pub fn eltwise_forward(engine: &Engine, data: &MemoryDesc) -> Result<PrimitiveDe
         },
         "dnnl_eltwise_forward_desc_init",
     )?;
-    create(&desc, None, engine, "dnnl_primitive_desc_create (eltwise)")
+    create(&desc, None, engine, None, "dnnl_primitive_desc_create (eltwise)")
 }
 
 /// A forward-inference inner product (`src` of rank 2 to 5, `weights` `[O, src dims but N]`).
@@ -337,7 +448,13 @@ pub fn inner_product_forward(
         },
         "dnnl_inner_product_forward_desc_init",
     )?;
-    create(&desc, attr, engine, "dnnl_primitive_desc_create (inner product)")
+    create(
+        &desc,
+        attr,
+        engine,
+        None,
+        "dnnl_primitive_desc_create (inner product)",
+    )
 }
 
 /// A batched matrix product `dst = src x weights` (strided descriptors for transposes).
@@ -363,7 +480,7 @@ pub fn matmul(
         },
         "dnnl_matmul_desc_init",
     )?;
-    create(&desc, attr, engine, "dnnl_primitive_desc_create (matmul)")
+    create(&desc, attr, engine, None, "dnnl_primitive_desc_create (matmul)")
 }
 
 /// A softmax over `axis` of `data` (in place).
@@ -377,7 +494,7 @@ pub fn softmax_forward(engine: &Engine, data: &MemoryDesc, axis: usize) -> Resul
         },
         "dnnl_softmax_forward_desc_init",
     )?;
-    create(&desc, None, engine, "dnnl_primitive_desc_create (softmax)")
+    create(&desc, None, engine, None, "dnnl_primitive_desc_create (softmax)")
 }
 
 /// A concatenation of `srcs` along `axis`; `dst` `None` lets oneDNN pick its layout.

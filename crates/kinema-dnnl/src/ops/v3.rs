@@ -251,8 +251,22 @@ pub fn convolution_forward(
     p: &ConvParams<'_>,
     attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, attr, b::dnnl_forward_inference)
+}
+
+/// A forward-training convolution: the hint its backward passes are made from.
+pub fn convolution_forward_training(engine: &Engine, p: &ConvParams<'_>) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, None, b::dnnl_forward_training)
+}
+
+fn conv_forward(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+    prop: b::dnnl_prop_kind_t,
+) -> Result<PrimitiveDesc> {
     let l = lib()?;
-    let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
+    let g = geometry(p)?;
     let mut raw = ptr::null_mut();
     check(
         // SAFETY: out-pointer to a local; descriptors live; one value per spatial dimension.
@@ -260,22 +274,100 @@ pub fn convolution_forward(
             l.dnnl_convolution_forward_primitive_desc_create(
                 &mut raw,
                 engine.raw,
-                b::dnnl_forward_inference,
+                prop,
                 b::dnnl_convolution_direct,
                 p.src.as_raw(),
                 p.weights.as_raw(),
                 optional(p.bias),
                 p.dst.as_raw(),
-                dims_of(p.strides)?.as_ptr(),
-                dims_of(&dil)?.as_ptr(),
-                dims_of(p.pad_l)?.as_ptr(),
-                dims_of(p.pad_r)?.as_ptr(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
                 attr_raw(attr),
             )
         },
         "dnnl_convolution_forward_primitive_desc_create",
     )?;
     Ok(PrimitiveDesc { raw })
+}
+
+/// A convolution's gradient with respect to its source: `p.src` is the source gradient's
+/// descriptor, `p.dst` the destination gradient's; `hint` is the forward-training descriptor.
+pub fn convolution_backward_data(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    hint: &PrimitiveDesc,
+) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let g = geometry(p)?;
+    let mut raw = ptr::null_mut();
+    check(
+        // SAFETY: as in conv_forward; hint is alive.
+        unsafe {
+            l.dnnl_convolution_backward_data_primitive_desc_create(
+                &mut raw,
+                engine.raw,
+                b::dnnl_convolution_direct,
+                p.src.as_raw(),
+                p.weights.as_raw(),
+                p.dst.as_raw(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
+                hint.raw as *const _,
+                ptr::null(),
+            )
+        },
+        "dnnl_convolution_backward_data_primitive_desc_create",
+    )?;
+    Ok(PrimitiveDesc { raw })
+}
+
+/// A convolution's gradient with respect to its weights (and bias): `p.weights` and `p.bias`
+/// are the gradients' descriptors, `p.dst` the destination gradient's; `hint` as above.
+pub fn convolution_backward_weights(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    hint: &PrimitiveDesc,
+) -> Result<PrimitiveDesc> {
+    let l = lib()?;
+    let g = geometry(p)?;
+    let mut raw = ptr::null_mut();
+    check(
+        // SAFETY: as in conv_forward; hint is alive.
+        unsafe {
+            l.dnnl_convolution_backward_weights_primitive_desc_create(
+                &mut raw,
+                engine.raw,
+                b::dnnl_convolution_direct,
+                p.src.as_raw(),
+                p.weights.as_raw(),
+                optional(p.bias),
+                p.dst.as_raw(),
+                g[0].as_ptr(),
+                g[1].as_ptr(),
+                g[2].as_ptr(),
+                g[3].as_ptr(),
+                hint.raw as *const _,
+                ptr::null(),
+            )
+        },
+        "dnnl_convolution_backward_weights_primitive_desc_create",
+    )?;
+    Ok(PrimitiveDesc { raw })
+}
+
+/// Strides, dilations (oneDNN counts 0 as none), padding before and after, as oneDNN's dims.
+fn geometry(p: &ConvParams<'_>) -> Result<[b::dnnl_dims_t; 4]> {
+    let dil: Vec<usize> = p.dilation.iter().map(|&d| d.saturating_sub(1)).collect();
+    Ok([
+        dims_of(p.strides)?,
+        dims_of(&dil)?,
+        dims_of(p.pad_l)?,
+        dims_of(p.pad_r)?,
+    ])
 }
 
 /// A forward-inference pooling from `src` to `dst`.
