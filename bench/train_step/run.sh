@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# One training step (forward + backward + SGD with momentum and weight decay) of I3D ResNet-50
-# and R(2+1)D-18 at the same shapes: kinema (burn Flex, release build) and PyTorch CPU eager,
-# one after the other in one run, on the same machine and thread count; prints the table and
+# One training step (forward + backward + SGD with momentum and weight decay) of I3D ResNet-50,
+# R(2+1)D-18 and TSN ResNet-50 (8 segments), each at two shapes: kinema (release; convolutions
+# and BatchNorm fused on the CPU) and PyTorch CPU eager, one after the other in one run, on the
+# same machine and thread count; prints the table (time and peak memory of each process) and
 # writes bench/train_step/RESULTS.md.
 #
 # env: BENCH_VENV (default ~/.cache/kinema/bench-venv: torch + torchvision, shared with the
-#      decode benchmark), SHAPES ("batch:frames:size" list, default "2:8:112 1:16:112"),
-#      STEPS (default 3), WARMUP (default 1)
+#      decode benchmark), ROWS (lines "kinema_model torch_model batch frames size segments",
+#      default below), STEPS (default 3), WARMUP (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=${BENCH_VENV:-$HOME/.cache/kinema/bench-venv}
-SHAPES=${SHAPES:-"2:8:112 1:16:112"}
+ROWS=${ROWS:-"i3d_resnet50_v1_custom i3d_resnet50_v1 2 8 112 1
+i3d_resnet50_v1_custom i3d_resnet50_v1 1 16 112 1
+r2plus1d_resnet18_custom r2plus1d_resnet18 2 8 112 1
+r2plus1d_resnet18_custom r2plus1d_resnet18 1 16 112 1
+resnet50_v1b_custom tsn_resnet50 1 1 224 8
+resnet50_v1b_custom tsn_resnet50 2 1 112 8"}
 STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-1}
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null; then
@@ -25,15 +31,12 @@ KSTEP=target/release/examples/train_step
 OUT=bench/train_step/results
 mkdir -p "$OUT"
 : > "$OUT/raw.jsonl"
-for shape in $SHAPES; do
-  IFS=: read -r B T S <<< "$shape"
-  for pair in "i3d_resnet50_v1_custom i3d_resnet50_v1" "r2plus1d_resnet18_custom r2plus1d_resnet18"; do
-    read -r KM TM <<< "$pair"
-    echo "[bench] $TM batch $B, $T frames, ${S}px" >&2
-    "$KSTEP" --model "$KM" --batch "$B" --frames "$T" --size "$S" --steps "$STEPS" --warmup "$WARMUP" 2>/dev/null | sed "s/\"impl\"/\"anchor_model\":\"$TM\",\"impl\"/" >> "$OUT/raw.jsonl"
-    "$PY" bench/train_step/torch_step.py --model "$TM" --batch "$B" --frames "$T" --size "$S" --steps "$STEPS" --warmup "$WARMUP" >> "$OUT/raw.jsonl"
-  done
-done
+while read -r KM TM B T S G; do
+  [ -n "$KM" ] || continue
+  echo "[bench] $TM batch $B, $T frames, ${S}px, $G segments" >&2
+  "$KSTEP" --model "$KM" --batch "$B" --frames "$T" --size "$S" --segments "$G" --steps "$STEPS" --warmup "$WARMUP" 2>/dev/null | sed "s/\"impl\"/\"anchor_model\":\"$TM\",\"impl\"/" >> "$OUT/raw.jsonl"
+  "$PY" bench/train_step/torch_step.py --model "$TM" --batch "$B" --frames "$T" --size "$S" --segments "$G" --steps "$STEPS" --warmup "$WARMUP" >> "$OUT/raw.jsonl"
+done <<< "$ROWS"
 "$PY" - "$OUT/raw.jsonl" <<'PY' | tee bench/train_step/RESULTS.md
 import json, platform, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -43,11 +46,13 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 print("# One training step: kinema vs PyTorch CPU eager\n")
 import datetime
 print(f"`bash bench/train_step/run.sh`, {datetime.date.today()}, on {cpu} ({t[0]['cpus']} CPUs, PyTorch {t[0]['version']}, "
-      f"{t[0]['threads']} threads; kinema on burn Flex, release). A step: forward, cross-entropy, backward, SGD "
-      "(momentum 0.9, weight decay 1e-4), on one random clip batch; median of the timed steps after warm-up.\n")
-print("| model | input [N, 3, T, H, W] | kinema s/step | PyTorch s/step | PyTorch / kinema |")
-print("|---|---|---|---|---|")
+      f"{t[0]['threads']} threads; kinema release: burn autodiff, convolutions on oneDNN, BatchNorm fused). A step: forward, "
+      "cross-entropy, backward, SGD (momentum 0.9, weight decay 1e-4), on one random batch; median of the timed steps after "
+      "warm-up. Peak memory: each process's resident high-water mark (kinema: VmHWM; PyTorch: ru_maxrss), libraries included.\n")
+print("| model | input | kinema s/step | PyTorch s/step | PyTorch / kinema | kinema peak MB | PyTorch peak MB |")
+print("|---|---|---|---|---|---|---|")
 for a, b in zip(k, t):
-    print(f"| {b['model']} | {b['shape']} | {a['median_s']:.3f} | {b['median_s']:.3f} | {b['median_s'] / a['median_s']:.2f}x |")
+    print(f"| {b['model']} | {b['shape']} | {a['median_s']:.3f} | {b['median_s']:.3f} | {b['median_s'] / a['median_s']:.2f}x "
+          f"| {a.get('peak_rss_mb', 0):.0f} | {b.get('peak_rss_mb', 0):.0f} |")
 print("\nAbove 1.0x kinema is faster. Raw numbers: `bench/train_step/results/raw.jsonl`.")
 PY

@@ -8,6 +8,7 @@ The PyTorch half of bench/train_step/run.sh.
 import argparse
 import json
 import os
+import resource
 import time
 
 import torch
@@ -77,6 +78,18 @@ class I3DResNet50(nn.Module):
         return self.fc(x.mean(dim=(2, 3, 4)))
 
 
+class Tsn(nn.Module):
+    """GluonCV's TSN: a 2-D network on every segment, class scores averaged per video."""
+
+    def __init__(self, net, segments):
+        super().__init__()
+        self.net, self.segments = net, segments
+
+    def forward(self, x):
+        y = self.net(x)
+        return y.view(-1, self.segments, y.shape[-1]).mean(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="r2plus1d_resnet18")
@@ -86,6 +99,7 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--nclass", type=int, default=400)
+    ap.add_argument("--segments", type=int, default=8, help="TSN: pictures per video")
     a = ap.parse_args()
     torch.manual_seed(0)
     if a.model == "i3d_resnet50_v1":
@@ -94,11 +108,19 @@ def main():
         import torchvision
 
         net = torchvision.models.video.r2plus1d_18(num_classes=a.nclass)
+    elif a.model == "tsn_resnet50":
+        import torchvision
+
+        net = Tsn(torchvision.models.resnet50(num_classes=a.nclass), a.segments)
     else:
         raise SystemExit(f"unknown model {a.model}")
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    x = torch.rand(a.batch, 3, a.frames, a.size, a.size) * 2 - 1
+    if a.model == "tsn_resnet50":
+        shape = [a.batch * a.segments, 3, a.size, a.size]
+    else:
+        shape = [a.batch, 3, a.frames, a.size, a.size]
+    x = torch.rand(*shape) * 2 - 1
     y = torch.arange(a.batch) % a.nclass
     times = []
     for k in range(a.warmup + a.steps):
@@ -115,12 +137,13 @@ def main():
         "impl": "pytorch",
         "version": torch.__version__,
         "model": a.model,
-        "shape": [a.batch, 3, a.frames, a.size, a.size],
+        "shape": shape,
         "steps": a.steps,
         "median_s": round(times[len(times) // 2], 4),
         "min_s": round(times[0], 4),
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
 
 

@@ -1,5 +1,6 @@
 //! `kinema bench MODEL`: how long one eval forward of a model takes here (median and minimum
-//! after warm-up), with the CPU and the instruction set oneDNN runs on.
+//! after warm-up), with the CPU and the instruction set oneDNN runs on; with `--train`, one
+//! training step (forward, cross-entropy, backward, SGD with momentum) instead.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,9 +22,13 @@ pub struct Args {
     #[arg(long)]
     nclass: Option<usize>,
     /// Input shape: `N,3,T,H,W` for 3-D models, `N*segments,3,H,W` for TSN models (default:
-    /// one video as the model's card says).
-    #[arg(long, value_delimiter = ',')]
+    /// one video as the model's card says; with --train, two).
+    #[arg(long, visible_alias = "batch-shape", value_delimiter = ',')]
     input_shape: Option<Vec<usize>>,
+    /// Time a training step (forward, cross-entropy, backward, SGD with momentum 0.9 and
+    /// weight decay 1e-4) instead of an eval forward.
+    #[arg(long)]
+    train: bool,
     /// Threads (oneDNN's and rayon's; default: every core).
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
@@ -74,6 +79,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .num_threads(threads)
         .build_global()
         .context("setting the thread count")?;
+    if a.train {
+        return train(a, threads);
+    }
     let dev = crate::device();
     let mut model = Model::load(
         &ModelSource {
@@ -134,10 +142,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let min = sorted[0];
+    let (median, min) = median_min(&times);
     let cpu = cpu_model();
     if a.json {
         let v = serde_json::json!({
@@ -177,6 +182,99 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 println!("  {ms:>8.2} ms {:>5.1}%  {step}", 100.0 * ms / total);
             }
         }
+    }
+    Ok(())
+}
+
+fn median_min(times: &[f64]) -> (f64, f64) {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (sorted[sorted.len() / 2], sorted[0])
+}
+
+/// `--train`: the median time of a training step on a fixed pseudo-random batch.
+fn train(a: Args, threads: usize) -> anyhow::Result<()> {
+    if a.engine != CpuEngine::Onednn || a.profile {
+        bail!("--train times burn's autodiff (on oneDNN convolutions where the device is the CPU): --engine and --profile apply to eval forwards only");
+    }
+    let dev = crate::device().autodiff();
+    let model = Model::load(
+        &ModelSource {
+            model: Some(a.model.clone()),
+            weights: a.weights.clone(),
+            nclass: a.nclass.or_else(|| a.model.ends_with("_custom").then_some(400)),
+            pretrained: false,
+            ..Default::default()
+        },
+        &dev,
+    )
+    .with_context(|| format!("loading {}", a.model))?;
+    // oneDNN's threads match rayon's (a missing oneDNN leaves burn's kernels: said in the log).
+    let _ = kinema_models::engine::set_threads(threads);
+    let isa = kinema_models::engine::cpu_isa().map_or_else(|_| "burn".to_string(), |(isa, _)| isa);
+    let shape = a.input_shape.clone().unwrap_or_else(|| model.input_shape(2));
+    model.net.check_shape(&shape).with_context(|| a.model.clone())?;
+    // A TSN model averages its segments: one label per video.
+    let clips = shape[0] / model.card.segments_in_model().max(1);
+    let nclass = model.card.nclass().max(1);
+    let labels: Vec<usize> = (0..clips.max(1)).map(|i| i % nclass).collect();
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 10_007) as f32 / 5_003.5 - 1.0)
+        .collect();
+    let mut opt = kinema_train::Optimizer::new(kinema_train::OptimizerOptions::default());
+    let factor = |_: &str| 1.0;
+    let mut net = model.net;
+    let pb = bar(a.warmup + a.reps, "training step", a.json);
+    let mut times = Vec::with_capacity(a.reps as usize);
+    let mut losses = Vec::new();
+    for i in 0..a.warmup + a.reps {
+        let t = Instant::now();
+        let s = kinema_train::train_step(
+            net,
+            &mut opt,
+            (&shape, x.clone(), &labels),
+            (0.01, 0.0, &factor),
+            &dev,
+        )
+        .with_context(|| format!("a training step of {} on {shape:?}", a.model))?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if !s.loss.is_finite() {
+            bail!("{}: the loss is not finite ({})", a.model, s.loss);
+        }
+        net = s.net;
+        losses.push(s.loss);
+        if i >= a.warmup {
+            times.push(ms);
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let (median, min) = median_min(&times);
+    let cpu = cpu_model();
+    if a.json {
+        let v = serde_json::json!({
+            "model": a.model,
+            "train": true,
+            "shape": shape,
+            "threads": threads,
+            "reps": a.reps,
+            "warmup": a.warmup,
+            "times_ms": times,
+            "losses": losses,
+            "cpu": cpu,
+            "isa": isa,
+            "median_ms": median,
+            "min_ms": min,
+        });
+        println!("{v}");
+    } else {
+        println!("{} training step on {shape:?}", a.model);
+        println!(
+            "  median {median:.1} ms, min {min:.1} ms over {} steps ({} warm-up)",
+            a.reps, a.warmup
+        );
+        println!("  {cpu}, {threads} threads ({isa})");
     }
     Ok(())
 }

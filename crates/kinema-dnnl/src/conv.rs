@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::{
     convolution_backward_data, convolution_backward_weights, convolution_forward_training, reorder, Arg,
-    ConvParams, DataType, DnnlError, Engine, Layout, Memory, MemoryDesc, Primitive, Query, Result, Stream,
+    Attr, ConvParams, DataType, DnnlError, Engine, Layout, Memory, MemoryDesc, Primitive, Query, Result,
+    Stream,
 };
 
 /// The geometry of a convolution: what a [`TrainConv`] is made for.
@@ -25,8 +26,10 @@ pub struct ConvShape {
     pub groups: usize,
     /// Strides, per spatial dimension.
     pub stride: Vec<usize>,
-    /// Zero padding on both sides, per spatial dimension.
-    pub padding: Vec<usize>,
+    /// Zero padding before, per spatial dimension.
+    pub pad_l: Vec<usize>,
+    /// Zero padding after, per spatial dimension.
+    pub pad_r: Vec<usize>,
     /// Dilations (1 = none), per spatial dimension.
     pub dilation: Vec<usize>,
     /// Whether there is a bias `[O]`.
@@ -41,14 +44,14 @@ impl ConvShape {
         if !(1..=3).contains(&nsp) || self.weights.len() != self.src.len() {
             return bad("source and weights must both be [N, C, 1 to 3 spatial dims]".into());
         }
-        if [&self.stride, &self.padding, &self.dilation]
+        if [&self.stride, &self.pad_l, &self.pad_r, &self.dilation]
             .iter()
             .any(|v| v.len() != nsp)
         {
             return bad("stride, padding and dilation need one value per spatial dimension".into());
         }
         let g = self.groups;
-        if g == 0 || self.src[1] != self.weights[1] * g || self.weights[0] % g != 0 {
+        if g == 0 || self.src[1] != self.weights[1] * g || !self.weights[0].is_multiple_of(g) {
             return bad(format!("{g} groups do not divide the channels"));
         }
         if self.stride.contains(&0) || self.dilation.contains(&0) || self.src.contains(&0) {
@@ -57,7 +60,7 @@ impl ConvShape {
         let mut dst = vec![self.src[0], self.weights[0]];
         for i in 0..nsp {
             let span = self.dilation[i] * (self.weights[2 + i] - 1) + 1;
-            let room = self.src[2 + i] + 2 * self.padding[i];
+            let room = self.src[2 + i] + self.pad_l[i] + self.pad_r[i];
             if span > room || self.weights[2 + i] == 0 {
                 return bad(format!(
                     "the kernel is larger than the padded input in dimension {i}"
@@ -138,6 +141,38 @@ impl Operand {
     }
 }
 
+/// A pass's primitive and the scratch space each execution hands it.
+struct Pass {
+    primitive: Primitive,
+    scratchpad: Option<MemoryDesc>,
+}
+
+impl Pass {
+    fn new(pd: &crate::PrimitiveDesc) -> Result<Pass> {
+        let md = pd.query(Query::Scratchpad)?;
+        Ok(Pass {
+            primitive: Primitive::new(pd)?,
+            scratchpad: (!md.dims().is_empty() && md.size_bytes() > 0).then_some(md),
+        })
+    }
+
+    /// Runs with `args` and a scratch space of its own (made with the primitive's
+    /// user-managed scratchpad: nothing is shared with other threads).
+    fn execute(&self, stream: &mut Stream, args: &[(Arg, &Memory)]) -> Result<()> {
+        let pad = match &self.scratchpad {
+            Some(md) => Some(Memory::alloc(Engine::cpu()?, md)?),
+            None => None,
+        };
+        let mut all = args.to_vec();
+        if let Some(pad) = &pad {
+            all.push((Arg::Scratchpad, pad));
+        }
+        self.primitive.execute(stream, &all)?;
+        // The scratch space must outlive the execution.
+        stream.wait()
+    }
+}
+
 /// A convolution's three training passes, made for one [`ConvShape`].
 pub struct TrainConv {
     shape: ConvShape,
@@ -145,15 +180,15 @@ pub struct TrainConv {
     plain_weights: MemoryDesc,
     plain_bias: Option<MemoryDesc>,
     plain_dst: MemoryDesc,
-    forward: Primitive,
+    forward: Pass,
     f_src: Operand,
     f_weights: Operand,
     f_dst: Operand,
-    backward_data: Primitive,
+    backward_data: Pass,
     d_diff_src: Operand,
     d_weights: Operand,
     d_diff_dst: Operand,
-    backward_weights: Primitive,
+    backward_weights: Pass,
     w_src: Operand,
     w_diff_weights: Operand,
     w_diff_dst: Operand,
@@ -170,11 +205,16 @@ impl std::fmt::Debug for TrainConv {
 const CACHE: usize = 512;
 
 impl TrainConv {
-    /// The convolution for `shape`, made on first use and kept.
+    /// The convolution for `shape` at the current thread count ([`crate::set_num_threads`]),
+    /// made on first use and kept.
     pub fn get(shape: &ConvShape) -> Result<Arc<TrainConv>> {
-        static ALL: OnceLock<Mutex<HashMap<ConvShape, Arc<TrainConv>>>> = OnceLock::new();
+        type Cache = Mutex<HashMap<(ConvShape, usize), Arc<TrainConv>>>;
+        static ALL: OnceLock<Cache> = OnceLock::new();
         let all = ALL.get_or_init(Default::default);
-        if let Some(c) = all.lock().unwrap_or_else(|p| p.into_inner()).get(shape) {
+        // A primitive sizes its scratch space for the threads it is made with and must not run
+        // on more: one per thread count.
+        let key = (shape.clone(), crate::threads());
+        if let Some(c) = all.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(c.clone());
         }
         let c = Arc::new(TrainConv::new(shape)?);
@@ -182,12 +222,14 @@ impl TrainConv {
         if all.len() >= CACHE {
             all.clear();
         }
-        all.insert(shape.clone(), c.clone());
+        all.insert(key, c.clone());
         Ok(c)
     }
 
-    /// Makes the three passes' primitives for `shape`.
+    /// Makes the three passes' primitives for `shape`, for the current thread count (the one
+    /// every execution applies).
     pub fn new(shape: &ConvShape) -> Result<TrainConv> {
+        crate::apply_threads();
         let engine = Engine::cpu()?;
         let dst = shape.dst()?;
         let f32md = |d: &[usize], l| MemoryDesc::new(d, DataType::F32, l);
@@ -212,12 +254,13 @@ impl TrainConv {
             dst: &any_dst,
             strides: &shape.stride,
             dilation: &shape.dilation,
-            pad_l: &shape.padding,
-            pad_r: &shape.padding,
+            pad_l: &shape.pad_l,
+            pad_r: &shape.pad_r,
         };
-        let fpd = convolution_forward_training(engine, &params)?;
-        let dpd = convolution_backward_data(engine, &params, &fpd)?;
-        let wpd = convolution_backward_weights(engine, &params, &fpd)?;
+        let attr = || Attr::new(&[])?.user_scratchpad();
+        let fpd = convolution_forward_training(engine, &params, Some(&attr()?))?;
+        let dpd = convolution_backward_data(engine, &params, &fpd, Some(&attr()?))?;
+        let wpd = convolution_backward_weights(engine, &params, &fpd, Some(&attr()?))?;
         let op = |pd: &crate::PrimitiveDesc, q, plain: &MemoryDesc, input| {
             Operand::new(engine, plain, pd.query(q)?, input)
         };
@@ -225,15 +268,15 @@ impl TrainConv {
             f_src: op(&fpd, Query::Src, &plain_src, true)?,
             f_weights: op(&fpd, Query::Weights, &plain_weights, true)?,
             f_dst: op(&fpd, Query::Dst, &plain_dst, false)?,
-            forward: Primitive::new(&fpd)?,
+            forward: Pass::new(&fpd)?,
             d_diff_src: op(&dpd, Query::DiffSrc, &plain_src, false)?,
             d_weights: op(&dpd, Query::Weights, &plain_weights, true)?,
             d_diff_dst: op(&dpd, Query::DiffDst, &plain_dst, true)?,
-            backward_data: Primitive::new(&dpd)?,
+            backward_data: Pass::new(&dpd)?,
             w_src: op(&wpd, Query::Src, &plain_src, true)?,
             w_diff_weights: op(&wpd, Query::DiffWeights, &plain_weights, false)?,
             w_diff_dst: op(&wpd, Query::DiffDst, &plain_dst, true)?,
-            backward_weights: Primitive::new(&wpd)?,
+            backward_weights: Pass::new(&wpd)?,
             shape: shape.clone(),
             plain_src,
             plain_weights,
@@ -289,9 +332,10 @@ impl TrainConv {
         let xs = self.f_src.load(engine, &mut stream, &self.plain_src, x)?;
         let ws = self.f_weights.load(engine, &mut stream, &self.plain_weights, w)?;
         let bs = match b {
-            // SAFETY: a source only (read, never written), dropped before `b`.
             Some(b) => {
-                Some(unsafe { Memory::wrap(engine, self.bias_md(true)?, b.as_ptr() as *mut f32, b.len())? })
+                let md = self.bias_md(true)?;
+                // SAFETY: a source only (read, never written), dropped before `b`.
+                Some(unsafe { Memory::wrap(engine, md, b.as_ptr() as *mut f32, b.len())? })
             }
             None => None,
         };
@@ -375,7 +419,7 @@ mod tests {
             o
         };
         let (xi, ki, yi) = (pad3(&s.src[2..], 1), pad3(&s.weights[2..], 1), pad3(&dst[2..], 1));
-        let (st, pd, dl) = (pad3(&s.stride, 1), pad3(&s.padding, 0), pad3(&s.dilation, 1));
+        let (st, pd, dl) = (pad3(&s.stride, 1), pad3(&s.pad_l, 0), pad3(&s.dilation, 1));
         let (n, o, cg) = (s.src[0], s.weights[0], s.weights[1]);
         let og = o / s.groups;
         let vol = |d: &[usize]| d.iter().product::<usize>();
@@ -432,7 +476,8 @@ mod tests {
                 weights: vec![6, 4, 3, 3, 2],
                 groups: 1,
                 stride: vec![1, 2, 1],
-                padding: vec![1, 1, 0],
+                pad_l: vec![1, 1, 0],
+                pad_r: vec![1, 1, 0],
                 dilation: vec![1, 1, 2],
                 bias: true,
             },
@@ -442,17 +487,19 @@ mod tests {
                 weights: vec![6, 2, 3, 3, 3],
                 groups: 3,
                 stride: vec![2, 1, 2],
-                padding: vec![1, 1, 1],
+                pad_l: vec![1, 1, 1],
+                pad_r: vec![1, 1, 1],
                 dilation: vec![1, 1, 1],
                 bias: false,
             },
-            // 2-D, an RGB input, stride 2 (a stem).
+            // 2-D, an RGB input, stride 2 (a stem), more padding after than before.
             ConvShape {
                 src: vec![3, 3, 11, 9],
                 weights: vec![8, 3, 5, 5],
                 groups: 1,
                 stride: vec![2, 2],
-                padding: vec![2, 2],
+                pad_l: vec![2, 2],
+                pad_r: vec![1, 3],
                 dilation: vec![1, 1],
                 bias: true,
             },
@@ -462,7 +509,8 @@ mod tests {
                 weights: vec![4, 5, 3],
                 groups: 1,
                 stride: vec![1],
-                padding: vec![1],
+                pad_l: vec![1],
+                pad_r: vec![1],
                 dilation: vec![1],
                 bias: false,
             },
@@ -509,6 +557,47 @@ mod tests {
         }
     }
 
+    /// Made on one thread and run on others (as burn's autodiff and the tests' threads do):
+    /// with oneDNN's own scratch space this overran it and crashed.
+    #[test]
+    fn a_convolution_made_on_one_thread_runs_on_others() {
+        let s = ConvShape {
+            src: vec![2, 64, 2, 4, 4],
+            weights: vec![128, 64, 3, 3, 3],
+            groups: 1,
+            stride: vec![2, 2, 2],
+            pad_l: vec![1, 1, 1],
+            pad_r: vec![1, 1, 1],
+            dilation: vec![1, 1, 1],
+            bias: false,
+        };
+        let conv = std::thread::spawn({
+            let s = s.clone();
+            move || Arc::new(TrainConv::new(&s).unwrap())
+        })
+        .join()
+        .unwrap();
+        let (nx, nw) = (
+            s.src.iter().product::<usize>(),
+            s.weights.iter().product::<usize>(),
+        );
+        let ny: usize = s.dst().unwrap().iter().product();
+        let (x, w, dy) = (values(nx, 5), values(nw, 6), values(ny, 7));
+        let run = |conv: &TrainConv| {
+            let (mut y, mut dx, mut dw) = (vec![0f32; ny], vec![0f32; nx], vec![0f32; nw]);
+            conv.forward(&x, &w, None, &mut y).unwrap();
+            conv.backward_data(&dy, &w, &mut dx).unwrap();
+            conv.backward_weights(&x, &dy, &mut dw, None).unwrap();
+            (y, dx, dw)
+        };
+        let here = run(&conv);
+        for _ in 0..2 {
+            let c = conv.clone();
+            let there = std::thread::scope(|sc| sc.spawn(|| run(&c)).join().unwrap());
+            assert_eq!(here, there);
+        }
+    }
+
     #[test]
     fn wrong_geometries_and_buffer_sizes_are_named_errors() {
         let mut s = ConvShape {
@@ -516,7 +605,8 @@ mod tests {
             weights: vec![2, 3, 3, 3],
             groups: 1,
             stride: vec![1, 1],
-            padding: vec![0, 0],
+            pad_l: vec![0, 0],
+            pad_r: vec![0, 0],
             dilation: vec![1, 1],
             bias: false,
         };

@@ -130,6 +130,11 @@ pub fn set_num_threads(n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The thread count [`set_num_threads`] asked for (0: never set, OpenMP's default).
+fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
 /// The thread count [`set_num_threads`] asked for, applied to the calling thread (OpenMP's
 /// count is per calling thread) before it runs a primitive.
 fn apply_threads() {
@@ -509,6 +514,20 @@ impl Attr {
         unsafe { l.dnnl_post_ops_destroy(po) };
         r.map(|()| attr)
     }
+
+    /// These attributes with the scratch space handed to each execution
+    /// ([`Arg::Scratchpad`], sized by [`Query::Scratchpad`]) instead of oneDNN's own. Its own
+    /// is sized on the thread that makes the primitive and used by whichever thread runs it,
+    /// so a primitive made on one thread and run on another overruns it.
+    pub fn user_scratchpad(self) -> Result<Attr> {
+        let l = lib()?;
+        check(
+            // SAFETY: the attribute is alive; the mode is one of the enum's values.
+            unsafe { l.dnnl_primitive_attr_set_scratchpad_mode(self.raw, b::dnnl_scratchpad_mode_user) },
+            "dnnl_primitive_attr_set_scratchpad_mode",
+        )?;
+        Ok(self)
+    }
 }
 
 impl Drop for Attr {
@@ -535,6 +554,8 @@ pub enum Query {
     DiffWeights,
     /// The destination's gradient (a backward pass's input).
     DiffDst,
+    /// The scratch space (with [`Attr::user_scratchpad`]; no dimensions when none is needed).
+    Scratchpad,
 }
 
 /// A primitive descriptor: an implementation picked for one operation, its layouts decided.
@@ -556,6 +577,7 @@ impl PrimitiveDesc {
             Query::DiffSrc => b::dnnl_query_diff_src_md,
             Query::DiffWeights => b::dnnl_query_diff_weights_md,
             Query::DiffDst => b::dnnl_query_diff_dst_md,
+            Query::Scratchpad => b::dnnl_query_scratchpad_md,
         };
         ops::query_md(self.raw, what, 0)
     }
@@ -611,6 +633,8 @@ pub enum Arg {
     DiffBias,
     /// The destination's gradient.
     DiffDst,
+    /// The scratch space of a primitive made with [`Attr::user_scratchpad`].
+    Scratchpad,
 }
 
 impl Arg {
@@ -625,6 +649,7 @@ impl Arg {
             Arg::DiffWeights => b::DNNL_ARG_DIFF_WEIGHTS,
             Arg::DiffBias => b::DNNL_ARG_DIFF_BIAS,
             Arg::DiffDst => b::DNNL_ARG_DIFF_DST,
+            Arg::Scratchpad => b::DNNL_ARG_SCRATCHPAD,
         }) as i32
     }
 }
@@ -668,6 +693,7 @@ impl Primitive {
             Arg::DiffWeights,
             Arg::DiffBias,
             Arg::DiffDst,
+            Arg::Scratchpad,
         ]
         .into_iter()
         .filter_map(named)

@@ -4,6 +4,8 @@
 //!
 //!   cargo run --release -p kinema-train --example train_step -- \
 //!       --model i3d_resnet50_v1_custom --batch 2 --frames 8 --size 112 --steps 3
+//!
+//! A TSN model (`resnet50_v1b_custom --segments 8`) takes `batch * segments` pictures.
 
 use std::time::Instant;
 
@@ -28,16 +30,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: usize = arg(&args, "--steps", "3").parse()?;
     let warmup: usize = arg(&args, "--warmup", "1").parse()?;
     let nclass: usize = arg(&args, "--nclass", "400").parse()?;
+    let segments: usize = arg(&args, "--segments", "1").parse()?;
 
     let dev = Device::flex().autodiff();
     dev.seed(0);
     let o = GetModelOptions {
         nclass: Some(nclass),
+        num_segments: Some(segments),
         ..Default::default()
     };
     let mut net = get_model(&model, &o, &dev)?;
     let mut opt = Optimizer::new(OptimizerOptions::default());
-    let shape = [batch, 3, frames, size, size];
+    // A TSN model (2-D) takes `segments` pictures per video.
+    let shape = if net.input_rank() == 4 {
+        vec![batch * segments, 3, size, size]
+    } else {
+        vec![batch, 3, frames, size, size]
+    };
     let n: usize = shape.iter().product();
     // A fixed pseudo-random clip: the values do not change the work.
     let data: Vec<f32> = (0..n)
@@ -47,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let factor = |_: &str| 1.0;
     let mut times = Vec::new();
     for k in 0..warmup + steps {
+        let before = kinema_models::layers::onednn_conv_seconds();
         let t = Instant::now();
         let s = train_step(
             net,
@@ -59,16 +69,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if k >= warmup {
             times.push(t.elapsed().as_secs_f64());
         }
+        let after = kinema_models::layers::onednn_conv_seconds();
         eprintln!(
-            "step {k}: loss {:.4} ({:.2} s)",
+            "step {k}: loss {:.4} ({:.2} s; oneDNN convolutions: forward {:.2} s, source gradient {:.2} s, weights gradient {:.2} s)",
             s.loss,
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            after.0 - before.0,
+            after.1 - before.1,
+            after.2 - before.2,
         );
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    // The process's peak resident memory (the kernel's high-water mark), as PyTorch's side
+    // reports it from getrusage.
+    let peak_mb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
     println!(
-        "{{\"impl\":\"kinema\",\"model\":\"{model}\",\"shape\":{shape:?},\"steps\":{steps},\"median_s\":{median:.4},\"min_s\":{:.4},\"threads\":{}}}",
+        "{{\"impl\":\"kinema\",\"model\":\"{model}\",\"shape\":{shape:?},\"steps\":{steps},\"median_s\":{median:.4},\"min_s\":{:.4},\"threads\":{},\"peak_rss_mb\":{peak_mb:.1}}}",
         times[0],
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );

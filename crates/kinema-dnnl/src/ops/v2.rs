@@ -240,8 +240,12 @@ pub fn convolution_forward(
 }
 
 /// A forward-training convolution: the hint its backward passes are made from.
-pub fn convolution_forward_training(engine: &Engine, p: &ConvParams<'_>) -> Result<PrimitiveDesc> {
-    conv_forward(engine, p, None, b::dnnl_forward_training)
+pub fn convolution_forward_training(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, attr, b::dnnl_forward_training)
 }
 
 fn conv_forward(
@@ -288,6 +292,7 @@ pub fn convolution_backward_data(
     engine: &Engine,
     p: &ConvParams<'_>,
     hint: &PrimitiveDesc,
+    attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let g = geometry(p)?;
@@ -311,7 +316,7 @@ pub fn convolution_backward_data(
     )?;
     create(
         &desc,
-        None,
+        attr,
         engine,
         Some(hint),
         "dnnl_primitive_desc_create (convolution backward data)",
@@ -324,6 +329,7 @@ pub fn convolution_backward_weights(
     engine: &Engine,
     p: &ConvParams<'_>,
     hint: &PrimitiveDesc,
+    attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let g = geometry(p)?;
@@ -348,7 +354,7 @@ pub fn convolution_backward_weights(
     )?;
     create(
         &desc,
-        None,
+        attr,
         engine,
         Some(hint),
         "dnnl_primitive_desc_create (convolution backward weights)",

@@ -255,8 +255,12 @@ pub fn convolution_forward(
 }
 
 /// A forward-training convolution: the hint its backward passes are made from.
-pub fn convolution_forward_training(engine: &Engine, p: &ConvParams<'_>) -> Result<PrimitiveDesc> {
-    conv_forward(engine, p, None, b::dnnl_forward_training)
+pub fn convolution_forward_training(
+    engine: &Engine,
+    p: &ConvParams<'_>,
+    attr: Option<&Attr>,
+) -> Result<PrimitiveDesc> {
+    conv_forward(engine, p, attr, b::dnnl_forward_training)
 }
 
 fn conv_forward(
@@ -298,6 +302,7 @@ pub fn convolution_backward_data(
     engine: &Engine,
     p: &ConvParams<'_>,
     hint: &PrimitiveDesc,
+    attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let g = geometry(p)?;
@@ -317,7 +322,7 @@ pub fn convolution_backward_data(
                 g[2].as_ptr(),
                 g[3].as_ptr(),
                 hint.raw as *const _,
-                ptr::null(),
+                attr_raw(attr),
             )
         },
         "dnnl_convolution_backward_data_primitive_desc_create",
@@ -331,6 +336,7 @@ pub fn convolution_backward_weights(
     engine: &Engine,
     p: &ConvParams<'_>,
     hint: &PrimitiveDesc,
+    attr: Option<&Attr>,
 ) -> Result<PrimitiveDesc> {
     let l = lib()?;
     let g = geometry(p)?;
@@ -351,7 +357,7 @@ pub fn convolution_backward_weights(
                 g[2].as_ptr(),
                 g[3].as_ptr(),
                 hint.raw as *const _,
-                ptr::null(),
+                attr_raw(attr),
             )
         },
         "dnnl_convolution_backward_weights_primitive_desc_create",

@@ -7,6 +7,9 @@ use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::Tensor;
 
+use super::batchnorm::forward_bn;
+use super::onednn::{forward_conv2d, forward_conv3d};
+
 /// `relu?(bn?(y) + residual?)`.
 pub fn finish<const D: usize>(
     y: Tensor<D>,
@@ -15,7 +18,7 @@ pub fn finish<const D: usize>(
     residual: Option<Tensor<D>>,
 ) -> Tensor<D> {
     let y = match bn {
-        Some(bn) => bn.forward(y),
+        Some(bn) => forward_bn(bn, y),
         None => y,
     };
     let y = match residual {
@@ -31,10 +34,10 @@ pub fn finish<const D: usize>(
 
 /// `relu?(bn?(conv(x)))` for a 3-D convolution.
 pub fn conv_bn3d(conv: &Conv3d, bn: Option<&BatchNorm>, apply_relu: bool, x: Tensor<5>) -> Tensor<5> {
-    finish(conv.forward(x), bn, apply_relu, None)
+    finish(forward_conv3d(conv, x), bn, apply_relu, None)
 }
 
 /// `relu?(bn?(conv(x)))` for a 2-D convolution.
 pub fn conv_bn2d(conv: &Conv2d, bn: Option<&BatchNorm>, apply_relu: bool, x: Tensor<4>) -> Tensor<4> {
-    finish(conv.forward(x), bn, apply_relu, None)
+    finish(forward_conv2d(conv, x), bn, apply_relu, None)
 }

@@ -19,8 +19,8 @@ use burn::Tensor;
 
 use crate::engine::{Graph, LowerConv, PoolKind, Val, Window as GraphWindow};
 use crate::error::Result;
-use crate::layers::conv3d;
 use crate::layers::{avg_pool3d, max_pool3d, Pool3d};
+use crate::layers::{conv3d, forward_bn, forward_conv2d, forward_conv3d};
 
 /// A convolution or pooling window over (T, H, W); a 2-D layer uses the H and W entries.
 #[derive(Module, Debug)]
@@ -127,11 +127,11 @@ impl ConvNd for Conv2d {
     }
 
     fn apply(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward(x)
+        forward_conv2d(self, x)
     }
 
     fn norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-        relu(bn.forward(x))
+        relu(forward_bn(bn, x))
     }
 
     fn max_pool(x: Tensor<4>, w: &Window) -> Tensor<4> {
@@ -169,11 +169,11 @@ impl ConvNd for Conv3d {
     }
 
     fn apply(&self, x: Tensor<5>) -> Tensor<5> {
-        self.forward(x)
+        forward_conv3d(self, x)
     }
 
     fn norm_relu(bn: &BatchNorm, x: Tensor<5>) -> Tensor<5> {
-        relu(bn.forward(x))
+        relu(forward_bn(bn, x))
     }
 
     fn max_pool(x: Tensor<5>, w: &Window) -> Tensor<5> {

@@ -12,7 +12,7 @@ use burn::Tensor;
 
 use crate::engine::{Graph, Val};
 use crate::error::Result;
-use crate::layers::conv_bn3d;
+use crate::layers::{conv_bn3d, forward_conv3d};
 
 /// Embedded-Gaussian non-local block over `[N, C, T, H, W]`.
 #[derive(Module, Debug)]
@@ -69,9 +69,9 @@ impl NonLocal {
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let [n, _, t, h, w] = x.dims();
         let (e, l) = (self.embed_dim, t * h * w);
-        let theta = self.theta.forward(x.clone()).reshape([n, e, l]);
-        let phi = self.phi.forward(x.clone()).reshape([n, e, l]);
-        let g = self.g.forward(x.clone()).reshape([n, e, l]);
+        let theta = forward_conv3d(&self.theta, x.clone()).reshape([n, e, l]);
+        let phi = forward_conv3d(&self.phi, x.clone()).reshape([n, e, l]);
+        let g = forward_conv3d(&self.g, x.clone()).reshape([n, e, l]);
         // [n, l, l]: query position i against key position j
         let scores = theta
             .swap_dims(1, 2)

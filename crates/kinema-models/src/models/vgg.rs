@@ -19,6 +19,7 @@ use burn::Tensor;
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
+use crate::layers::forward_conv2d;
 
 /// Convolutions per stage and their widths (GluonCV's `vgg_spec[16]`).
 const STAGES: [(usize, usize); 5] = [(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)];
@@ -102,7 +103,7 @@ impl TsnVgg16 {
         let mut x = x;
         for (n, _) in STAGES {
             for conv in convs.by_ref().take(n) {
-                x = relu(conv.forward(x));
+                x = relu(forward_conv2d(conv, x));
             }
             x = max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
         }

@@ -24,7 +24,7 @@ use burn::Tensor;
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, conv3d};
+use crate::layers::{bn3d, conv3d, forward_bn, forward_conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
@@ -118,9 +118,9 @@ impl LowerConv for SpatioTemporalConv {
 impl SpatioTemporalConv {
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         match self {
-            SpatioTemporalConv::Full(c) => c.forward(x),
+            SpatioTemporalConv::Full(c) => forward_conv3d(c, x),
             SpatioTemporalConv::Factored((spatial, bn, _, temporal)) => {
-                temporal.forward(relu(bn.forward(spatial.forward(x))))
+                forward_conv3d(temporal, relu(forward_bn(bn, forward_conv3d(spatial, x))))
             }
         }
     }
@@ -227,11 +227,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let residual = match &self.downsample {
-            Some((c, b)) => b.forward(c.forward(x.clone())),
+            Some((c, b)) => forward_bn(b, forward_conv3d(c, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.conv1.1.forward(self.conv1.0.forward(x)));
-        let out = self.conv2.1.forward(self.conv2.0.forward(out));
+        let out = relu(forward_bn(&self.conv1.1, self.conv1.0.forward(x)));
+        let out = forward_bn(&self.conv2.1, self.conv2.0.forward(out));
         relu(out + residual)
     }
 }

@@ -1,0 +1,360 @@
+//! BatchNorm in training, fused, on the CPU (Flex) device: the batch statistics in one pass
+//! over the input, the output in a second; the backward in two passes (per-channel sums, then
+//! the input's gradient). burn 0.22 composes the same from tensor operations (transposed
+//! copies, reductions, broadcasts: about ten passes forward and twenty backward), which made
+//! BatchNorm the largest cost of a training step after the convolutions.
+//!
+//! [`forward_bn`] takes a burn `BatchNorm` and an input, updates the running statistics as
+//! `BatchNorm::forward` does, and falls back to it wherever the fused path does not apply (not
+//! training, another device, a data type other than f32).
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Device, TensorData};
+use burn::Tensor;
+use rayon::prelude::*;
+
+/// Batch-statistics BatchNorm as a backend operation: `(output, mean, biased variance)` of
+/// `x` `[N, C, ...]` with per-channel `gamma` and `beta`.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedBatchNorm: Backend {
+    /// `gamma * (x - mean) / sqrt(var + epsilon) + beta`, with the mean and variance.
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims))
+}
+
+/// `(N, C, values per channel and sample)` of a `[N, C, ...]` shape.
+fn split(dims: &[usize]) -> (usize, usize, usize) {
+    (dims[0], dims[1], dims[2..].iter().product())
+}
+
+/// Sums of both parts of `f(i)` over `0..len`, in f32 lanes of 8 per block of 4096 and f64
+/// across blocks (vectorised, and exact enough for millions of values).
+fn sums_by(len: usize, f: impl Fn(usize) -> (f32, f32)) -> (f64, f64) {
+    let (mut ta, mut tb) = (0f64, 0f64);
+    for start in (0..len).step_by(4096) {
+        let end = (start + 4096).min(len);
+        let (mut la, mut lb) = ([0f32; 8], [0f32; 8]);
+        let mut i = start;
+        while i + 8 <= end {
+            for k in 0..8 {
+                let (a, b) = f(i + k);
+                la[k] += a;
+                lb[k] += b;
+            }
+            i += 8;
+        }
+        for j in i..end {
+            let (a, b) = f(j);
+            la[0] += a;
+            lb[0] += b;
+        }
+        ta += la.iter().map(|&v| v as f64).sum::<f64>();
+        tb += lb.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    (ta, tb)
+}
+
+/// Per channel: the sums of both parts of `f(channel, block start, offset)` over every
+/// sample's block of `s` values.
+fn channel_sums(
+    (n, c, s): (usize, usize, usize),
+    f: impl Fn(usize, usize, usize) -> (f32, f32) + Sync,
+) -> Vec<(f64, f64)> {
+    (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            (0..n).fold((0f64, 0f64), |(a, b), i| {
+                let base = (i * c + ch) * s;
+                let (da, db) = sums_by(s, |j| f(ch, base, j));
+                (a + da, b + db)
+            })
+        })
+        .collect()
+}
+
+/// Forward: output, mean, biased variance.
+fn forward(
+    x: &[f32],
+    dims: &[usize],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (n, c, s) = split(dims);
+    let m = (n * s) as f64;
+    let sums = channel_sums((n, c, s), |_, base, j| {
+        let v = x[base + j];
+        (v, v * v)
+    });
+    let mean: Vec<f64> = sums.iter().map(|(a, _)| a / m).collect();
+    let var: Vec<f64> = sums
+        .iter()
+        .zip(&mean)
+        .map(|((_, b), mu)| (b / m - mu * mu).max(0.0))
+        .collect();
+    let scale: Vec<f32> = (0..c)
+        .map(|ch| gamma[ch] / (var[ch] + eps).sqrt() as f32)
+        .collect();
+    let shift: Vec<f32> = (0..c).map(|ch| beta[ch] - mean[ch] as f32 * scale[ch]).collect();
+    let mut y = vec![0f32; x.len()];
+    y.par_chunks_mut(s)
+        .zip(x.par_chunks(s))
+        .enumerate()
+        .for_each(|(blk, (yb, xb))| {
+            let (a, b) = (scale[blk % c], shift[blk % c]);
+            for (o, &v) in yb.iter_mut().zip(xb) {
+                *o = v * a + b;
+            }
+        });
+    let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    (y, f(mean), f(var))
+}
+
+/// Backward: the gradients of the input, gamma and beta.
+fn backward(
+    (x, dims, dy): (&[f32], &[usize], &[f32]),
+    (gamma, mean, var): (&[f32], &[f32], &[f32]),
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (n, c, s) = split(dims);
+    let m = (n * s) as f32;
+    let sums = channel_sums((n, c, s), |ch, base, j| {
+        let g = dy[base + j];
+        (g, g * (x[base + j] - mean[ch]))
+    });
+    let inv_std: Vec<f32> = var
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + eps).sqrt() as f32)
+        .collect();
+    let dbeta: Vec<f32> = sums.iter().map(|(a, _)| *a as f32).collect();
+    let dgamma: Vec<f32> = sums
+        .iter()
+        .zip(&inv_std)
+        .map(|((_, b), is)| *b as f32 * is)
+        .collect();
+    // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+    let mut dx = vec![0f32; x.len()];
+    dx.par_chunks_mut(s).enumerate().for_each(|(blk, out)| {
+        let ch = blk % c;
+        let (is, mu) = (inv_std[ch], mean[ch]);
+        let k = gamma[ch] * is;
+        let mean_dy = dbeta[ch] / m;
+        let proj = dgamma[ch] / m * is;
+        let base = blk * s;
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = k * (dy[base + j] - mean_dy - (x[base + j] - mu) * proj);
+        }
+    });
+    (dx, dgamma, dbeta)
+}
+
+impl FusedBatchNorm for Flex {
+    fn fused_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let dims = x.layout().shape().to_vec();
+        let c = dims[1];
+        let (y, mean, var) = forward(&values(&x), &dims, &values(&gamma), &values(&beta), epsilon);
+        (flex(y, dims), flex(mean, vec![c]), flex(var, vec![c]))
+    }
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// The input's checkpoint, gamma, the batch mean and variance, epsilon.
+    type State = (NodeId, FlexTensor, FlexTensor, FlexTensor, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma, mean, var, eps) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let dims = x.layout().shape().to_vec();
+        let c = dims[1];
+        let (dx, dgamma, dbeta) = backward(
+            (&values(&x), &dims, &values(&dy)),
+            (&values(&gamma), &values(&mean), &values(&var)),
+            eps,
+        );
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, flex(dx, dims));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex(dgamma, vec![c]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex(dbeta, vec![c]));
+        }
+    }
+}
+
+type AdTensor = FloatTensor<Autodiff<Flex>>;
+
+impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
+    fn fused_batch_norm_train(
+        x: AdTensor,
+        gamma: AdTensor,
+        beta: AdTensor,
+        epsilon: f64,
+    ) -> (AdTensor, AdTensor, AdTensor) {
+        let prep = BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let g = gamma.primitive().clone();
+        let run = |x: AdTensor| {
+            Flex::fused_batch_norm_train(x.into_primitive(), g.clone(), beta.into_primitive(), epsilon)
+        };
+        let (y, mean, var) = match prep {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let (y, mean, var) = run(x);
+                let state = (x_state, g.clone(), mean.clone(), var.clone(), epsilon);
+                (prep.finish(state, y), mean, var)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) = run(x);
+                (prep.finish(y), mean, var)
+            }
+        };
+        (y, AdTensor::new(mean), AdTensor::new(var))
+    }
+}
+
+/// `bn.forward(x)`, fused where it applies (training on the CPU autodiff device, f32).
+pub fn forward_bn<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let dev = x.device();
+    // As `BatchNorm::forward`: batch statistics only on an autodiff device, in a layer being
+    // trained (device equality ignores autodiff).
+    let fused = dev == Device::flex()
+        && dev.is_autodiff()
+        && bn.training.is_enabled()
+        && x.dtype() == DType::F32
+        && std::env::var("KINEMA_BATCHNORM").map_or(true, |v| v != "burn");
+    if !fused || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
+        return bn.forward(x);
+    }
+    let (y, mean, var) = <Dispatch as FusedBatchNorm>::fused_batch_norm_train(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+    );
+    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    // Running statistics as `BatchNorm::forward` keeps them (the biased variance, as burn).
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&dev);
+    let running_var = bn.running_var.value_sync().to_device(&dev);
+    bn.running_mean.update(
+        running_mean
+            .mul_scalar(1.0 - m)
+            .add(mean.detach().mul_scalar(m))
+            .detach(),
+    );
+    bn.running_var.update(
+        running_var
+            .mul_scalar(1.0 - m)
+            .add(var.detach().mul_scalar(m))
+            .detach(),
+    );
+    Tensor::from_dispatch(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    fn rel<const D: usize>(got: Tensor<D>, want: Tensor<D>) -> f32 {
+        let (g, w) = (
+            got.into_data().try_to_vec::<f32>().unwrap(),
+            want.into_data().try_to_vec::<f32>().unwrap(),
+        );
+        let scale = w.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
+    }
+
+    /// Output, running statistics and the gradients of the input, gamma and beta agree with
+    /// burn's own BatchNorm to `TOL` (relative to the largest value).
+    const TOL: f32 = 1e-4;
+
+    #[test]
+    fn fused_batchnorm_gives_burns_values_gradients_and_running_statistics() {
+        let dev = Device::flex().autodiff();
+        dev.seed(3);
+        for dims in [[2, 5, 3, 4, 6], [3, 4, 1, 7, 5]] {
+            let ours = BatchNormConfig::new(dims[1]).init(&dev);
+            let theirs = ours.clone();
+            // Not zero-mean, unit-scale data: a shift tests the variance's precision.
+            let x = Tensor::<5>::random(dims, Distribution::Uniform(2.0, 5.0), &dev);
+            let gamma = Tensor::<1>::random([dims[1]], Distribution::Uniform(0.5, 1.5), &dev);
+            let ours = BatchNorm {
+                gamma: burn::module::Param::from_tensor(gamma.clone()),
+                ..ours
+            };
+            let theirs = BatchNorm {
+                gamma: burn::module::Param::from_tensor(gamma),
+                ..theirs
+            };
+            let (x1, x2) = (x.clone().require_grad(), x.require_grad());
+            let (y1, y2) = (forward_bn(&ours, x1.clone()), theirs.forward(x2.clone()));
+            assert!(rel(y1.clone(), y2.clone()) < TOL, "output");
+            let mix = Tensor::<5>::random(dims, Distribution::Uniform(-1.0, 1.0), &dev);
+            let g1 = (y1 * mix.clone()).sum().backward();
+            let g2 = (y2 * mix).sum().backward();
+            assert!(
+                rel(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap()) < TOL,
+                "input gradient"
+            );
+            for (a, b) in [(&ours.gamma, &theirs.gamma), (&ours.beta, &theirs.beta)] {
+                assert!(
+                    rel(a.val().grad(&g1).unwrap(), b.val().grad(&g2).unwrap()) < TOL,
+                    "parameter gradient"
+                );
+            }
+            assert!(
+                rel(ours.running_mean.value(), theirs.running_mean.value()) < TOL,
+                "running mean"
+            );
+            assert!(
+                rel(ours.running_var.value(), theirs.running_var.value()) < TOL,
+                "running variance"
+            );
+        }
+    }
+}
