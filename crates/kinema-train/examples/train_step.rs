@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use kinema_models::{get_model, GetModelOptions};
-use kinema_train::{train_step, Optimizer, OptimizerOptions};
+use kinema_train::{cross_entropy, Optimizer, OptimizerOptions};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -55,29 +55,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let labels: Vec<usize> = (0..batch).map(|i| i % nclass).collect();
     let factor = |_: &str| 1.0;
     let mut times = Vec::new();
+    // Where a step's time goes: the phases, and inside them oneDNN's convolution passes and the
+    // fused BatchNorm (printed per step on stderr; the last timed step's in the JSON).
+    let mut profile = serde_json::Map::new();
     for k in 0..warmup + steps {
-        let before = kinema_models::layers::onednn_conv_seconds();
+        let conv0 = kinema_models::layers::onednn_conv_seconds();
+        let bn0 = kinema_models::layers::fused_batchnorm_seconds();
         let t = Instant::now();
-        let s = train_step(
-            net,
-            &mut opt,
-            (&shape, data.clone(), &labels),
-            (0.01, 0.0, &factor),
-            &dev,
-        )?;
-        net = s.net;
+        let logits = net.forward_data(&shape, data.clone(), false, &dev)?;
+        let (loss, _) = cross_entropy(logits, &labels, 0.0, &dev);
+        let loss_v = loss.clone().into_scalar::<f64>();
+        let t_fwd = t.elapsed().as_secs_f64();
+        let grads = net.gradients(loss.backward());
+        let t_bwd = t.elapsed().as_secs_f64() - t_fwd;
+        let (next, _) = opt.step(net, grads, 0.01, &factor);
+        net = next;
+        let total = t.elapsed().as_secs_f64();
+        let t_opt = total - t_fwd - t_bwd;
         if k >= warmup {
-            times.push(t.elapsed().as_secs_f64());
+            times.push(total);
         }
-        let after = kinema_models::layers::onednn_conv_seconds();
+        let conv1 = kinema_models::layers::onednn_conv_seconds();
+        let bn1 = kinema_models::layers::fused_batchnorm_seconds();
+        let p = [
+            ("forward_s", t_fwd),
+            ("conv_forward_s", conv1.0 - conv0.0),
+            ("batchnorm_forward_s", bn1.0 - bn0.0),
+            ("backward_s", t_bwd),
+            ("conv_backward_data_s", conv1.1 - conv0.1),
+            ("conv_backward_weights_s", conv1.2 - conv0.2),
+            ("batchnorm_backward_s", bn1.1 - bn0.1),
+            ("optimizer_s", t_opt),
+        ];
         eprintln!(
-            "step {k}: loss {:.4} ({:.2} s; oneDNN convolutions: forward {:.2} s, source gradient {:.2} s, weights gradient {:.2} s)",
-            s.loss,
-            t.elapsed().as_secs_f64(),
-            after.0 - before.0,
-            after.1 - before.1,
-            after.2 - before.2,
+            "step {k}: loss {loss_v:.4} ({total:.3} s: {})",
+            p.iter()
+                .map(|(n, v)| format!("{} {v:.3}", n.trim_end_matches("_s")))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+        profile = p
+            .iter()
+            .map(|(n, v)| (n.to_string(), serde_json::json!((v * 1e4).round() / 1e4)))
+            .collect();
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
@@ -92,9 +112,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .map_or(0.0, |kb| kb / 1024.0);
     println!(
-        "{{\"impl\":\"kinema\",\"model\":\"{model}\",\"shape\":{shape:?},\"steps\":{steps},\"median_s\":{median:.4},\"min_s\":{:.4},\"threads\":{},\"peak_rss_mb\":{peak_mb:.1}}}",
+        "{{\"impl\":\"kinema\",\"model\":\"{model}\",\"shape\":{shape:?},\"steps\":{steps},\"median_s\":{median:.4},\"min_s\":{:.4},\"threads\":{},\"peak_rss_mb\":{peak_mb:.1},\"profile\":{}}}",
         times[0],
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        serde_json::Value::Object(profile)
     );
     Ok(())
 }

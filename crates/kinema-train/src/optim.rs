@@ -10,6 +10,7 @@ use burn::optim::GradientsParams;
 use burn::Tensor;
 use kinema_models::weights::NamedTensor;
 use kinema_models::Net;
+use rayon::prelude::*;
 
 use crate::error::{Result, TrainError};
 
@@ -102,12 +103,12 @@ impl Optimizer {
     /// One update of `net` with `grads` at learning rate `lr` times `factor(path)` (0 freezes
     /// a parameter). Returns the new model and the gradient norm before clipping.
     pub fn step(&mut self, net: Net, mut grads: GradientsParams, lr: f64, factor: LrFactor) -> (Net, f64) {
-        let norm = Optimizer::grad_norm(&net, &grads);
         let clip = self.options.clip_grad_norm;
-        let scale = if clip > 0.0 && norm > clip {
-            clip / norm
-        } else {
-            1.0
+        // Without clipping the norm (for the log) is summed during the update itself.
+        let norm = (clip > 0.0).then(|| Optimizer::grad_norm(&net, &grads));
+        let scale = match norm {
+            Some(norm) if norm > clip => clip / norm,
+            _ => 1.0,
         };
         self.steps += 1;
         let mut u = Update {
@@ -117,9 +118,11 @@ impl Optimizer {
             lr,
             scale,
             factor,
+            sum_sq: 0.0,
         };
         let net = net.map(&mut u);
-        (net, norm)
+        let summed = u.sum_sq.sqrt();
+        (net, norm.unwrap_or(summed))
     }
 
     /// The state as named tensors (`<path>.momentum`, `<path>.m`, `<path>.v`).
@@ -190,6 +193,45 @@ struct Update<'a, 'f> {
     lr: f64,
     scale: f64,
     factor: LrFactor<'f>,
+    /// Σ grad² over the parameters seen (every parameter with a gradient, frozen or not).
+    sum_sq: f64,
+}
+
+/// Σ v² in f64.
+fn sum_sq(v: &[f32]) -> f64 {
+    v.par_chunks(1 << 14)
+        .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+        .sum()
+}
+
+/// MXNet's SGD update in one pass over row-major values, on the CPU:
+/// `mom = momentum * mom - lr * (scale * g + wd * w); w += mom`, in the order and precision of
+/// the tensor-operation form (so both give the same weights).
+fn sgd_in_place(w: &mut [f32], mom: &mut [f32], g: &[f32], (lr, wd, momentum, scale): (f32, f32, f32, f32)) {
+    const CHUNK: usize = 1 << 14;
+    w.par_chunks_mut(CHUNK)
+        .zip(mom.par_chunks_mut(CHUNK))
+        .zip(g.par_chunks(CHUNK))
+        .for_each(|((w, m), g)| {
+            for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+                let mut g = if scale != 1.0 { g * scale } else { g };
+                if wd != 0.0 {
+                    g += *w * wd;
+                }
+                let step = g * -lr;
+                *m = if momentum != 0.0 {
+                    *m * momentum + step
+                } else {
+                    step
+                };
+                *w += *m;
+            }
+        });
+}
+
+/// A 1-D tensor's values (no copy when it holds the only reference).
+fn host(t: Tensor<1>) -> Option<Vec<f32>> {
+    t.into_data().try_into_vec::<f32>().ok()
 }
 
 impl ModuleMapper for Update<'_, '_> {
@@ -207,17 +249,46 @@ impl ModuleMapper for Update<'_, '_> {
         let path = self.path.join(".");
         let lr = self.lr * (self.factor)(&path);
         if lr == 0.0 {
+            if self.scale == 1.0 {
+                self.sum_sq += grad.powi_scalar(2).sum().into_scalar::<f64>();
+            }
             return Param::from_mapped_value(id, tensor, mapper);
         }
         let o = &self.opt.options;
         let dims = tensor.dims();
         let n: usize = dims.iter().product();
         let w = tensor.inner().reshape([n]);
-        let mut g = grad.reshape([n]);
+        let g = grad.reshape([n]);
+        let wd = if o.no_wd_1d && D == 1 { 0.0 } else { o.wd };
+        let dev = w.device();
+        // On the CPU, SGD is one pass over the values instead of six tensor operations.
+        let f32s = w.dtype() == burn::tensor::DType::F32 && g.dtype() == burn::tensor::DType::F32;
+        if o.kind == OptimizerKind::Sgd && dev == burn::tensor::Device::flex() && f32s {
+            let state = self.opt.state.remove(&path);
+            let mom = state
+                .and_then(|mut s| (o.momentum != 0.0 && !s.is_empty()).then(|| s.remove(0)))
+                .and_then(host)
+                .filter(|m| m.len() == n)
+                .unwrap_or_else(|| vec![0.0; n]);
+            // f32 tensors on the CPU (checked above) always read back.
+            let (mut wv, gv, mut mom) = (host(w).unwrap_or_default(), host(g).unwrap_or_default(), mom);
+            if self.scale == 1.0 {
+                self.sum_sq += sum_sq(&gv);
+            }
+            let k = (lr as f32, wd as f32, o.momentum as f32, self.scale as f32);
+            sgd_in_place(&mut wv, &mut mom, &gv, k);
+            let t = |v: Vec<f32>| Tensor::<1>::from_data(burn::tensor::TensorData::new(v, [n]), &dev);
+            self.opt.state.insert(path, vec![t(mom)]);
+            let w = Tensor::from_inner(t(wv).reshape(dims)).require_grad();
+            return Param::from_mapped_value(id, w, mapper);
+        }
+        if self.scale == 1.0 {
+            self.sum_sq += g.clone().powi_scalar(2).sum().into_scalar::<f64>();
+        }
+        let mut g = g;
         if self.scale != 1.0 {
             g = g.mul_scalar(self.scale);
         }
-        let wd = if o.no_wd_1d && D == 1 { 0.0 } else { o.wd };
         let state = self.opt.state.remove(&path);
         let (w, state) = match o.kind {
             OptimizerKind::Sgd => {
@@ -252,5 +323,46 @@ impl ModuleMapper for Update<'_, '_> {
         self.opt.state.insert(path, state);
         let w = Tensor::from_inner(w.reshape(dims)).require_grad();
         Param::from_mapped_value(id, w, mapper)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+
+    /// The one-pass SGD gives the tensor-operation form's weights and momentum bit for bit,
+    /// over two steps (the second with momentum state), with clipping's scale and weight decay.
+    #[test]
+    fn sgd_in_one_pass_equals_the_tensor_operation_form() {
+        let dev = Device::flex();
+        let n = 40_000;
+        let v = |seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 - 1001.0) / 997.0)
+                .collect()
+        };
+        let t = |x: &[f32]| Tensor::<1>::from_data(TensorData::new(x.to_vec(), [n]), &dev);
+        let (lr, wd, momentum, scale) = (0.05f32, 1e-4f32, 0.9f32, 0.75f32);
+        let (mut w, mut mom) = (v(1), vec![0f32; n]);
+        let (mut tw, mut tmom): (Tensor<1>, Option<Tensor<1>>) = (t(&w), None);
+        for step in 0..2 {
+            let g = v(2 + step);
+            sgd_in_place(&mut w, &mut mom, &g, (lr, wd, momentum, scale));
+            let mut tg = t(&g).mul_scalar(scale);
+            tg = tg + tw.clone().mul_scalar(wd);
+            let s = tg.mul_scalar(-lr);
+            let m = match tmom {
+                Some(m) => m.mul_scalar(momentum) + s,
+                None => s,
+            };
+            tw = tw + m.clone();
+            tmom = Some(m);
+            let got = |x: &Tensor<1>| x.clone().into_data().try_into_vec::<f32>().unwrap();
+            assert_eq!(got(&tw), w, "weights after step {step}");
+            assert_eq!(got(tmom.as_ref().unwrap()), mom, "momentum after step {step}");
+        }
+        assert!((sum_sq(&[3.0, 4.0]) - 25.0).abs() < 1e-12);
     }
 }

@@ -21,6 +21,25 @@ use burn::tensor::{DType, Device, TensorData};
 use burn::Tensor;
 use rayon::prelude::*;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+static FORWARD_NS: AtomicU64 = AtomicU64::new(0);
+static BACKWARD_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Seconds spent in fused BatchNorm so far: (forward, backward).
+pub fn fused_batchnorm_seconds() -> (f64, f64) {
+    let s = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 * 1e-9;
+    (s(&FORWARD_NS), s(&BACKWARD_NS))
+}
+
+fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    counter.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
 /// Batch-statistics BatchNorm as a backend operation: `(output, mean, biased variance)` of
 /// `x` `[N, C, ...]` with per-channel `gamma` and `beta`.
 #[backend_extension(Flex, Autodiff)]
@@ -185,7 +204,9 @@ impl FusedBatchNorm for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let dims = x.layout().shape().to_vec();
         let c = dims[1];
-        let (y, mean, var) = forward(&values(&x), &dims, &values(&gamma), &values(&beta), epsilon);
+        let (y, mean, var) = timed(&FORWARD_NS, || {
+            forward(&values(&x), &dims, &values(&gamma), &values(&beta), epsilon)
+        });
         (flex(y, dims), flex(mean, vec![c]), flex(var, vec![c]))
     }
 }
@@ -204,11 +225,13 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let dims = x.layout().shape().to_vec();
         let c = dims[1];
-        let (dx, dgamma, dbeta) = backward(
-            (&values(&x), &dims, &values(&dy)),
-            (&values(&gamma), &values(&mean), &values(&var)),
-            eps,
-        );
+        let (dx, dgamma, dbeta) = timed(&BACKWARD_NS, || {
+            backward(
+                (&values(&x), &dims, &values(&dy)),
+                (&values(&gamma), &values(&mean), &values(&var)),
+                eps,
+            )
+        });
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, flex(dx, dims));
         }
