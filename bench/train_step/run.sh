@@ -55,4 +55,19 @@ for a, b in zip(k, t):
     print(f"| {b['model']} | {b['shape']} | {a['median_s']:.3f} | {b['median_s']:.3f} | {b['median_s'] / a['median_s']:.2f}x "
           f"| {a.get('peak_rss_mb', 0):.0f} | {b.get('peak_rss_mb', 0):.0f} |")
 print("\nAbove 1.0x kinema is faster. Raw numbers: `bench/train_step/results/raw.jsonl`.")
+print("\n## Where kinema's step goes (seconds, the last timed step)\n")
+print("Forward and backward are burn's autodiff; inside them, oneDNN's convolution passes (reorders "
+      "included) and the fused BatchNorm are timed on their own; the rest is burn's ops (ReLU, pooling, "
+      "residual sums, the head, the loss) and allocation.\n")
+cols = ["forward_s", "conv_forward_s", "batchnorm_forward_s", "backward_s", "conv_backward_data_s",
+        "conv_backward_weights_s", "batchnorm_backward_s", "optimizer_s"]
+print("| model | input | " + " | ".join(c[:-2].replace("_", " ") for c in cols) + " | rest of forward | rest of backward |")
+print("|---|---|" + "---|" * (len(cols) + 2))
+for a in k:
+    p = a.get("profile", {})
+    if not p:
+        continue
+    rf = p["forward_s"] - p["conv_forward_s"] - p["batchnorm_forward_s"]
+    rb = p["backward_s"] - p["conv_backward_data_s"] - p["conv_backward_weights_s"] - p["batchnorm_backward_s"]
+    print(f"| {a['model']} | {a['shape']} | " + " | ".join(f"{p[c]:.3f}" for c in cols) + f" | {rf:.3f} | {rb:.3f} |")
 PY

@@ -197,8 +197,9 @@ fn train(a: Args, threads: usize) -> anyhow::Result<()> {
     if a.engine != CpuEngine::Onednn || a.profile {
         bail!("--train times burn's autodiff (on oneDNN convolutions where the device is the CPU): --engine and --profile apply to eval forwards only");
     }
-    let dev = crate::device().autodiff();
-    let model = Model::load(
+    // The model as `kinema bench` loads it (its card and weights), rebuilt on the autodiff
+    // device with its parameters tracked (a loaded model is an eval one).
+    let loaded = Model::load(
         &ModelSource {
             model: Some(a.model.clone()),
             weights: a.weights.clone(),
@@ -206,9 +207,19 @@ fn train(a: Args, threads: usize) -> anyhow::Result<()> {
             pretrained: false,
             ..Default::default()
         },
-        &dev,
+        &crate::device(),
     )
     .with_context(|| format!("loading {}", a.model))?;
+    let dev = crate::device().autodiff();
+    let o = kinema_models::GetModelOptions {
+        nclass: Some(loaded.card.nclass()),
+        num_segments: Some(loaded.card.segments_in_model()),
+        ..Default::default()
+    };
+    let net = kinema_models::get_model(&loaded.card.model, &o, &dev)
+        .and_then(|n| n.load_tensors(loaded.net.tensors()?, std::path::Path::new(&a.model)))
+        .with_context(|| format!("building {} for training", a.model))?;
+    let model = Model::new(net, loaded.card.clone());
     // oneDNN's threads match rayon's (a missing oneDNN leaves burn's kernels: said in the log).
     let _ = kinema_models::engine::set_threads(threads);
     let isa = kinema_models::engine::cpu_isa().map_or_else(|_| "burn".to_string(), |(isa, _)| isa);
