@@ -83,17 +83,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return train(a, threads);
     }
     let dev = crate::device();
-    let mut model = Model::load(
-        &ModelSource {
-            model: Some(a.model.clone()),
-            weights: a.weights.clone(),
-            nclass: a.nclass.or_else(|| a.model.ends_with("_custom").then_some(400)),
-            pretrained: false,
-            ..Default::default()
-        },
-        &dev,
-    )
-    .with_context(|| format!("loading {}", a.model))?;
+    let mut model = Model::load(&source(&a), &dev).with_context(|| format!("loading {}", a.model))?;
     model.engine = a.engine;
     if a.weights.is_none() && kinema_models::spec(&a.model).is_ok() && a.model != kinema_models::DEFAULT_MODEL
     {
@@ -186,6 +176,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `a` names: a registry name (random weights unless `--weights`; a `_custom` one with
+/// 400 classes unless `--nclass`), a model file or the embedded default.
+fn source(a: &Args) -> ModelSource {
+    ModelSource {
+        model: Some(a.model.clone()),
+        weights: a.weights.clone(),
+        nclass: a.nclass.or_else(|| a.model.ends_with("_custom").then_some(400)),
+        pretrained: false,
+        ..Default::default()
+    }
+}
+
 fn median_min(times: &[f64]) -> (f64, f64) {
     let mut sorted = times.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -199,17 +201,8 @@ fn train(a: Args, threads: usize) -> anyhow::Result<()> {
     }
     // The model as `kinema bench` loads it (its card and weights), rebuilt on the autodiff
     // device with its parameters tracked (a loaded model is an eval one).
-    let loaded = Model::load(
-        &ModelSource {
-            model: Some(a.model.clone()),
-            weights: a.weights.clone(),
-            nclass: a.nclass.or_else(|| a.model.ends_with("_custom").then_some(400)),
-            pretrained: false,
-            ..Default::default()
-        },
-        &crate::device(),
-    )
-    .with_context(|| format!("loading {}", a.model))?;
+    let loaded =
+        Model::load(&source(&a), &crate::device()).with_context(|| format!("loading {}", a.model))?;
     let dev = crate::device().autodiff();
     let o = kinema_models::GetModelOptions {
         nclass: Some(loaded.card.nclass()),

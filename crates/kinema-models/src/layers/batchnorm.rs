@@ -17,12 +17,13 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
 use burn::nn::BatchNorm;
-use burn::tensor::{DType, Device, TensorData};
+use burn::tensor::{DType, Device};
 use burn::Tensor;
 use rayon::prelude::*;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+
+use super::onednn::{contiguous as values, flex, timed};
 
 static FORWARD_NS: AtomicU64 = AtomicU64::new(0);
 static BACKWARD_NS: AtomicU64 = AtomicU64::new(0);
@@ -31,13 +32,6 @@ static BACKWARD_NS: AtomicU64 = AtomicU64::new(0);
 pub fn fused_batchnorm_seconds() -> (f64, f64) {
     let s = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 * 1e-9;
     (s(&FORWARD_NS), s(&BACKWARD_NS))
-}
-
-fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
-    let t = Instant::now();
-    let out = f();
-    counter.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    out
 }
 
 /// Batch-statistics BatchNorm as a backend operation: `(output, mean, biased variance)` of
@@ -51,22 +45,6 @@ pub trait FusedBatchNorm: Backend {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
-
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default(),
-        ),
-    }
-}
-
-fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, dims))
 }
 
 /// `(N, C, values per channel and sample)` of a `[N, C, ...]` shape.

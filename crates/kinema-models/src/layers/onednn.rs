@@ -54,7 +54,7 @@ pub fn onednn_conv_seconds() -> (f64, f64, f64) {
     (s(&FORWARD_NS), s(&BACKWARD_DATA_NS), s(&BACKWARD_WEIGHTS_NS))
 }
 
-fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
+pub(super) fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let out = f();
     counter.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -62,7 +62,7 @@ fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
 }
 
 /// A tensor's values, row major (a view when it is already contiguous).
-fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(super) fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(
@@ -74,7 +74,7 @@ fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+pub(super) fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, dims))
 }
 
