@@ -307,9 +307,12 @@ impl TrainConv {
         }
     }
 
-    fn bias_md(&self, given: bool) -> Result<&MemoryDesc> {
+    /// The bias's descriptor when a bias (or its gradient) is given, which must be exactly when
+    /// the convolution was made with one.
+    fn bias_md(&self, given: bool) -> Result<Option<&MemoryDesc>> {
         match (&self.plain_bias, given) {
-            (Some(md), true) => Ok(md),
+            (Some(md), true) => Ok(Some(md)),
+            (None, false) => Ok(None),
             _ => Err(DnnlError::Invalid(format!(
                 "convolution {:?}: made {} a bias, called {} one",
                 self.shape.src,
@@ -324,20 +327,18 @@ impl TrainConv {
         self.expect("the source", x.len(), &self.plain_src)?;
         self.expect("the weights", w.len(), &self.plain_weights)?;
         self.expect("the destination", y.len(), &self.plain_dst)?;
-        if b.is_some() != self.shape.bias {
-            self.bias_md(b.is_some())?;
-        }
+        let bias_md = self.bias_md(b.is_some())?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
         let xs = self.f_src.load(engine, &mut stream, &self.plain_src, x)?;
         let ws = self.f_weights.load(engine, &mut stream, &self.plain_weights, w)?;
-        let bs = match b {
-            Some(b) => {
-                let md = self.bias_md(true)?;
+        let bs = match (b, bias_md) {
+            (Some(b), Some(md)) => {
+                self.expect("the bias", b.len(), md)?;
                 // SAFETY: a source only (read, never written), dropped before `b`.
                 Some(unsafe { Memory::wrap(engine, md, b.as_ptr() as *mut f32, b.len())? })
             }
-            None => None,
+            _ => None,
         };
         self.f_dst
             .store(engine, &mut stream, &self.plain_dst, y, |s, dst| {
@@ -378,21 +379,19 @@ impl TrainConv {
         self.expect("the source", x.len(), &self.plain_src)?;
         self.expect("the destination gradient", dy.len(), &self.plain_dst)?;
         self.expect("the weights gradient", dw.len(), &self.plain_weights)?;
-        if db.is_some() != self.shape.bias {
-            self.bias_md(db.is_some())?;
-        }
+        let bias_md = self.bias_md(db.is_some())?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
         let xs = self.w_src.load(engine, &mut stream, &self.plain_src, x)?;
         let dys = self.w_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?;
-        let dbs = match db {
-            Some(db) => {
-                self.expect("the bias gradient", db.len(), self.bias_md(true)?)?;
+        let dbs = match (db, bias_md) {
+            (Some(db), Some(md)) => {
+                self.expect("the bias gradient", db.len(), md)?;
                 // SAFETY: `db` is borrowed mutably for this call; the view is dropped before it
                 // returns.
-                Some(unsafe { Memory::wrap(engine, self.bias_md(true)?, db.as_mut_ptr(), db.len())? })
+                Some(unsafe { Memory::wrap(engine, md, db.as_mut_ptr(), db.len())? })
             }
-            None => None,
+            _ => None,
         };
         self.w_diff_weights
             .store(engine, &mut stream, &self.plain_weights, dw, |s, dws| {

@@ -7,11 +7,9 @@
 //!
 //! A TSN model (`resnet50_v1b_custom --segments 8`) takes `batch * segments` pictures.
 
-use std::time::Instant;
-
 use burn::tensor::Device;
 use kinema_models::{get_model, GetModelOptions};
-use kinema_train::{cross_entropy, Optimizer, OptimizerOptions};
+use kinema_train::{train_step_timed, Optimizer, OptimizerOptions};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -61,31 +59,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for k in 0..warmup + steps {
         let conv0 = kinema_models::layers::onednn_conv_seconds();
         let bn0 = kinema_models::layers::fused_batchnorm_seconds();
-        let t = Instant::now();
-        let logits = net.forward_data(&shape, data.clone(), false, &dev)?;
-        let (loss, _) = cross_entropy(logits, &labels, 0.0, &dev);
-        let loss_v = loss.clone().into_scalar::<f64>();
-        let t_fwd = t.elapsed().as_secs_f64();
-        let grads = net.gradients(loss.backward());
-        let t_bwd = t.elapsed().as_secs_f64() - t_fwd;
-        let (next, _) = opt.step(net, grads, 0.01, &factor);
-        net = next;
-        let total = t.elapsed().as_secs_f64();
-        let t_opt = total - t_fwd - t_bwd;
+        let (s, t) = train_step_timed(
+            net,
+            &mut opt,
+            (&shape, data.clone(), &labels),
+            (0.01, 0.0, &factor),
+            &dev,
+        )?;
+        net = s.net;
+        let (loss_v, total) = (s.loss, t.forward + t.backward + t.optimizer);
         if k >= warmup {
             times.push(total);
         }
         let conv1 = kinema_models::layers::onednn_conv_seconds();
         let bn1 = kinema_models::layers::fused_batchnorm_seconds();
         let p = [
-            ("forward_s", t_fwd),
+            ("forward_s", t.forward),
             ("conv_forward_s", conv1.0 - conv0.0),
             ("batchnorm_forward_s", bn1.0 - bn0.0),
-            ("backward_s", t_bwd),
+            ("backward_s", t.backward),
             ("conv_backward_data_s", conv1.1 - conv0.1),
             ("conv_backward_weights_s", conv1.2 - conv0.2),
             ("batchnorm_backward_s", bn1.1 - bn0.1),
-            ("optimizer_s", t_opt),
+            ("optimizer_s", t.optimizer),
         ];
         eprintln!(
             "step {k}: loss {loss_v:.4} ({total:.3} s: {})",

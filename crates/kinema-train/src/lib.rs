@@ -19,7 +19,7 @@ pub mod trainer;
 pub use config::{DataConfig, LrMode, TrainConfig, TrainSection};
 pub use error::{Result, TrainError};
 pub use optim::{Optimizer, OptimizerKind, OptimizerOptions};
-pub use step::{cross_entropy, step_parts, train_step, Part, Step};
+pub use step::{cross_entropy, step_parts, train_step, train_step_timed, Part, Step, StepTimes};
 pub use trainer::{
     load_checkpoint, save_checkpoint, train, EpochInfo, RunOptions, StepInfo, TrainState, TrainSummary,
 };

@@ -37,20 +37,54 @@ pub struct Step {
 pub fn train_step(
     net: Net,
     opt: &mut Optimizer,
+    batch: (&[usize], Vec<f32>, &[usize]),
+    update: (f64, f64, crate::optim::LrFactor),
+    dev: &Device,
+) -> Result<Step> {
+    train_step_timed(net, opt, batch, update, dev).map(|(step, _)| step)
+}
+
+/// Where a [`train_step`] spent its time, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepTimes {
+    /// The forward and the loss.
+    pub forward: f64,
+    /// The backward.
+    pub backward: f64,
+    /// The optimizer's update.
+    pub optimizer: f64,
+}
+
+/// [`train_step`], and how long each of its phases took.
+pub fn train_step_timed(
+    net: Net,
+    opt: &mut Optimizer,
     (shape, data, labels): (&[usize], Vec<f32>, &[usize]),
     (lr, smoothing, factor): (f64, f64, crate::optim::LrFactor),
     dev: &Device,
-) -> Result<Step> {
+) -> Result<(Step, StepTimes)> {
+    let t = std::time::Instant::now();
     let logits = net.forward_data(shape, data, false, dev)?;
     let (loss, correct) = cross_entropy(logits, labels, smoothing, dev);
     let loss_v = loss.clone().into_scalar::<f64>();
+    let forward = t.elapsed().as_secs_f64();
     let grads = net.gradients(loss.backward());
+    let backward = t.elapsed().as_secs_f64() - forward;
     let (net, _norm) = opt.step(net, grads, lr, factor);
-    Ok(Step {
+    let optimizer = t.elapsed().as_secs_f64() - forward - backward;
+    let step = Step {
         net,
         loss: loss_v,
         correct,
-    })
+    };
+    Ok((
+        step,
+        StepTimes {
+            forward,
+            backward,
+            optimizer,
+        },
+    ))
 }
 
 /// Label-smoothed cross-entropy of `logits` `[B, K]` against `labels`, and the count of correct

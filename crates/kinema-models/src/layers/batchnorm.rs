@@ -255,6 +255,13 @@ impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
     }
 }
 
+/// Whether the fused path is on: `KINEMA_BATCHNORM` is not `burn` (which keeps burn's own
+/// BatchNorm, for comparisons). Read once.
+fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("KINEMA_BATCHNORM").map_or(true, |v| v != "burn"))
+}
+
 /// `bn.forward(x)`, fused where it applies (training on the CPU autodiff device, f32).
 pub fn forward_bn<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let dev = x.device();
@@ -264,7 +271,7 @@ pub fn forward_bn<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         && dev.is_autodiff()
         && bn.training.is_enabled()
         && x.dtype() == DType::F32
-        && std::env::var("KINEMA_BATCHNORM").map_or(true, |v| v != "burn");
+        && enabled();
     if !fused || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
         return bn.forward(x);
     }
@@ -299,16 +306,8 @@ mod tests {
     use burn::nn::BatchNormConfig;
     use burn::tensor::Distribution;
 
+    use super::super::onednn::tests::rel;
     use super::*;
-
-    fn rel<const D: usize>(got: Tensor<D>, want: Tensor<D>) -> f32 {
-        let (g, w) = (
-            got.into_data().try_to_vec::<f32>().unwrap(),
-            want.into_data().try_to_vec::<f32>().unwrap(),
-        );
-        let scale = w.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-        g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
-    }
 
     /// Output, running statistics and the gradients of the input, gamma and beta agree with
     /// burn's own BatchNorm to `TOL` (relative to the largest value).

@@ -9,7 +9,7 @@
 //! than f32, "same" padding, oneDNN missing or refusing the geometry), so a model calls them
 //! on every device.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -29,21 +29,22 @@ use kinema_dnnl::{ConvShape, TrainConv};
 use crate::engine::graph::{ConvGeometry, ConvLayer};
 
 /// The convolution as a backend operation: `x` `[N, C, spatial...]`, weights `[O, C / groups,
-/// kernel...]`, a bias `[O]`; the geometry's tensor shapes are filled in from them.
+/// kernel...]`, a bias `[O]`, run by `conv` (made for exactly these shapes by [`route`]).
 #[backend_extension(Flex, Autodiff)]
 pub trait OneDnnConv: Backend {
-    /// `conv(x, w)` with `geometry`'s strides, padding, dilation and groups.
-    fn onednn_conv(x: FloatTensor<Self>, w: FloatTensor<Self>, geometry: ConvShape) -> FloatTensor<Self>;
+    /// `conv(x, w)`.
+    fn onednn_conv(x: FloatTensor<Self>, w: FloatTensor<Self>, conv: Arc<TrainConv>) -> FloatTensor<Self>;
     /// `conv(x, w) + b`.
     fn onednn_conv_bias(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
-        geometry: ConvShape,
+        conv: Arc<TrainConv>,
     ) -> FloatTensor<Self>;
 }
 
-/// Time spent in each pass since the start (nanoseconds): what `KINEMA_PROFILE` reports.
+/// Time spent in each pass since the start (nanoseconds): what the training-step benchmark
+/// prints.
 static FORWARD_NS: AtomicU64 = AtomicU64::new(0);
 static BACKWARD_DATA_NS: AtomicU64 = AtomicU64::new(0);
 static BACKWARD_WEIGHTS_NS: AtomicU64 = AtomicU64::new(0);
@@ -78,27 +79,19 @@ pub(super) fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, dims))
 }
 
-/// The shape with the tensors' dimensions, and its convolution. Only called once [`route`]
-/// has made the same convolution, so a failure here is a oneDNN fault, not bad input.
-fn plan(x: &FlexTensor, w: &FlexTensor, geometry: &ConvShape) -> Arc<TrainConv> {
-    let mut shape = geometry.clone();
-    shape.src = x.layout().shape().to_vec();
-    shape.weights = w.layout().shape().to_vec();
-    TrainConv::get(&shape).unwrap_or_else(|e| panic!("oneDNN convolution {shape:?}: {e}"))
-}
-
 impl OneDnnConv for Flex {
-    fn onednn_conv(x: FlexTensor, w: FlexTensor, geometry: ConvShape) -> FlexTensor {
-        forward(x, w, None, geometry)
+    fn onednn_conv(x: FlexTensor, w: FlexTensor, conv: Arc<TrainConv>) -> FlexTensor {
+        forward(x, w, None, &conv)
     }
 
-    fn onednn_conv_bias(x: FlexTensor, w: FlexTensor, b: FlexTensor, geometry: ConvShape) -> FlexTensor {
-        forward(x, w, Some(b), geometry)
+    fn onednn_conv_bias(x: FlexTensor, w: FlexTensor, b: FlexTensor, conv: Arc<TrainConv>) -> FlexTensor {
+        forward(x, w, Some(b), &conv)
     }
 }
 
-fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, geometry: ConvShape) -> FlexTensor {
-    let conv = plan(&x, &w, &geometry);
+/// The forward pass. Its shapes were checked when [`route`] made `conv`, so a failure here is
+/// a oneDNN fault, not bad input.
+fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, conv: &TrainConv) -> FlexTensor {
     let dims = conv.dst_dims();
     let mut y = vec![0f32; dims.iter().product()];
     let b = b.as_ref().map(contiguous);
@@ -115,15 +108,14 @@ fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, geometry: ConvSh
 struct ConvBackward;
 
 impl Backward<Flex, 3> for ConvBackward {
-    type State = (NodeId, NodeId, ConvShape);
+    type State = (NodeId, NodeId, Arc<TrainConv>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x_state, w_state, geometry) = ops.state;
+        let (x_state, w_state, conv) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
-        let conv = plan(&x, &w, &geometry);
         let dy_v = contiguous(&dy);
         if let Some(node) = node_x {
             let dims = conv.shape().src.clone();
@@ -137,7 +129,7 @@ impl Backward<Flex, 3> for ConvBackward {
         if node_w.is_some() || node_b.is_some() {
             let dims = conv.shape().weights.clone();
             let mut dw = vec![0f32; dims.iter().product()];
-            let mut db = geometry.bias.then(|| vec![0f32; dims[0]]);
+            let mut db = conv.shape().bias.then(|| vec![0f32; dims[0]]);
             timed(&BACKWARD_WEIGHTS_NS, || {
                 conv.backward_weights(&contiguous(&x), &dy_v, &mut dw, db.as_deref_mut())
             })
@@ -153,17 +145,17 @@ impl Backward<Flex, 3> for ConvBackward {
 }
 
 impl<C: CheckpointStrategy> OneDnnConv for Autodiff<Flex, C> {
-    fn onednn_conv(x: FloatTensor<Self>, w: FloatTensor<Self>, geometry: ConvShape) -> FloatTensor<Self> {
-        record::<C>(x, w, None, geometry)
+    fn onednn_conv(x: FloatTensor<Self>, w: FloatTensor<Self>, conv: Arc<TrainConv>) -> FloatTensor<Self> {
+        record::<C>(x, w, None, conv)
     }
 
     fn onednn_conv_bias(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
-        geometry: ConvShape,
+        conv: Arc<TrainConv>,
     ) -> FloatTensor<Self> {
-        record::<C>(x, w, Some(b), geometry)
+        record::<C>(x, w, Some(b), conv)
     }
 }
 
@@ -174,7 +166,7 @@ fn record<C: CheckpointStrategy>(
     x: AdTensor,
     w: AdTensor,
     b: Option<AdTensor>,
-    geometry: ConvShape,
+    conv: Arc<TrainConv>,
 ) -> AdTensor {
     // Without a bias the third parent is a constant that asks for no gradient.
     let with_bias = b.is_some();
@@ -188,12 +180,12 @@ fn record<C: CheckpointStrategy>(
             let x_state = prep.checkpoint(&x);
             let w_state = prep.checkpoint(&w);
             let bias = with_bias.then(|| b.into_primitive());
-            let y = forward(x.into_primitive(), w.into_primitive(), bias, geometry.clone());
-            prep.finish((x_state, w_state, geometry), y)
+            let y = forward(x.into_primitive(), w.into_primitive(), bias, &conv);
+            prep.finish((x_state, w_state, conv), y)
         }
         OpsKind::UnTracked(prep) => {
             let bias = with_bias.then(|| b.into_primitive());
-            prep.finish(forward(x.into_primitive(), w.into_primitive(), bias, geometry))
+            prep.finish(forward(x.into_primitive(), w.into_primitive(), bias, &conv))
         }
     }
 }
@@ -202,7 +194,6 @@ fn record<C: CheckpointStrategy>(
 /// burn's own kernels, for comparisons).
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    static SAID: AtomicBool = AtomicBool::new(false);
     *ON.get_or_init(|| {
         if std::env::var("KINEMA_CONV").is_ok_and(|v| v == "burn") {
             return false;
@@ -216,17 +207,20 @@ fn enabled() -> bool {
                 true
             }
             Err(e) => {
-                if !SAID.swap(true, Ordering::Relaxed) {
-                    tracing::warn!("convolutions run on burn's kernels: {e}");
-                }
+                tracing::warn!("convolutions run on burn's kernels: {e}");
                 false
             }
         }
     })
 }
 
-/// The oneDNN geometry for `x` under `g`, when the oneDNN path applies to it.
-fn route<const D: usize>(x: &Tensor<D>, w: &Tensor<D>, g: ConvGeometry, bias: bool) -> Option<ConvShape> {
+/// The oneDNN convolution for `x` under `g`, when the oneDNN path applies to it.
+fn route<const D: usize>(
+    x: &Tensor<D>,
+    w: &Tensor<D>,
+    g: ConvGeometry,
+    bias: bool,
+) -> Option<Arc<TrainConv>> {
     let dev = x.device();
     if !enabled() || x.dtype() != DType::F32 || w.dtype() != DType::F32 || g.pad_l.is_empty() {
         return None;
@@ -246,7 +240,7 @@ fn route<const D: usize>(x: &Tensor<D>, w: &Tensor<D>, g: ConvGeometry, bias: bo
         bias,
     };
     match TrainConv::get(&shape) {
-        Ok(_) => Some(shape),
+        Ok(conv) => Some(conv),
         Err(e) => {
             tracing::debug!("convolution {shape:?} on burn's kernels: {e}");
             None
@@ -254,11 +248,11 @@ fn route<const D: usize>(x: &Tensor<D>, w: &Tensor<D>, g: ConvGeometry, bias: bo
     }
 }
 
-fn run<const D: usize>(x: Tensor<D>, w: Tensor<D>, b: Option<Tensor<1>>, shape: ConvShape) -> Tensor<D> {
+fn run<const D: usize>(x: Tensor<D>, w: Tensor<D>, b: Option<Tensor<1>>, conv: Arc<TrainConv>) -> Tensor<D> {
     let (x, w) = (x.into_dispatch(), w.into_dispatch());
     Tensor::from_dispatch(match b {
-        Some(b) => <Dispatch as OneDnnConv>::onednn_conv_bias(x, w, b.into_dispatch(), shape),
-        None => <Dispatch as OneDnnConv>::onednn_conv(x, w, shape),
+        Some(b) => <Dispatch as OneDnnConv>::onednn_conv_bias(x, w, b.into_dispatch(), conv),
+        None => <Dispatch as OneDnnConv>::onednn_conv(x, w, conv),
     })
 }
 
@@ -266,7 +260,7 @@ fn run<const D: usize>(x: Tensor<D>, w: Tensor<D>, b: Option<Tensor<1>>, shape: 
 pub fn forward_conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
     let w = conv.weight.val();
     match route(&x, &w, conv.geometry(), conv.bias.is_some()) {
-        Some(shape) => run(x, w, conv.bias.as_ref().map(|b| b.val()), shape),
+        Some(c) => run(x, w, conv.bias.as_ref().map(|b| b.val()), c),
         None => conv.forward(x),
     }
 }
@@ -275,13 +269,13 @@ pub fn forward_conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
 pub fn forward_conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let w = conv.weight.val();
     match route(&x, &w, conv.geometry(), conv.bias.is_some()) {
-        Some(shape) => run(x, w, conv.bias.as_ref().map(|b| b.val()), shape),
+        Some(c) => run(x, w, conv.bias.as_ref().map(|b| b.val()), c),
         None => conv.forward(x),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use burn::nn::conv::{Conv2dConfig, Conv3dConfig};
     use burn::nn::{PaddingConfig2d, PaddingConfig3d};
     use burn::tensor::Distribution;
@@ -289,7 +283,7 @@ mod tests {
     use super::*;
 
     /// Largest difference relative to the largest magnitude of `want`.
-    fn rel<const D: usize>(got: Tensor<D>, want: Tensor<D>) -> f32 {
+    pub(in crate::layers) fn rel<const D: usize>(got: Tensor<D>, want: Tensor<D>) -> f32 {
         let (g, w) = (
             got.into_data().try_to_vec::<f32>().unwrap(),
             want.into_data().try_to_vec::<f32>().unwrap(),
