@@ -159,6 +159,30 @@ fn errors_exit_nonzero_and_name_the_file() {
     assert!(!out.status.success());
 }
 
+/// `--device cuda` on a machine that cannot run it (a kinema without CUDA, no driver, no NVRTC,
+/// no such device) ends in an error naming the device and the reason, never a panic; where a
+/// GPU is there, it predicts.
+#[test]
+fn a_cuda_device_that_cannot_run_is_a_named_error() {
+    let d = tempfile::tempdir().unwrap();
+    let v = sample(d.path());
+    for device in ["cuda", "cuda:4096"] {
+        let out = kinema()
+            .args(["--device", device, "predict"])
+            .arg(&v)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{device}: {err}");
+        if !out.status.success() {
+            assert_eq!(out.status.code(), Some(1), "{device}: {err}");
+            assert!(err.contains(&format!("device \"{device}\"")), "{device}: {err}");
+        } else {
+            assert_eq!(device, "cuda", "no machine has 4097 GPUs");
+        }
+    }
+}
+
 /// synth -> data check -> data sample -> data bench, and their errors.
 #[test]
 fn synth_and_data_verbs() {

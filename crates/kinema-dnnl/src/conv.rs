@@ -350,20 +350,45 @@ impl TrainConv {
             })
     }
 
+    /// `dy` (the destination's gradient) in the layouts both backward passes read, reordered
+    /// once when they agree (a view of `dy` when they are row major): what
+    /// [`backward_data_from`](Self::backward_data_from) and
+    /// [`backward_weights_from`](Self::backward_weights_from) take.
+    pub fn diff_dst<'a>(&self, dy: &'a [f32]) -> Result<DiffDst<'a>> {
+        self.expect("the destination gradient", dy.len(), &self.plain_dst)?;
+        let engine = Engine::cpu()?;
+        let mut stream = Stream::new(engine)?;
+        let data = self.d_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?;
+        let weights = if self.w_diff_dst.md == self.d_diff_dst.md {
+            None
+        } else {
+            Some(self.w_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?)
+        };
+        stream.wait()?;
+        Ok(DiffDst {
+            data,
+            weights,
+            _dy: std::marker::PhantomData,
+        })
+    }
+
     /// `dx`, the source's gradient, from `dy` (the destination's) and the weights.
     pub fn backward_data(&self, dy: &[f32], w: &[f32], dx: &mut [f32]) -> Result<()> {
-        self.expect("the destination gradient", dy.len(), &self.plain_dst)?;
+        self.backward_data_from(&self.diff_dst(dy)?, w, dx)
+    }
+
+    /// [`backward_data`](Self::backward_data) from a `dy` [`diff_dst`](Self::diff_dst) made.
+    pub fn backward_data_from(&self, dy: &DiffDst<'_>, w: &[f32], dx: &mut [f32]) -> Result<()> {
         self.expect("the weights", w.len(), &self.plain_weights)?;
         self.expect("the source gradient", dx.len(), &self.plain_src)?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
-        let dys = self.d_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?;
         let ws = self.d_weights.load(engine, &mut stream, &self.plain_weights, w)?;
         self.d_diff_src
             .store(engine, &mut stream, &self.plain_src, dx, |s, dxs| {
                 self.backward_data.execute(
                     s,
-                    &[(Arg::DiffDst, &dys), (Arg::Weights, &ws), (Arg::DiffSrc, dxs)],
+                    &[(Arg::DiffDst, &dy.data), (Arg::Weights, &ws), (Arg::DiffSrc, dxs)],
                 )
             })
     }
@@ -376,14 +401,25 @@ impl TrainConv {
         dw: &mut [f32],
         db: Option<&mut [f32]>,
     ) -> Result<()> {
+        self.backward_weights_from(x, &self.diff_dst(dy)?, dw, db)
+    }
+
+    /// [`backward_weights`](Self::backward_weights) from a `dy` [`diff_dst`](Self::diff_dst)
+    /// made.
+    pub fn backward_weights_from(
+        &self,
+        x: &[f32],
+        dy: &DiffDst<'_>,
+        dw: &mut [f32],
+        db: Option<&mut [f32]>,
+    ) -> Result<()> {
         self.expect("the source", x.len(), &self.plain_src)?;
-        self.expect("the destination gradient", dy.len(), &self.plain_dst)?;
         self.expect("the weights gradient", dw.len(), &self.plain_weights)?;
         let bias_md = self.bias_md(db.is_some())?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
         let xs = self.w_src.load(engine, &mut stream, &self.plain_src, x)?;
-        let dys = self.w_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?;
+        let dys = dy.weights.as_ref().unwrap_or(&dy.data);
         let dbs = match (db, bias_md) {
             (Some(db), Some(md)) => {
                 self.expect("the bias gradient", db.len(), md)?;
@@ -395,13 +431,23 @@ impl TrainConv {
         };
         self.w_diff_weights
             .store(engine, &mut stream, &self.plain_weights, dw, |s, dws| {
-                let mut args = vec![(Arg::Src, &xs), (Arg::DiffDst, &dys), (Arg::DiffWeights, dws)];
+                let mut args = vec![(Arg::Src, &xs), (Arg::DiffDst, dys), (Arg::DiffWeights, dws)];
                 if let Some(dbs) = &dbs {
                     args.push((Arg::DiffBias, dbs));
                 }
                 self.backward_weights.execute(s, &args)
             })
     }
+}
+
+/// A destination gradient in the layouts of a [`TrainConv`]'s two backward passes (from
+/// [`TrainConv::diff_dst`]); it may view the slice it was made from, so it borrows it.
+pub struct DiffDst<'a> {
+    /// In the backward-data pass's layout.
+    data: Memory,
+    /// In the backward-weights pass's layout, when that differs.
+    weights: Option<Memory>,
+    _dy: std::marker::PhantomData<&'a [f32]>,
 }
 
 #[cfg(test)]

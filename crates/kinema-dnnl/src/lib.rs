@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-pub use conv::{ConvShape, TrainConv};
+pub use conv::{ConvShape, DiffDst, TrainConv};
 pub use ops::{
     concat, convolution_backward_data, convolution_backward_weights, convolution_forward,
     convolution_forward_training, eltwise_forward, inner_product_forward, matmul, pooling_forward, reorder,

@@ -29,8 +29,60 @@ pub fn device_by_name(name: &str) -> Result<Device> {
 }
 
 #[cfg(feature = "cuda")]
-fn cuda(i: usize, _name: &str) -> Result<Device> {
+fn cuda(i: usize, name: &str) -> Result<Device> {
+    cuda_ready(i).map_err(|why| ModelError::InvalidOption(format!("device {name:?}: {why}")))?;
     Ok(Device::cuda(i))
+}
+
+/// Whether CUDA device `i` can run kinema's kernels: NVRTC compiles one, the driver loads and
+/// has device `i`. cudarc opens both libraries on first use and panics when one is missing (and
+/// cubecl would do it on its own thread, where the panic cannot be caught), so they are asked
+/// here, once per process, with the panic caught and turned into the reason.
+#[cfg(feature = "cuda")]
+fn cuda_ready(i: usize) -> std::result::Result<(), String> {
+    use std::sync::{Mutex, OnceLock};
+    static COUNT: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
+    static QUIET: Mutex<()> = Mutex::new(());
+    let count = COUNT.get_or_init(|| {
+        let _one = QUIET.lock().unwrap_or_else(|p| p.into_inner());
+        // cudarc's panic is the answer here, not a crash: keep the default hook from printing it.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let nvrtc = std::panic::catch_unwind(|| {
+            cudarc::nvrtc::compile_ptx("extern \"C\" __global__ void kinema_probe() {}").map(drop)
+        });
+        let driver = std::panic::catch_unwind(|| {
+            cudarc::driver::result::init()?;
+            cudarc::driver::result::device::get_count()
+        });
+        std::panic::set_hook(hook);
+        match nvrtc {
+            Err(_) => {
+                return Err(
+                    "NVRTC (libnvrtc.so) could not be loaded: kinema compiles its CUDA \
+                                  kernels with it at run time; install the CUDA toolkit's NVRTC or \
+                                  the nvidia-cuda-nvrtc wheel and put its lib folder on LD_LIBRARY_PATH"
+                        .to_string(),
+                )
+            }
+            Ok(Err(e)) => return Err(format!("NVRTC could not compile a test kernel: {e}")),
+            Ok(Ok(())) => {}
+        }
+        match driver {
+            Err(_) => Err(
+                "the CUDA driver (libcuda.so) could not be loaded: no NVIDIA driver is \
+                           installed here, or its folder is not on LD_LIBRARY_PATH"
+                    .to_string(),
+            ),
+            Ok(Err(e)) => Err(format!("the CUDA driver found no usable device: {e}")),
+            Ok(Ok(n)) => Ok(n.max(0) as usize),
+        }
+    });
+    match count {
+        Err(why) => Err(why.clone()),
+        Ok(n) if i >= *n => Err(format!("this machine has {n} CUDA device(s), numbered from 0")),
+        Ok(_) => Ok(()),
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -67,6 +119,19 @@ mod tests {
         if !cfg!(feature = "cuda") {
             let e = device_by_name("cuda:1").unwrap_err().to_string();
             assert!(e.contains("--features cuda"), "{e}");
+        }
+        // Built with CUDA: a device that cannot run (no driver, no NVRTC, no such index) is a
+        // named error, not a panic; one that can is a device.
+        if cfg!(feature = "cuda") {
+            if let Err(e) = device_by_name("cuda:0") {
+                let e = e.to_string();
+                assert!(
+                    e.contains("libcuda") || e.contains("NVRTC") || e.contains("CUDA device"),
+                    "{e}"
+                );
+            }
+            let e = device_by_name("cuda:4096").unwrap_err().to_string();
+            assert!(e.contains("\"cuda:4096\""), "{e}");
         }
         if !cfg!(feature = "wgpu") {
             let e = device_by_name("wgpu").unwrap_err().to_string();

@@ -1,0 +1,3 @@
+//! NVIDIA's target.
+
+pub mod ptx_version;
