@@ -11,7 +11,6 @@
 use burn::module::{Module, ModuleDisplay};
 use burn::nn::conv::{Conv2d, Conv2dConfig, Conv3d};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::Device;
@@ -20,7 +19,7 @@ use burn::Tensor;
 use crate::engine::{Graph, LowerConv, PoolKind, Val, Window as GraphWindow};
 use crate::error::Result;
 use crate::layers::{avg_pool3d, max_pool3d, Pool3d};
-use crate::layers::{conv3d, forward_bn, forward_conv2d, forward_conv3d};
+use crate::layers::{conv3d, forward_bn_relu, forward_conv2d, forward_conv3d};
 
 /// A convolution or pooling window over (T, H, W); a 2-D layer uses the H and W entries.
 #[derive(Module, Debug)]
@@ -131,7 +130,7 @@ impl ConvNd for Conv2d {
     }
 
     fn norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-        relu(forward_bn(bn, x))
+        forward_bn_relu(bn, x)
     }
 
     fn max_pool(x: Tensor<4>, w: &Window) -> Tensor<4> {
@@ -173,7 +172,7 @@ impl ConvNd for Conv3d {
     }
 
     fn norm_relu(bn: &BatchNorm, x: Tensor<5>) -> Tensor<5> {
-        relu(forward_bn(bn, x))
+        forward_bn_relu(bn, x)
     }
 
     fn max_pool(x: Tensor<5>, w: &Window) -> Tensor<5> {

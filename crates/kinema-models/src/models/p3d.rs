@@ -22,7 +22,7 @@ use burn::Tensor;
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, conv3d, forward_bn, forward_conv2d, forward_conv3d};
+use crate::layers::{bn3d, conv3d, forward_bn, forward_bn_relu, forward_conv2d, forward_conv3d};
 use crate::layers::{check_clips, max_pool3d, Pool3d};
 
 /// How a 3-D block combines its spatial (S) and temporal (T) convolutions.
@@ -86,14 +86,9 @@ impl Block3d {
             Some((c, b)) => forward_bn(b, forward_conv3d(c, x.clone())),
             None => x.clone(),
         };
-        let y = relu(forward_bn(&self.bn1, forward_conv3d(&self.conv1, x)));
-        let spatial = |y| relu(forward_bn(&self.bn2, forward_conv3d(&self.conv2, y)));
-        let temporal = |y| {
-            relu(forward_bn(
-                &self.bn_temporal,
-                forward_conv3d(&self.conv_temporal, y),
-            ))
-        };
+        let y = forward_bn_relu(&self.bn1, forward_conv3d(&self.conv1, x));
+        let spatial = |y| forward_bn_relu(&self.bn2, forward_conv3d(&self.conv2, y));
+        let temporal = |y| forward_bn_relu(&self.bn_temporal, forward_conv3d(&self.conv_temporal, y));
         let y = match self.design {
             Design::A => temporal(spatial(y)),
             Design::B => spatial(y.clone()) + temporal(y),
@@ -184,8 +179,8 @@ impl Block2d {
             Some((c, b)) => forward_bn(b, forward_conv2d(c, x.clone())),
             None => x.clone(),
         };
-        let y = relu(forward_bn(&self.bn1, forward_conv2d(&self.conv1, x)));
-        let y = relu(forward_bn(&self.bn2, forward_conv2d(&self.conv2, y)));
+        let y = forward_bn_relu(&self.bn1, forward_conv2d(&self.conv1, x));
+        let y = forward_bn_relu(&self.bn2, forward_conv2d(&self.conv2, y));
         relu(forward_bn(&self.bn3, forward_conv2d(&self.conv3, y)) + identity)
     }
 }
@@ -293,7 +288,7 @@ impl P3d {
     pub fn features(&self, x: Tensor<5>) -> Result<Tensor<2>> {
         let [clips, _, t, _, _] = x.dims();
         self.check_input(clips, t)?;
-        let x = relu(forward_bn(&self.bn1, forward_conv3d(&self.conv1, x)));
+        let x = forward_bn_relu(&self.bn1, forward_conv3d(&self.conv1, x));
         let mut x = max_pool3d(x, Pool3d::new([2, 3, 3], [2, 2, 2]).with_padding([0, 1, 1]));
         for layer in [&self.layer1, &self.layer2, &self.layer3] {
             for b in layer {

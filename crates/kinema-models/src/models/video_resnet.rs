@@ -24,7 +24,7 @@ use burn::Tensor;
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, conv3d, forward_bn, forward_conv3d};
+use crate::layers::{bn3d, conv3d, forward_bn, forward_bn_relu, forward_conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
@@ -120,7 +120,7 @@ impl SpatioTemporalConv {
         match self {
             SpatioTemporalConv::Full(c) => forward_conv3d(c, x),
             SpatioTemporalConv::Factored((spatial, bn, _, temporal)) => {
-                forward_conv3d(temporal, relu(forward_bn(bn, forward_conv3d(spatial, x))))
+                forward_conv3d(temporal, forward_bn_relu(bn, forward_conv3d(spatial, x)))
             }
         }
     }
@@ -230,7 +230,7 @@ impl BasicBlock {
             Some((c, b)) => forward_bn(b, forward_conv3d(c, x.clone())),
             None => x.clone(),
         };
-        let out = relu(forward_bn(&self.conv1.1, self.conv1.0.forward(x)));
+        let out = forward_bn_relu(&self.conv1.1, self.conv1.0.forward(x));
         let out = forward_bn(&self.conv2.1, self.conv2.0.forward(out));
         relu(out + residual)
     }
