@@ -10,10 +10,9 @@ bash scripts/install-deps.sh
 # CUDA toolkit and no download is needed; see docs/models.md, "Backends"). No GPU here runs it:
 # on a machine without one, `--device cuda` is a named error, which a test checks.
 cargo test --workspace --exclude kinema-python --locked --features kinema-cli/cuda "$@"
-# burn's wgpu backend compiles too (a type check).
-cargo check --locked -p kinema-cli --features wgpu
-# A kinema without MPI builds too (and refuses to run as one of several ranks).
-cargo check --locked -p kinema-cli --no-default-features
+# burn's wgpu backend compiles too, and so does a kinema without MPI (which refuses to run as
+# one of several ranks): one type check for both, so the burn stack is checked once more, not twice.
+cargo check --locked -p kinema-cli --no-default-features --features wgpu
 bash scripts/test-python.sh
 # The reader on real videos from public packages (tools/realworld), every frame against the CLI.
 bash scripts/test-realworld.sh

@@ -100,7 +100,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--nclass", type=int, default=400)
     ap.add_argument("--segments", type=int, default=8, help="TSN: pictures per video")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (bench/gpu/run.sh)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    # A CUDA step is timed to its end, not to the end of its launches.
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
     if a.model == "i3d_resnet50_v1":
         net = I3DResNet50(a.nclass)
@@ -114,14 +118,14 @@ def main():
         net = Tsn(torchvision.models.resnet50(num_classes=a.nclass), a.segments)
     else:
         raise SystemExit(f"unknown model {a.model}")
-    net.train()
+    net.train().to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     if a.model == "tsn_resnet50":
         shape = [a.batch * a.segments, 3, a.size, a.size]
     else:
         shape = [a.batch, 3, a.frames, a.size, a.size]
-    x = torch.rand(*shape) * 2 - 1
-    y = torch.arange(a.batch) % a.nclass
+    x = (torch.rand(*shape) * 2 - 1).to(dev)
+    y = (torch.arange(a.batch) % a.nclass).to(dev)
     times = []
     for k in range(a.warmup + a.steps):
         t = time.perf_counter()
@@ -129,6 +133,7 @@ def main():
         loss = nn.functional.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
+        sync()
         dt = time.perf_counter() - t
         if k >= a.warmup:
             times.append(dt)
@@ -137,6 +142,7 @@ def main():
         "impl": "pytorch",
         "version": torch.__version__,
         "model": a.model,
+        "device": a.device,
         "shape": shape,
         "steps": a.steps,
         "median_s": round(times[len(times) // 2], 4),
