@@ -34,17 +34,24 @@ fn cuda(i: usize, name: &str) -> Result<Device> {
     Ok(Device::cuda(i))
 }
 
+/// Why `--device cuda` cannot run: NVRTC or the driver missing.
+#[cfg(feature = "cuda")]
+const NO_NVRTC: &str = "NVRTC (libnvrtc.so) could not be loaded: kinema compiles its CUDA kernels \
+    with it at run time; install the CUDA toolkit's NVRTC or the nvidia-cuda-nvrtc wheel and put \
+    its lib folder on LD_LIBRARY_PATH";
+
+#[cfg(feature = "cuda")]
+const NO_DRIVER: &str = "the CUDA driver (libcuda.so) could not be loaded: no NVIDIA driver is \
+    installed here, or its folder is not on LD_LIBRARY_PATH";
+
 /// Whether CUDA device `i` can run kinema's kernels: NVRTC compiles one, the driver loads and
 /// has device `i`. cudarc opens both libraries on first use and panics when one is missing (and
 /// cubecl would do it on its own thread, where the panic cannot be caught), so they are asked
 /// here, once per process, with the panic caught and turned into the reason.
 #[cfg(feature = "cuda")]
 fn cuda_ready(i: usize) -> std::result::Result<(), String> {
-    use std::sync::{Mutex, OnceLock};
-    static COUNT: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
-    static QUIET: Mutex<()> = Mutex::new(());
+    static COUNT: std::sync::OnceLock<std::result::Result<usize, String>> = std::sync::OnceLock::new();
     let count = COUNT.get_or_init(|| {
-        let _one = QUIET.lock().unwrap_or_else(|p| p.into_inner());
         // cudarc's panic is the answer here, not a crash: keep the default hook from printing it.
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
@@ -56,26 +63,12 @@ fn cuda_ready(i: usize) -> std::result::Result<(), String> {
             cudarc::driver::result::device::get_count()
         });
         std::panic::set_hook(hook);
-        match nvrtc {
-            Err(_) => {
-                return Err(
-                    "NVRTC (libnvrtc.so) could not be loaded: kinema compiles its CUDA \
-                                  kernels with it at run time; install the CUDA toolkit's NVRTC or \
-                                  the nvidia-cuda-nvrtc wheel and put its lib folder on LD_LIBRARY_PATH"
-                        .to_string(),
-                )
-            }
-            Ok(Err(e)) => return Err(format!("NVRTC could not compile a test kernel: {e}")),
-            Ok(Ok(())) => {}
-        }
-        match driver {
-            Err(_) => Err(
-                "the CUDA driver (libcuda.so) could not be loaded: no NVIDIA driver is \
-                           installed here, or its folder is not on LD_LIBRARY_PATH"
-                    .to_string(),
-            ),
-            Ok(Err(e)) => Err(format!("the CUDA driver found no usable device: {e}")),
-            Ok(Ok(n)) => Ok(n.max(0) as usize),
+        match (nvrtc, driver) {
+            (Err(_), _) => Err(NO_NVRTC.to_string()),
+            (Ok(Err(e)), _) => Err(format!("NVRTC could not compile a test kernel: {e}")),
+            (_, Err(_)) => Err(NO_DRIVER.to_string()),
+            (_, Ok(Err(e))) => Err(format!("the CUDA driver found no usable device: {e}")),
+            (_, Ok(Ok(n))) => Ok(n.max(0) as usize),
         }
     });
     match count {
