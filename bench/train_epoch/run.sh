@@ -70,14 +70,13 @@ log_interval = 1000000
 EOF
   # The epoch's seconds from kinema's own epochs.jsonl (the training loop, loading included;
   # not the final checkpoint); peak memory of the process (loader threads are in it).
-  "$PY" - "$KINEMA" "$WORK/$NAME.toml" "$RUN" "$NAME" "$BATCH" "$THREADS" "$WORKERS" >> "$OUT/raw.jsonl" <<'PY'
+  "$PY" - "$KINEMA" "$WORK/$NAME.toml" "$RUN" "$NAME" "$BATCH" "$THREADS" "$WORKERS" "$DATA/train.txt" >> "$OUT/raw.jsonl" <<'PY'
 import json, os, resource, subprocess, sys
-kinema, config, run, name, batch, threads, workers = sys.argv[1:]
+kinema, config, run, name, batch, threads, workers, setting = sys.argv[1:]
 env = dict(os.environ, RAYON_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
 subprocess.run([kinema, "train", config], check=True, env=env, stdout=subprocess.DEVNULL)
 epoch = [json.loads(l) for l in open(os.path.join(run, "epochs.jsonl"))][-1]
-setting = [l for l in open(config) if l.startswith("train =")][0].split('"')[1]
-lines = sum(1 for l in open(os.path.join(os.path.dirname(config), setting)) if l.strip())
+lines = sum(1 for l in open(setting) if l.strip())
 clips = lines // int(batch) * int(batch)
 print(json.dumps({"impl": "kinema", "model": name, "threads": int(threads), "workers": int(workers), "clips": clips,
                   "seconds": epoch["seconds"], "clips_per_s": clips / epoch["seconds"], "train_loss": epoch["train_loss"],

@@ -192,6 +192,8 @@ pub struct TrainConv {
     w_src: Operand,
     w_diff_weights: Operand,
     w_diff_dst: Operand,
+    /// Both backward passes read `dy` in one layout: one reorder serves both.
+    dy_shared: bool,
 }
 
 impl std::fmt::Debug for TrainConv {
@@ -264,18 +266,23 @@ impl TrainConv {
         let op = |pd: &crate::PrimitiveDesc, q, plain: &MemoryDesc, input| {
             Operand::new(engine, plain, pd.query(q)?, input)
         };
+        let (d_diff_dst, w_diff_dst) = (
+            op(&dpd, Query::DiffDst, &plain_dst, true)?,
+            op(&wpd, Query::DiffDst, &plain_dst, true)?,
+        );
         Ok(TrainConv {
+            dy_shared: d_diff_dst.md == w_diff_dst.md,
+            d_diff_dst,
+            w_diff_dst,
             f_src: op(&fpd, Query::Src, &plain_src, true)?,
             f_weights: op(&fpd, Query::Weights, &plain_weights, true)?,
             f_dst: op(&fpd, Query::Dst, &plain_dst, false)?,
             forward: Pass::new(&fpd)?,
             d_diff_src: op(&dpd, Query::DiffSrc, &plain_src, false)?,
             d_weights: op(&dpd, Query::Weights, &plain_weights, true)?,
-            d_diff_dst: op(&dpd, Query::DiffDst, &plain_dst, true)?,
             backward_data: Pass::new(&dpd)?,
             w_src: op(&wpd, Query::Src, &plain_src, true)?,
             w_diff_weights: op(&wpd, Query::DiffWeights, &plain_weights, false)?,
-            w_diff_dst: op(&wpd, Query::DiffDst, &plain_dst, true)?,
             backward_weights: Pass::new(&wpd)?,
             shape: shape.clone(),
             plain_src,
@@ -350,31 +357,38 @@ impl TrainConv {
             })
     }
 
-    /// `dy` (the destination's gradient) in the layouts both backward passes read, reordered
-    /// once when they agree (a view of `dy` when they are row major): what
+    /// `dy` (the destination's gradient) in the layouts of the backward passes that will run
+    /// (`data`: the source's gradient, `weights`: the weights'), reordered once when both run
+    /// and read the same layout (a view of `dy` where a layout is row major): what
     /// [`backward_data_from`](Self::backward_data_from) and
     /// [`backward_weights_from`](Self::backward_weights_from) take.
-    pub fn diff_dst<'a>(&self, dy: &'a [f32]) -> Result<DiffDst<'a>> {
+    pub fn diff_dst<'a>(&self, dy: &'a [f32], data: bool, weights: bool) -> Result<DiffDst<'a>> {
         self.expect("the destination gradient", dy.len(), &self.plain_dst)?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
-        let data = self.d_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?;
-        let weights = if self.w_diff_dst.md == self.d_diff_dst.md {
-            None
+        let mut load = |o: &Operand| o.load(engine, &mut stream, &self.plain_dst, dy);
+        let for_data = if data || (weights && self.dy_shared) {
+            Some(load(&self.d_diff_dst)?)
         } else {
-            Some(self.w_diff_dst.load(engine, &mut stream, &self.plain_dst, dy)?)
+            None
+        };
+        let for_weights = if weights && !self.dy_shared {
+            Some(load(&self.w_diff_dst)?)
+        } else {
+            None
         };
         stream.wait()?;
         Ok(DiffDst {
-            data,
-            weights,
+            data: for_data,
+            weights: for_weights,
+            shared: self.dy_shared,
             _dy: std::marker::PhantomData,
         })
     }
 
     /// `dx`, the source's gradient, from `dy` (the destination's) and the weights.
     pub fn backward_data(&self, dy: &[f32], w: &[f32], dx: &mut [f32]) -> Result<()> {
-        self.backward_data_from(&self.diff_dst(dy)?, w, dx)
+        self.backward_data_from(&self.diff_dst(dy, true, false)?, w, dx)
     }
 
     /// [`backward_data`](Self::backward_data) from a `dy` [`diff_dst`](Self::diff_dst) made.
@@ -383,12 +397,13 @@ impl TrainConv {
         self.expect("the source gradient", dx.len(), &self.plain_src)?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
+        let dys = dy.for_data()?;
         let ws = self.d_weights.load(engine, &mut stream, &self.plain_weights, w)?;
         self.d_diff_src
             .store(engine, &mut stream, &self.plain_src, dx, |s, dxs| {
                 self.backward_data.execute(
                     s,
-                    &[(Arg::DiffDst, &dy.data), (Arg::Weights, &ws), (Arg::DiffSrc, dxs)],
+                    &[(Arg::DiffDst, dys), (Arg::Weights, &ws), (Arg::DiffSrc, dxs)],
                 )
             })
     }
@@ -401,7 +416,7 @@ impl TrainConv {
         dw: &mut [f32],
         db: Option<&mut [f32]>,
     ) -> Result<()> {
-        self.backward_weights_from(x, &self.diff_dst(dy)?, dw, db)
+        self.backward_weights_from(x, &self.diff_dst(dy, false, true)?, dw, db)
     }
 
     /// [`backward_weights`](Self::backward_weights) from a `dy` [`diff_dst`](Self::diff_dst)
@@ -419,7 +434,7 @@ impl TrainConv {
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
         let xs = self.w_src.load(engine, &mut stream, &self.plain_src, x)?;
-        let dys = dy.weights.as_ref().unwrap_or(&dy.data);
+        let dys = dy.for_weights()?;
         let dbs = match (db, bias_md) {
             (Some(db), Some(md)) => {
                 self.expect("the bias gradient", db.len(), md)?;
@@ -440,14 +455,35 @@ impl TrainConv {
     }
 }
 
-/// A destination gradient in the layouts of a [`TrainConv`]'s two backward passes (from
+/// A destination gradient in the layouts of a [`TrainConv`]'s backward passes (from
 /// [`TrainConv::diff_dst`]); it may view the slice it was made from, so it borrows it.
 pub struct DiffDst<'a> {
-    /// In the backward-data pass's layout.
-    data: Memory,
+    /// In the backward-data pass's layout (also the weights pass's, when `shared`).
+    data: Option<Memory>,
     /// In the backward-weights pass's layout, when that differs.
     weights: Option<Memory>,
+    shared: bool,
     _dy: std::marker::PhantomData<&'a [f32]>,
+}
+
+impl DiffDst<'_> {
+    fn missing(pass: &str) -> DnnlError {
+        DnnlError::Invalid(format!(
+            "the destination gradient was made without the {pass} pass's layout"
+        ))
+    }
+
+    fn for_data(&self) -> Result<&Memory> {
+        self.data.as_ref().ok_or_else(|| Self::missing("backward-data"))
+    }
+
+    fn for_weights(&self) -> Result<&Memory> {
+        let shared = self.data.as_ref().filter(|_| self.shared);
+        self.weights
+            .as_ref()
+            .or(shared)
+            .ok_or_else(|| Self::missing("backward-weights"))
+    }
 }
 
 #[cfg(test)]
@@ -599,6 +635,14 @@ mod tests {
             if s.bias {
                 close(&db, &want_db, "db");
             }
+            // Both passes from one destination gradient made for both (what training runs).
+            let both = conv.diff_dst(&dy, true, true).unwrap();
+            let (mut dx2, mut dw2) = (vec![0f32; nx], vec![0f32; nw]);
+            conv.backward_data_from(&both, &w, &mut dx2).unwrap();
+            conv.backward_weights_from(&x, &both, &mut dw2, s.bias.then_some(&mut db[..]))
+                .unwrap();
+            close(&dx2, &want_dx, "dx from a shared dy");
+            close(&dw2, &want_dw, "dw from a shared dy");
         }
     }
 
@@ -673,5 +717,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("made without a bias"), "{e}");
+        // A destination gradient made for neither backward pass serves neither.
+        let none = conv.diff_dst(&[0.0; 8], false, false).unwrap();
+        let e = conv
+            .backward_data_from(&none, &[0.0; 72], &mut [0.0; 64])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without the backward-data pass's layout"), "{e}");
+        let e = conv
+            .backward_weights_from(&[0.0; 64], &none, &mut [0.0; 72], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without the backward-weights pass's layout"), "{e}");
     }
 }

@@ -62,26 +62,34 @@ fn lanes_total(l: &[f32; LANES]) -> f64 {
     l.iter().map(|&v| v as f64).sum()
 }
 
-/// `(sum x, sum x^2)`.
-fn sums_x(x: &[f32]) -> (f64, f64) {
+/// The sums of both parts of `f(p[i], q[i])` over `i` (`p` and `q` of one length).
+#[inline(always)]
+fn lane_sums(p: &[f32], q: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
     let (mut ta, mut tb) = (0f64, 0f64);
-    for blk in x.chunks(BLOCK) {
+    for (pb, qb) in p.chunks(BLOCK).zip(q.chunks(BLOCK)) {
         let (mut la, mut lb) = ([0f32; LANES], [0f32; LANES]);
-        let mut it = blk.chunks_exact(LANES);
-        for v in &mut it {
+        let (mut pi, mut qi) = (pb.chunks_exact(LANES), qb.chunks_exact(LANES));
+        for (pv, qv) in (&mut pi).zip(&mut qi) {
             for k in 0..LANES {
-                la[k] += v[k];
-                lb[k] += v[k] * v[k];
+                let (a, b) = f(pv[k], qv[k]);
+                la[k] += a;
+                lb[k] += b;
             }
         }
-        for &v in it.remainder() {
-            la[0] += v;
-            lb[0] += v * v;
+        for (&pv, &qv) in pi.remainder().iter().zip(qi.remainder()) {
+            let (a, b) = f(pv, qv);
+            la[0] += a;
+            lb[0] += b;
         }
         ta += lanes_total(&la);
         tb += lanes_total(&lb);
     }
     (ta, tb)
+}
+
+/// `(sum x, sum x^2)`.
+fn sums_x(x: &[f32]) -> (f64, f64) {
+    lane_sums(x, x, |v, _| (v, v * v))
 }
 
 /// The gradient reaching the BatchNorm's output: `dy`, or with a ReLU after it `dy` where the
@@ -97,26 +105,10 @@ fn masked<const RELU: bool>(g: f32, v: f32, a: f32, b: f32) -> f32 {
 
 /// `(sum dz, sum dz * (x - mu))` with `dz` as [`masked`] gives it.
 fn sums_dz<const RELU: bool>(dy: &[f32], x: &[f32], mu: f32, (a, b): (f32, f32)) -> (f64, f64) {
-    let (mut ta, mut tb) = (0f64, 0f64);
-    for (gb, xb) in dy.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-        let (mut la, mut lb) = ([0f32; LANES], [0f32; LANES]);
-        let (mut gi, mut xi) = (gb.chunks_exact(LANES), xb.chunks_exact(LANES));
-        for (g, v) in (&mut gi).zip(&mut xi) {
-            for k in 0..LANES {
-                let d = masked::<RELU>(g[k], v[k], a, b);
-                la[k] += d;
-                lb[k] += d * (v[k] - mu);
-            }
-        }
-        for (&g, &v) in gi.remainder().iter().zip(xi.remainder()) {
-            let d = masked::<RELU>(g, v, a, b);
-            la[0] += d;
-            lb[0] += d * (v - mu);
-        }
-        ta += lanes_total(&la);
-        tb += lanes_total(&lb);
-    }
-    (ta, tb)
+    lane_sums(dy, x, |g, v| {
+        let d = masked::<RELU>(g, v, a, b);
+        (d, d * (v - mu))
+    })
 }
 
 /// Per channel, the sums `f` gives over every sample's block of `s` values (channel, block

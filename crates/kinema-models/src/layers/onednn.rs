@@ -117,9 +117,13 @@ impl Backward<Flex, 3> for ConvBackward {
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
         let dy_v = contiguous(&dy);
-        // dy reordered once for both passes (timed with the source's gradient).
-        let dy_m = timed(&BACKWARD_DATA_NS, || conv.diff_dst(&dy_v))
-            .unwrap_or_else(|e| panic!("oneDNN convolution backward {:?}: {e}", conv.shape()));
+        // dy in the layouts of the passes that run, reordered once where they agree (timed
+        // with the source's gradient).
+        let weights = node_w.is_some() || node_b.is_some();
+        let dy_m = timed(&BACKWARD_DATA_NS, || {
+            conv.diff_dst(&dy_v, node_x.is_some(), weights)
+        })
+        .unwrap_or_else(|e| panic!("oneDNN convolution backward {:?}: {e}", conv.shape()));
         if let Some(node) = node_x {
             let dims = conv.shape().src.clone();
             let mut dx = vec![0f32; dims.iter().product()];
@@ -129,7 +133,7 @@ impl Backward<Flex, 3> for ConvBackward {
             .unwrap_or_else(|e| panic!("oneDNN convolution backward data {:?}: {e}", conv.shape()));
             grads.register::<Flex>(node.id, flex(dx, dims));
         }
-        if node_w.is_some() || node_b.is_some() {
+        if weights {
             let dims = conv.shape().weights.clone();
             let mut dw = vec![0f32; dims.iter().product()];
             let mut db = conv.shape().bias.then(|| vec![0f32; dims[0]]);
