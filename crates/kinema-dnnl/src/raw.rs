@@ -47,12 +47,25 @@ pub(crate) fn open(name: &str) -> std::result::Result<bindings::DnnlLib, libload
 }
 
 type SetThreads = unsafe extern "C" fn(i32);
+/// `GOMP_parallel(fn, data, num_threads, flags)`: GNU's entry point for `#pragma omp parallel`,
+/// which LLVM's and Intel's runtimes also export.
+pub(crate) type Parallel =
+    unsafe extern "C" fn(extern "C" fn(*mut std::ffi::c_void), *mut std::ffi::c_void, u32, u32);
+pub(crate) type Query = unsafe extern "C" fn() -> i32;
 
-static OMP: OnceLock<Option<(libloading::Library, SetThreads)>> = OnceLock::new();
+/// The OpenMP runtime oneDNN runs on: its thread-count setter, and (where it has them) the
+/// entry points that run kinema's own kernels on the same team of threads.
+pub(crate) struct Omp {
+    _lib: libloading::Library,
+    pub(crate) set_threads: SetThreads,
+    pub(crate) team: Option<(Parallel, Query, Query)>,
+}
 
-/// `omp_set_num_threads` of the OpenMP runtime oneDNN was built with, when it has one
-/// (Debian's is GNU's `libgomp`; a sequential or TBB build has none: `None`).
-pub(crate) fn omp() -> Result<Option<SetThreads>> {
+static OMP: OnceLock<Option<Omp>> = OnceLock::new();
+
+/// The OpenMP runtime of the oneDNN loaded (Debian's is GNU's `libgomp`; a sequential or TBB
+/// build has none: `None`).
+pub(crate) fn omp_runtime() -> Result<Option<&'static Omp>> {
     lib()?;
     // glibc's RTLD_NOLOAD: only a runtime oneDNN already loaded, never a second one.
     const RTLD_NOLOAD: i32 = 0x4;
@@ -68,10 +81,26 @@ pub(crate) fn omp() -> Result<Option<SetThreads>> {
                         .ok()?
                         .into();
                 // SAFETY: omp_set_num_threads has this signature in every OpenMP runtime.
-                let f = unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
-                let f = *f;
-                Some((lib, f))
+                let set_threads = *unsafe { lib.get::<SetThreads>(b"omp_set_num_threads\0") }.ok()?;
+                // SAFETY: GOMP_parallel and the two queries have these signatures in every
+                // runtime that exports them (GNU's ABI, which the others copy).
+                let team = unsafe {
+                    let parallel = lib.get::<Parallel>(b"GOMP_parallel\0").ok().map(|f| *f);
+                    let num = lib.get::<Query>(b"omp_get_thread_num\0").ok().map(|f| *f);
+                    let count = lib.get::<Query>(b"omp_get_num_threads\0").ok().map(|f| *f);
+                    parallel.zip(num).zip(count).map(|((p, n), c)| (p, n, c))
+                };
+                Some(Omp {
+                    _lib: lib,
+                    set_threads,
+                    team,
+                })
             })
     });
-    Ok(found.as_ref().map(|(_, f)| *f))
+    Ok(found.as_ref())
+}
+
+/// `omp_set_num_threads` of oneDNN's OpenMP runtime, when it has one.
+pub(crate) fn omp() -> Result<Option<SetThreads>> {
+    Ok(omp_runtime()?.map(|o| o.set_threads))
 }

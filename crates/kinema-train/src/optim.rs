@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::Tensor;
+use kinema_dnnl::pool;
 use kinema_models::weights::NamedTensor;
 use kinema_models::Net;
-use rayon::prelude::*;
 
 use crate::error::{Result, TrainError};
 
@@ -199,9 +199,12 @@ struct Update<'a, 'f> {
 
 /// Σ v² in f64.
 fn sum_sq(v: &[f32]) -> f64 {
-    v.par_chunks(1 << 14)
-        .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
-        .sum()
+    const CHUNK: usize = 1 << 14;
+    let parts = pool::map(v.len().div_ceil(CHUNK), |i| {
+        let c = &v[i * CHUNK..((i + 1) * CHUNK).min(v.len())];
+        c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()
+    });
+    parts.iter().sum()
 }
 
 /// MXNet's SGD update in one pass over row-major values, on the CPU:
@@ -209,24 +212,22 @@ fn sum_sq(v: &[f32]) -> f64 {
 /// the tensor-operation form (so both give the same weights).
 fn sgd_in_place(w: &mut [f32], mom: &mut [f32], g: &[f32], (lr, wd, momentum, scale): (f32, f32, f32, f32)) {
     const CHUNK: usize = 1 << 14;
-    w.par_chunks_mut(CHUNK)
-        .zip(mom.par_chunks_mut(CHUNK))
-        .zip(g.par_chunks(CHUNK))
-        .for_each(|((w, m), g)| {
-            for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
-                let mut g = if scale != 1.0 { g * scale } else { g };
-                if wd != 0.0 {
-                    g += *w * wd;
-                }
-                let step = g * -lr;
-                *m = if momentum != 0.0 {
-                    *m * momentum + step
-                } else {
-                    step
-                };
-                *w += *m;
+    pool::zip_chunks(w, mom, CHUNK, |i, w, m| {
+        let g = &g[i * CHUNK..i * CHUNK + w.len()];
+        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+            let mut g = if scale != 1.0 { g * scale } else { g };
+            if wd != 0.0 {
+                g += *w * wd;
             }
-        });
+            let step = g * -lr;
+            *m = if momentum != 0.0 {
+                *m * momentum + step
+            } else {
+                step
+            };
+            *w += *m;
+        }
+    });
 }
 
 /// A 1-D tensor's values (no copy when it holds the only reference).

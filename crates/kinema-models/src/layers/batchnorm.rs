@@ -19,7 +19,7 @@ use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
 use burn::nn::BatchNorm;
 use burn::tensor::{DType, Device};
 use burn::Tensor;
-use rayon::prelude::*;
+use kinema_dnnl::pool;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -117,15 +117,12 @@ fn channel_sums(
     (n, c, s): (usize, usize, usize),
     f: impl Fn(usize, usize) -> (f64, f64) + Sync,
 ) -> Vec<(f64, f64)> {
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            (0..n).fold((0f64, 0f64), |(a, b), i| {
-                let (da, db) = f(ch, (i * c + ch) * s);
-                (a + da, b + db)
-            })
+    pool::map(c, |ch| {
+        (0..n).fold((0f64, 0f64), |(a, b), i| {
+            let (da, db) = f(ch, (i * c + ch) * s);
+            (a + da, b + db)
         })
-        .collect()
+    })
 }
 
 /// The per-channel affine map of the normalisation: `y = x * scale + shift`.
@@ -156,22 +153,20 @@ fn forward(
         .collect();
     let ab = affine(gamma, beta, &mean, &var, eps);
     let mut y = vec![0f32; x.len()];
-    y.par_chunks_mut(s)
-        .zip(x.par_chunks(s))
-        .enumerate()
-        .for_each(|(blk, (yb, xb))| {
-            let (a, b) = ab[blk % c];
-            if relu {
-                for (o, &v) in yb.iter_mut().zip(xb) {
-                    let z = v * a + b;
-                    *o = if z > 0.0 { z } else { 0.0 };
-                }
-            } else {
-                for (o, &v) in yb.iter_mut().zip(xb) {
-                    *o = v * a + b;
-                }
+    pool::chunks_mut(&mut y, s, |blk, yb| {
+        let xb = &x[blk * s..(blk + 1) * s];
+        let (a, b) = ab[blk % c];
+        if relu {
+            for (o, &v) in yb.iter_mut().zip(xb) {
+                let z = v * a + b;
+                *o = if z > 0.0 { z } else { 0.0 };
             }
-        });
+        } else {
+            for (o, &v) in yb.iter_mut().zip(xb) {
+                *o = v * a + b;
+            }
+        }
+    });
     (y, mean, var)
 }
 
@@ -212,19 +207,17 @@ fn backward_with<const RELU: bool>(
         .collect();
     // dx = gamma * inv_std * (dz - mean(dz) - xhat * mean(dz * xhat))
     let mut dx = vec![0f32; x.len()];
-    dx.par_chunks_mut(s)
-        .zip(dy.par_chunks(s).zip(x.par_chunks(s)))
-        .enumerate()
-        .for_each(|(blk, (out, (gb, xb)))| {
-            let ch = blk % c;
-            let (is, mu, (a, b)) = (inv_std[ch], mean[ch], ab[ch]);
-            let k = gamma[ch] * is;
-            let mean_dz = dbeta[ch] / m;
-            let proj = dgamma[ch] / m * is;
-            for ((o, &g), &v) in out.iter_mut().zip(gb).zip(xb) {
-                *o = k * (masked::<RELU>(g, v, a, b) - mean_dz - (v - mu) * proj);
-            }
-        });
+    pool::chunks_mut(&mut dx, s, |blk, out| {
+        let (gb, xb) = (&dy[blk * s..(blk + 1) * s], &x[blk * s..(blk + 1) * s]);
+        let ch = blk % c;
+        let (is, mu, (a, b)) = (inv_std[ch], mean[ch], ab[ch]);
+        let k = gamma[ch] * is;
+        let mean_dz = dbeta[ch] / m;
+        let proj = dgamma[ch] / m * is;
+        for ((o, &g), &v) in out.iter_mut().zip(gb).zip(xb) {
+            *o = k * (masked::<RELU>(g, v, a, b) - mean_dz - (v - mu) * proj);
+        }
+    });
     (dx, dgamma, dbeta)
 }
 

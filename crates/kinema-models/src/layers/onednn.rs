@@ -198,7 +198,8 @@ fn record<C: CheckpointStrategy>(
 }
 
 /// Whether the oneDNN path is on: oneDNN loads, and `KINEMA_CONV` is not `burn` (which keeps
-/// burn's own kernels, for comparisons).
+/// burn's own kernels, for comparisons). Turning it on sets oneDNN's threads to rayon's and
+/// keeps freed memory for the next step ([`kinema_dnnl::keep_freed_memory`]).
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {
@@ -208,6 +209,7 @@ fn enabled() -> bool {
         match kinema_dnnl::available() {
             Ok(()) => {
                 let n = rayon::current_num_threads();
+                kinema_dnnl::keep_freed_memory();
                 if let Err(e) = kinema_dnnl::set_num_threads(n) {
                     tracing::warn!("oneDNN threads: {e}");
                 }
