@@ -46,6 +46,17 @@ pub trait FusedBatchNorm: Backend {
         epsilon: f64,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `relu?(gamma * (x - mean) / sqrt(var + epsilon) + beta + residual)`, with the mean and
+    /// variance: a residual block's end as one operation.
+    fn fused_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// `(N, C, values per channel and sample)` of a `[N, C, ...]` shape.
@@ -135,13 +146,25 @@ fn affine(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) -> V
         .collect()
 }
 
-/// Forward: output (after a ReLU when `relu`), mean, biased variance.
+/// `out = relu?(x * a + b (+ r))` over one block.
+#[inline(always)]
+fn normalise<const RELU: bool>(out: &mut [f32], x: &[f32], r: Option<&[f32]>, (a, b): (f32, f32)) {
+    let clamp = |z: f32| if !RELU || z > 0.0 { z } else { 0.0 };
+    match r {
+        None => out.iter_mut().zip(x).for_each(|(o, &v)| *o = clamp(v * a + b)),
+        Some(r) => (out.iter_mut().zip(x).zip(r)).for_each(|((o, &v), &q)| *o = clamp(v * a + b + q)),
+    }
+}
+
+/// Forward: output (after a ReLU when `relu`; `residual` added before it), mean, biased
+/// variance.
 fn forward(
     x: &[f32],
     dims: &[usize],
     (gamma, beta): (&[f32], &[f32]),
     eps: f64,
     relu: bool,
+    residual: Option<&[f32]>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (n, c, s) = split(dims);
     let m = (n * s) as f64;
@@ -154,17 +177,12 @@ fn forward(
     let ab = affine(gamma, beta, &mean, &var, eps);
     let mut y = vec![0f32; x.len()];
     pool::chunks_mut(&mut y, s, |blk, yb| {
-        let xb = &x[blk * s..(blk + 1) * s];
-        let (a, b) = ab[blk % c];
+        let at = blk * s..(blk + 1) * s;
+        let r = residual.map(|r| &r[at.clone()]);
         if relu {
-            for (o, &v) in yb.iter_mut().zip(xb) {
-                let z = v * a + b;
-                *o = if z > 0.0 { z } else { 0.0 };
-            }
+            normalise::<true>(yb, &x[at], r, ab[blk % c]);
         } else {
-            for (o, &v) in yb.iter_mut().zip(xb) {
-                *o = v * a + b;
-            }
+            normalise::<false>(yb, &x[at], r, ab[blk % c]);
         }
     });
     (y, mean, var)
@@ -221,6 +239,24 @@ fn backward_with<const RELU: bool>(
     (dx, dgamma, dbeta)
 }
 
+/// The forward on Flex tensors, timed.
+fn flex_forward(
+    x: &FlexTensor,
+    (gamma, beta): (&FlexTensor, &FlexTensor),
+    residual: Option<&FlexTensor>,
+    epsilon: f64,
+    relu: bool,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let dims = x.layout().shape().to_vec();
+    let c = dims[1];
+    let (y, mean, var) = timed(&FORWARD_NS, || {
+        let r = residual.map(values);
+        let params = (&values(gamma)[..], &values(beta)[..]);
+        forward(&values(x), &dims, params, epsilon, relu, r.as_deref())
+    });
+    (flex(y, dims), flex(mean, vec![c]), flex(var, vec![c]))
+}
+
 impl FusedBatchNorm for Flex {
     fn fused_batch_norm_train(
         x: FlexTensor,
@@ -229,18 +265,18 @@ impl FusedBatchNorm for Flex {
         epsilon: f64,
         relu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let dims = x.layout().shape().to_vec();
-        let c = dims[1];
-        let (y, mean, var) = timed(&FORWARD_NS, || {
-            forward(
-                &values(&x),
-                &dims,
-                (&values(&gamma), &values(&beta)),
-                epsilon,
-                relu,
-            )
-        });
-        (flex(y, dims), flex(mean, vec![c]), flex(var, vec![c]))
+        flex_forward(&x, (&gamma, &beta), None, epsilon, relu)
+    }
+
+    fn fused_batch_norm_add_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        residual: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        flex_forward(&x, (&gamma, &beta), Some(&residual), epsilon, relu)
     }
 }
 
@@ -250,32 +286,113 @@ struct BatchNormBackward;
 /// The input's checkpoint, gamma, beta, the batch mean and variance, epsilon, the ReLU.
 type BnState = (NodeId, FlexTensor, FlexTensor, FlexTensor, FlexTensor, f64, bool);
 
+/// The BatchNorm's backward on Flex tensors (timed), its gradients registered for the parents
+/// that take one: the input, gamma, beta.
+fn bn_backward(
+    parents: [Option<NodeId>; 3],
+    grads: &mut Gradients,
+    (x, dy): (&FlexTensor, &FlexTensor),
+    (gamma, beta, mean, var): (&FlexTensor, &FlexTensor, &FlexTensor, &FlexTensor),
+    eps: f64,
+    relu: bool,
+) {
+    let dims = x.layout().shape().to_vec();
+    let c = dims[1];
+    let (dx, dgamma, dbeta) = timed(&BACKWARD_NS, || {
+        backward(
+            (&values(x), &dims, &values(dy)),
+            (&values(gamma), &values(beta), &values(mean), &values(var)),
+            eps,
+            relu,
+        )
+    });
+    let [node_x, node_gamma, node_beta] = parents;
+    for (node, g) in [
+        (node_x, flex(dx, dims)),
+        (node_gamma, flex(dgamma, vec![c])),
+        (node_beta, flex(dbeta, vec![c])),
+    ] {
+        if let Some(id) = node {
+            grads.register::<Flex>(id, g);
+        }
+    }
+}
+
 impl Backward<Flex, 3> for BatchNormBackward {
     type State = BnState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [node_x, node_gamma, node_beta] = ops.parents;
+        let [node_x, node_gamma, node_beta] = &ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x_state, gamma, beta, mean, var, eps, relu) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
-        let dims = x.layout().shape().to_vec();
-        let c = dims[1];
-        let (dx, dgamma, dbeta) = timed(&BACKWARD_NS, || {
-            backward(
-                (&values(&x), &dims, &values(&dy)),
-                (&values(&gamma), &values(&beta), &values(&mean), &values(&var)),
-                eps,
-                relu,
-            )
-        });
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex(dx, dims));
+        let stats = (&gamma, &beta, &mean, &var);
+        bn_backward(
+            [node_x, node_gamma, node_beta].map(|n| n.as_ref().map(|n| n.id)),
+            grads,
+            (&x, &dy),
+            stats,
+            eps,
+            relu,
+        );
+    }
+}
+
+#[derive(Debug)]
+struct BatchNormAddBackward;
+
+/// As [`BnState`], with the output in place of the ReLU flag when there is a ReLU (its mask:
+/// the output is kept anyway, as the next layer's input).
+type BnAddState = (
+    NodeId,
+    FlexTensor,
+    FlexTensor,
+    FlexTensor,
+    FlexTensor,
+    f64,
+    Option<FlexTensor>,
+);
+
+/// `dy` where `y` is positive, 0 elsewhere: the gradient before a ReLU from its output.
+fn through_relu(dy: &[f32], y: &[f32]) -> Vec<f32> {
+    const CHUNK: usize = 1 << 14;
+    let mut dz = vec![0f32; dy.len()];
+    pool::chunks_mut(&mut dz, CHUNK, |i, out| {
+        let at = i * CHUNK..i * CHUNK + out.len();
+        for ((o, &g), &v) in out.iter_mut().zip(&dy[at.clone()]).zip(&y[at]) {
+            *o = if v > 0.0 { g } else { 0.0 };
         }
-        if let Some(node) = node_gamma {
-            grads.register::<Flex>(node.id, flex(dgamma, vec![c]));
-        }
-        if let Some(node) = node_beta {
-            grads.register::<Flex>(node.id, flex(dbeta, vec![c]));
+    });
+    dz
+}
+
+impl Backward<Flex, 4> for BatchNormAddBackward {
+    type State = BnAddState;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta, node_residual] = &ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma, beta, mean, var, eps, y) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        // The sum's gradient, which both the BatchNorm's output and the residual receive.
+        let dz = match &y {
+            Some(y) => {
+                let dz = timed(&BACKWARD_NS, || through_relu(&values(&dy), &values(y)));
+                flex(dz, dy.layout().shape().to_vec())
+            }
+            None => dy,
+        };
+        let stats = (&gamma, &beta, &mean, &var);
+        bn_backward(
+            [node_x, node_gamma, node_beta].map(|n| n.as_ref().map(|n| n.id)),
+            grads,
+            (&x, &dz),
+            stats,
+            eps,
+            false,
+        );
+        if let Some(node) = node_residual {
+            grads.register::<Flex>(node.id, dz);
         }
     }
 }
@@ -320,6 +437,47 @@ impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
         };
         (y, AdTensor::new(mean), AdTensor::new(var))
     }
+
+    fn fused_batch_norm_add_train(
+        x: AdTensor,
+        gamma: AdTensor,
+        beta: AdTensor,
+        residual: AdTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (AdTensor, AdTensor, AdTensor) {
+        let prep = BatchNormAddBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node(), residual.node()])
+            .compute_bound()
+            .stateful();
+        let (g, b) = (gamma.primitive().clone(), beta.primitive().clone());
+        let r = residual.into_primitive();
+        let run = |x: AdTensor| {
+            Flex::fused_batch_norm_add_train(x.into_primitive(), g.clone(), b.clone(), r, epsilon, relu)
+        };
+        let (y, mean, var) = match prep {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let (y, mean, var) = run(x);
+                let mask = relu.then(|| y.clone());
+                let state = (
+                    x_state,
+                    g.clone(),
+                    b.clone(),
+                    mean.clone(),
+                    var.clone(),
+                    epsilon,
+                    mask,
+                );
+                (prep.finish(state, y), mean, var)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) = run(x);
+                (prep.finish(y), mean, var)
+            }
+        };
+        (y, AdTensor::new(mean), AdTensor::new(var))
+    }
 }
 
 /// Whether the fused path is on: `KINEMA_BATCHNORM` is not `burn` (which keeps burn's own
@@ -331,16 +489,32 @@ fn enabled() -> bool {
 
 /// `bn.forward(x)`, fused where it applies (training on the CPU autodiff device, f32).
 pub fn forward_bn<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    bn_then(bn, x, false)
+    bn_then(bn, x, false, None)
 }
 
 /// `relu(bn.forward(x))`, fused into one operation where [`forward_bn`] is (the ReLU's mask is
 /// recomputed from the BatchNorm's input in the backward: no tensor of its own is kept).
 pub fn forward_bn_relu<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    bn_then(bn, x, true)
+    bn_then(bn, x, true, None)
 }
 
-fn bn_then<const D: usize>(bn: &BatchNorm, x: Tensor<D>, relu: bool) -> Tensor<D> {
+/// `relu?(bn.forward(x) + residual)`, a residual block's end, as one operation where
+/// [`forward_bn`] is fused (the ReLU's mask is read from the output in the backward).
+pub fn forward_bn_add<const D: usize>(
+    bn: &BatchNorm,
+    x: Tensor<D>,
+    residual: Tensor<D>,
+    relu: bool,
+) -> Tensor<D> {
+    bn_then(bn, x, relu, Some(residual))
+}
+
+fn bn_then<const D: usize>(
+    bn: &BatchNorm,
+    x: Tensor<D>,
+    relu: bool,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
     let dev = x.device();
     // As `BatchNorm::forward`: batch statistics only on an autodiff device, in a layer being
     // trained (device equality ignores autodiff).
@@ -349,21 +523,35 @@ fn bn_then<const D: usize>(bn: &BatchNorm, x: Tensor<D>, relu: bool) -> Tensor<D
         && bn.training.is_enabled()
         && x.dtype() == DType::F32
         && enabled();
-    if !fused || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
+    let same = residual
+        .as_ref()
+        .is_none_or(|r| r.dims() == x.dims() && r.dtype() == x.dtype());
+    if !fused || !same || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
         let y = bn.forward(x);
+        let y = match residual {
+            Some(r) => y + r,
+            None => y,
+        };
         return if relu {
             burn::tensor::activation::relu(y)
         } else {
             y
         };
     }
-    let (y, mean, var) = <Dispatch as FusedBatchNorm>::fused_batch_norm_train(
-        x.into_dispatch(),
-        bn.gamma.val().into_dispatch(),
-        bn.beta.val().into_dispatch(),
-        bn.epsilon,
-        relu,
-    );
+    let (gamma, beta) = (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
+    let (y, mean, var) = match residual {
+        None => <Dispatch as FusedBatchNorm>::fused_batch_norm_train(
+            x.into_dispatch(),
+            gamma,
+            beta,
+            bn.epsilon,
+            relu,
+        ),
+        Some(r) => {
+            let (x, r) = (x.into_dispatch(), r.into_dispatch());
+            <Dispatch as FusedBatchNorm>::fused_batch_norm_add_train(x, gamma, beta, r, bn.epsilon, relu)
+        }
+    };
     let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
     // Running statistics as `BatchNorm::forward` keeps them (the biased variance, as burn).
     let m = bn.momentum;
@@ -400,13 +588,17 @@ mod tests {
     fn fused_batchnorm_and_relu_give_burns_values_gradients_and_running_statistics() {
         let dev = Device::flex().autodiff();
         dev.seed(3);
-        // Blocks of 72 and 35 values per channel and sample: lanes and remainders.
-        for (dims, relu) in [
-            ([2, 5, 3, 4, 6], false),
-            ([3, 4, 1, 7, 5], false),
-            ([2, 5, 3, 4, 6], true),
-            ([3, 4, 1, 7, 5], true),
-        ] {
+        // Blocks of 72 and 35 values per channel and sample: lanes and remainders; with and
+        // without a ReLU, with and without a residual sum before it.
+        let shapes = [[2, 5, 3, 4, 6], [3, 4, 1, 7, 5]];
+        for (dims, relu, residual) in shapes.into_iter().flat_map(|d| {
+            [
+                (d, false, false),
+                (d, true, false),
+                (d, true, true),
+                (d, false, true),
+            ]
+        }) {
             let ours = BatchNormConfig::new(dims[1]).init(&dev);
             let theirs = ours.clone();
             // Not zero-mean, unit-scale data: a shift tests the variance's precision.
@@ -421,23 +613,42 @@ mod tests {
                 ..theirs
             };
             let (x1, x2) = (x.clone().require_grad(), x.require_grad());
-            // With a ReLU after it: its mask recomputed from the input in the backward.
-            let (y1, y2) = if relu {
-                (
+            // A residual that makes about half the sums negative.
+            let r = Tensor::<5>::random(dims, Distribution::Uniform(-2.0, 2.0), &dev);
+            let (r1, r2) = (r.clone().require_grad(), r.require_grad());
+            let case = format!("{dims:?}, relu {relu}, residual {residual}");
+            // With a ReLU after it: its mask recomputed from the input (or read from the
+            // output, after a residual sum) in the backward.
+            let (y1, y2) = match (relu, residual) {
+                (_, true) => {
+                    let y2 = theirs.forward(x2.clone()) + r2.clone();
+                    let y2 = if relu {
+                        burn::tensor::activation::relu(y2)
+                    } else {
+                        y2
+                    };
+                    (forward_bn_add(&ours, x1.clone(), r1.clone(), relu), y2)
+                }
+                (true, false) => (
                     forward_bn_relu(&ours, x1.clone()),
                     burn::tensor::activation::relu(theirs.forward(x2.clone())),
-                )
-            } else {
-                (forward_bn(&ours, x1.clone()), theirs.forward(x2.clone()))
+                ),
+                (false, false) => (forward_bn(&ours, x1.clone()), theirs.forward(x2.clone())),
             };
-            assert!(rel(y1.clone(), y2.clone()) < TOL, "output");
+            assert!(rel(y1.clone(), y2.clone()) < TOL, "output, {case}");
             let mix = Tensor::<5>::random(dims, Distribution::Uniform(-1.0, 1.0), &dev);
             let g1 = (y1 * mix.clone()).sum().backward();
             let g2 = (y2 * mix).sum().backward();
             assert!(
                 rel(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap()) < TOL,
-                "input gradient"
+                "input gradient, {case}"
             );
+            if residual {
+                assert!(
+                    rel(r1.grad(&g1).unwrap(), r2.grad(&g2).unwrap()) < TOL,
+                    "residual gradient, {case}"
+                );
+            }
             for (a, b) in [(&ours.gamma, &theirs.gamma), (&ours.beta, &theirs.beta)] {
                 assert!(
                     rel(a.val().grad(&g1).unwrap(), b.val().grad(&g2).unwrap()) < TOL,

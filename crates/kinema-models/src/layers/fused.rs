@@ -7,7 +7,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::Tensor;
 
-use super::batchnorm::{forward_bn, forward_bn_relu};
+use super::batchnorm::{forward_bn, forward_bn_add, forward_bn_relu};
 use super::onednn::{forward_conv2d, forward_conv3d};
 
 /// `relu?(bn?(y) + residual?)`.
@@ -17,15 +17,15 @@ pub fn finish<const D: usize>(
     apply_relu: bool,
     residual: Option<Tensor<D>>,
 ) -> Tensor<D> {
-    let y = match (bn, &residual) {
-        // BatchNorm and ReLU as one operation.
+    let y = match (bn, residual) {
+        // BatchNorm, the residual sum and the ReLU as one operation.
+        (Some(bn), Some(r)) => return forward_bn_add(bn, y, r, apply_relu),
         (Some(bn), None) if apply_relu => return forward_bn_relu(bn, y),
-        (Some(bn), _) => forward_bn(bn, y),
-        (None, _) => y,
-    };
-    let y = match residual {
-        Some(r) => y + r,
-        None => y,
+        (Some(bn), None) => forward_bn(bn, y),
+        (None, r) => match r {
+            Some(r) => y + r,
+            None => y,
+        },
     };
     if apply_relu {
         relu(y)

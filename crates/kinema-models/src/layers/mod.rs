@@ -10,7 +10,7 @@ mod nonlocal;
 pub mod onednn;
 mod pool;
 
-pub use batchnorm::{forward_bn, forward_bn_relu, fused_batchnorm_seconds};
+pub use batchnorm::{forward_bn, forward_bn_add, forward_bn_relu, fused_batchnorm_seconds};
 pub use consensus::{check_clips, video_pool};
 pub use fused::{conv_bn2d, conv_bn3d, finish};
 pub use init::{bn3d, conv3d};

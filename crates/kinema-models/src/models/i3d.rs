@@ -7,14 +7,14 @@
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
 use burn::nn::{BatchNorm, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, check_clips, conv3d, conv_bn3d, max_pool3d, video_pool, NonLocal, Pool3d};
+use crate::layers::{bn3d, check_clips, conv3d, conv_bn3d, finish, forward_conv3d, max_pool3d, video_pool};
+use crate::layers::{NonLocal, Pool3d};
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// How a 2-D bottleneck is inflated to 3-D.
@@ -196,8 +196,12 @@ impl Bottleneck3d {
         };
         let out = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
         let out = conv_bn3d(&self.conv2, Some(&self.bn2), true, out);
-        let out = conv_bn3d(&self.conv3, Some(&self.bn3), false, out);
-        let out = relu(out + identity);
+        let out = finish(
+            forward_conv3d(&self.conv3, out),
+            Some(&self.bn3),
+            true,
+            Some(identity),
+        );
         match &self.nonlocal_block {
             Some(nl) => nl.forward(out),
             None => out,

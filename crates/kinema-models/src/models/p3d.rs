@@ -15,14 +15,15 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, Conv3d};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, conv3d, forward_bn, forward_bn_relu, forward_conv2d, forward_conv3d};
+use crate::layers::{
+    bn3d, conv3d, forward_bn, forward_bn_add, forward_bn_relu, forward_conv2d, forward_conv3d,
+};
 use crate::layers::{check_clips, max_pool3d, Pool3d};
 
 /// How a 3-D block combines its spatial (S) and temporal (T) convolutions.
@@ -97,7 +98,7 @@ impl Block3d {
                 s.clone() + temporal(s)
             }
         };
-        relu(forward_bn(&self.bn3, forward_conv3d(&self.conv3, y)) + identity)
+        forward_bn_add(&self.bn3, forward_conv3d(&self.conv3, y), identity, true)
     }
 }
 
@@ -181,7 +182,7 @@ impl Block2d {
         };
         let y = forward_bn_relu(&self.bn1, forward_conv2d(&self.conv1, x));
         let y = forward_bn_relu(&self.bn2, forward_conv2d(&self.conv2, y));
-        relu(forward_bn(&self.bn3, forward_conv2d(&self.conv3, y)) + identity)
+        forward_bn_add(&self.bn3, forward_conv2d(&self.conv3, y), identity, true)
     }
 }
 

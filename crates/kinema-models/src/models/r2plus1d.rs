@@ -7,7 +7,6 @@
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
 use burn::nn::{BatchNorm, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
@@ -15,7 +14,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, video_pool};
+use crate::layers::{check_clips, conv_bn3d, finish, forward_conv3d, video_pool};
 use crate::weights::{pytorch_name, KeyFn, NamedTensor};
 
 /// A (2+1)-D convolution: spatial conv, BN, ReLU, temporal conv.
@@ -35,11 +34,17 @@ impl Conv2Plus1d {
         }
     }
 
-    /// `relu?(bn(conv2(relu(bn1(conv1(x))))))`: the block's BatchNorm after the temporal
-    /// convolution is folded into it too.
-    fn forward_bn(&self, x: Tensor<5>, bn: &BatchNorm, apply_relu: bool) -> Tensor<5> {
+    /// `relu?(bn(conv2(relu(bn1(conv1(x))))) + residual?)`: the block's BatchNorm (and its
+    /// residual sum) after the temporal convolution is folded into it too.
+    fn forward_bn(
+        &self,
+        x: Tensor<5>,
+        bn: &BatchNorm,
+        apply_relu: bool,
+        residual: Option<Tensor<5>>,
+    ) -> Tensor<5> {
         let x = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
-        conv_bn3d(&self.conv2, Some(bn), apply_relu, x)
+        finish(forward_conv3d(&self.conv2, x), Some(bn), apply_relu, residual)
     }
 }
 
@@ -119,18 +124,17 @@ impl Block {
             None => x.clone(),
         };
         let out = match (&self.conv1, &self.conv1x1) {
-            (Some(c), _) => c.forward_bn(x, &self.bn1, true),
+            (Some(c), _) => c.forward_bn(x, &self.bn1, true, None),
             (None, Some(c)) => conv_bn3d(c, Some(&self.bn1), true, x),
             (None, None) => unreachable!("a block has a first convolution"),
         };
-        let out = match (&self.conv3, &self.bn3) {
+        match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => {
-                let out = self.conv2.forward_bn(out, &self.bn2, true);
-                conv_bn3d(c3, Some(b3), false, out)
+                let out = self.conv2.forward_bn(out, &self.bn2, true, None);
+                finish(forward_conv3d(c3, out), Some(b3), true, Some(identity))
             }
-            _ => self.conv2.forward_bn(out, &self.bn2, false),
-        };
-        relu(out + identity)
+            _ => self.conv2.forward_bn(out, &self.bn2, true, Some(identity)),
+        }
     }
 }
 

@@ -6,7 +6,6 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::Device;
@@ -14,7 +13,7 @@ use burn::Tensor;
 
 use crate::engine::{downsample_of, Graph, LowerBlock, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
-use crate::layers::conv_bn2d;
+use crate::layers::{conv_bn2d, finish, forward_conv2d};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dev: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
@@ -78,11 +77,11 @@ impl Block {
         let out = match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => {
                 let out = conv_bn2d(&self.conv2, Some(&self.bn2), true, out);
-                conv_bn2d(c3, Some(b3), false, out)
+                (forward_conv2d(c3, out), b3)
             }
-            _ => conv_bn2d(&self.conv2, Some(&self.bn2), false, out),
+            _ => (forward_conv2d(&self.conv2, out), &self.bn2),
         };
-        relu(out + residual)
+        finish(out.0, Some(out.1), true, Some(residual))
     }
 }
 

@@ -8,7 +8,6 @@
 use burn::module::Module;
 use burn::nn::conv::Conv3d;
 use burn::nn::{BatchNorm, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
@@ -16,7 +15,7 @@ use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{Graph, PoolKind, Val, Window};
 use crate::error::{ModelError, Result};
 use crate::layers::{bn3d, conv3d};
-use crate::layers::{check_clips, conv_bn3d, max_pool3d, Pool3d};
+use crate::layers::{check_clips, conv_bn3d, finish, forward_conv3d, max_pool3d, Pool3d};
 
 /// GluonCV's `SlowFast` arguments.
 #[derive(Debug, Clone)]
@@ -128,7 +127,12 @@ impl SfBlock {
         };
         let out = conv_bn3d(&self.conv1, Some(&self.bn1), true, x);
         let out = conv_bn3d(&self.conv2, Some(&self.bn2), true, out);
-        relu(conv_bn3d(&self.conv3, Some(&self.bn3), false, out) + identity)
+        finish(
+            forward_conv3d(&self.conv3, out),
+            Some(&self.bn3),
+            true,
+            Some(identity),
+        )
     }
 }
 

@@ -17,14 +17,13 @@ use burn::module::{
 };
 use burn::nn::conv::Conv3d;
 use burn::nn::{BatchNorm, Linear, LinearConfig, Relu};
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
 use burn::Tensor;
 
 use crate::arch::{forward_of_rank, Architecture};
 use crate::engine::{downsample_of, Graph, LowerBlock, LowerConv, Val};
 use crate::error::{ModelError, Result};
-use crate::layers::{bn3d, conv3d, forward_bn, forward_bn_relu, forward_conv3d};
+use crate::layers::{bn3d, conv3d, forward_bn, forward_bn_add, forward_bn_relu, forward_conv3d};
 use crate::layers::{check_clips, conv_bn3d, video_pool};
 
 /// Which of torchvision's three video ResNet-18s (serialized as torchvision's builder name).
@@ -231,8 +230,7 @@ impl BasicBlock {
             None => x.clone(),
         };
         let out = forward_bn_relu(&self.conv1.1, self.conv1.0.forward(x));
-        let out = forward_bn(&self.conv2.1, self.conv2.0.forward(out));
-        relu(out + residual)
+        forward_bn_add(&self.conv2.1, self.conv2.0.forward(out), residual, true)
     }
 }
 
