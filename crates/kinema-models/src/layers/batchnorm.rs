@@ -412,30 +412,19 @@ impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
             .compute_bound()
             .stateful();
         let (g, b) = (gamma.primitive().clone(), beta.primitive().clone());
-        let run = |x: AdTensor| {
-            Flex::fused_batch_norm_train(x.into_primitive(), g.clone(), b.clone(), epsilon, relu)
+        let run = |x| Flex::fused_batch_norm_train(x, g.clone(), b.clone(), epsilon, relu);
+        let state = |x_state, _: &FlexTensor, mean: &FlexTensor, var: &FlexTensor| {
+            (
+                x_state,
+                g.clone(),
+                b.clone(),
+                mean.clone(),
+                var.clone(),
+                epsilon,
+                relu,
+            )
         };
-        let (y, mean, var) = match prep {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let (y, mean, var) = run(x);
-                let state = (
-                    x_state,
-                    g.clone(),
-                    b.clone(),
-                    mean.clone(),
-                    var.clone(),
-                    epsilon,
-                    relu,
-                );
-                (prep.finish(state, y), mean, var)
-            }
-            OpsKind::UnTracked(prep) => {
-                let (y, mean, var) = run(x);
-                (prep.finish(y), mean, var)
-            }
-        };
-        (y, AdTensor::new(mean), AdTensor::new(var))
+        run_tracked(prep, x, run, state)
     }
 
     fn fused_batch_norm_add_train(
@@ -452,32 +441,50 @@ impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
             .stateful();
         let (g, b) = (gamma.primitive().clone(), beta.primitive().clone());
         let r = residual.into_primitive();
-        let run = |x: AdTensor| {
-            Flex::fused_batch_norm_add_train(x.into_primitive(), g.clone(), b.clone(), r, epsilon, relu)
+        let run = |x| Flex::fused_batch_norm_add_train(x, g.clone(), b.clone(), r, epsilon, relu);
+        let state = |x_state, y: &FlexTensor, mean: &FlexTensor, var: &FlexTensor| {
+            let mask = relu.then(|| y.clone());
+            (
+                x_state,
+                g.clone(),
+                b.clone(),
+                mean.clone(),
+                var.clone(),
+                epsilon,
+                mask,
+            )
         };
-        let (y, mean, var) = match prep {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let (y, mean, var) = run(x);
-                let mask = relu.then(|| y.clone());
-                let state = (
-                    x_state,
-                    g.clone(),
-                    b.clone(),
-                    mean.clone(),
-                    var.clone(),
-                    epsilon,
-                    mask,
-                );
-                (prep.finish(state, y), mean, var)
-            }
-            OpsKind::UnTracked(prep) => {
-                let (y, mean, var) = run(x);
-                (prep.finish(y), mean, var)
-            }
-        };
-        (y, AdTensor::new(mean), AdTensor::new(var))
+        run_tracked(prep, x, run, state)
     }
+}
+
+/// A fused BatchNorm's forward under autodiff: `(output, mean, variance)` of `run` on `x`, with
+/// the input checkpointed and `state` (from its checkpoint, the output, mean and variance)
+/// kept for the backward when the operation is tracked.
+fn run_tracked<BO, S, C, const N: usize>(
+    prep: OpsKind<BO, Flex, S, C, N>,
+    x: AdTensor,
+    run: impl FnOnce(FlexTensor) -> (FlexTensor, FlexTensor, FlexTensor),
+    state: impl FnOnce(NodeId, &FlexTensor, &FlexTensor, &FlexTensor) -> S,
+) -> (AdTensor, AdTensor, AdTensor)
+where
+    S: Clone + Send + std::fmt::Debug + 'static,
+    BO: Backward<Flex, N, State = S>,
+    C: CheckpointStrategy,
+{
+    let (y, mean, var) = match prep {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let (y, mean, var) = run(x.into_primitive());
+            let kept = state(x_state, &y, &mean, &var);
+            (prep.finish(kept, y), mean, var)
+        }
+        OpsKind::UnTracked(prep) => {
+            let (y, mean, var) = run(x.into_primitive());
+            (prep.finish(y), mean, var)
+        }
+    };
+    (y, AdTensor::new(mean), AdTensor::new(var))
 }
 
 /// Whether the fused path is on: `KINEMA_BATCHNORM` is not `burn` (which keeps burn's own

@@ -22,10 +22,8 @@ pub fn finish<const D: usize>(
         (Some(bn), Some(r)) => return forward_bn_add(bn, y, r, apply_relu),
         (Some(bn), None) if apply_relu => return forward_bn_relu(bn, y),
         (Some(bn), None) => forward_bn(bn, y),
-        (None, r) => match r {
-            Some(r) => y + r,
-            None => y,
-        },
+        (None, Some(r)) => y + r,
+        (None, None) => y,
     };
     if apply_relu {
         relu(y)

@@ -74,14 +74,15 @@ impl Block {
             None => x.clone(),
         };
         let out = conv_bn2d(&self.conv1, Some(&self.bn1), true, x);
-        let out = match (&self.conv3, &self.bn3) {
+        // The last convolution's BatchNorm, residual sum and ReLU as one operation.
+        let (out, bn) = match (&self.conv3, &self.bn3) {
             (Some(c3), Some(b3)) => {
                 let out = conv_bn2d(&self.conv2, Some(&self.bn2), true, out);
                 (forward_conv2d(c3, out), b3)
             }
             _ => (forward_conv2d(&self.conv2, out), &self.bn2),
         };
-        finish(out.0, Some(out.1), true, Some(residual))
+        finish(out, Some(bn), true, Some(residual))
     }
 }
 
