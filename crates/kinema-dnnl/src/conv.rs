@@ -194,8 +194,6 @@ pub struct TrainConv {
     w_diff_dst: Operand,
     /// Both backward passes read `dy` in one layout: one reorder serves both.
     dy_shared: bool,
-    /// The weights pass runs on a source padded in depth by hand ([`DepthPad`]).
-    depth_pad: Option<DepthPad>,
 }
 
 impl std::fmt::Debug for TrainConv {
@@ -265,11 +263,6 @@ impl TrainConv {
         let fpd = convolution_forward_training(engine, &params, Some(&attr()?))?;
         let dpd = convolution_backward_data(engine, &params, &fpd, Some(&attr()?))?;
         let wpd = convolution_backward_weights(engine, &params, &fpd, Some(&attr()?))?;
-        let (wpd, depth_pad) = match DepthPad::for_weights_pass(shape, &wpd)? {
-            Some((pd, pad)) => (pd, Some(pad)),
-            None => (wpd, None),
-        };
-        let w_plain_src = depth_pad.as_ref().map_or(&plain_src, |p| &p.plain);
         let op = |pd: &crate::PrimitiveDesc, q, plain: &MemoryDesc, input| {
             Operand::new(engine, plain, pd.query(q)?, input)
         };
@@ -288,10 +281,9 @@ impl TrainConv {
             d_diff_src: op(&dpd, Query::DiffSrc, &plain_src, false)?,
             d_weights: op(&dpd, Query::Weights, &plain_weights, true)?,
             backward_data: Pass::new(&dpd)?,
-            w_src: op(&wpd, Query::Src, w_plain_src, true)?,
+            w_src: op(&wpd, Query::Src, &plain_src, true)?,
             w_diff_weights: op(&wpd, Query::DiffWeights, &plain_weights, false)?,
             backward_weights: Pass::new(&wpd)?,
-            depth_pad,
             shape: shape.clone(),
             plain_src,
             plain_weights,
@@ -441,15 +433,7 @@ impl TrainConv {
         let bias_md = self.bias_md(db.is_some())?;
         let engine = Engine::cpu()?;
         let mut stream = Stream::new(engine)?;
-        let padded;
-        let (x, plain_src) = match &self.depth_pad {
-            Some(p) => {
-                padded = p.pad(x, &self.shape.src);
-                (&padded[..], &p.plain)
-            }
-            None => (x, &self.plain_src),
-        };
-        let xs = self.w_src.load(engine, &mut stream, plain_src, x)?;
+        let xs = self.w_src.load(engine, &mut stream, &self.plain_src, x)?;
         let dys = dy.for_weights()?;
         let dbs = match (db, bias_md) {
             (Some(db), Some(md)) => {
@@ -468,84 +452,6 @@ impl TrainConv {
                 }
                 self.backward_weights.execute(s, &args)
             })
-    }
-}
-
-/// A 3-D convolution's weights pass made on a source zero-padded in depth beforehand, with no
-/// depth padding left in the convolution itself. oneDNN's direct backward-weights kernels
-/// (`jit:avx2` here) refuse depth padding and fall back to im2col + gemm: every temporal
-/// `3x1x1` convolution of R(2+1)D, I3D and P3D. On the pre-padded source they run direct,
-/// 10-45% faster per pass on AVX2 (measured at R(2+1)D's and I3D's shapes), for one copy of the
-/// source. Used only where it changes gemm into a direct kernel.
-struct DepthPad {
-    front: usize,
-    back: usize,
-    /// The padded source, row major.
-    plain: MemoryDesc,
-}
-
-impl DepthPad {
-    /// The weights pass on the pre-padded source, when `wpd` (the pass on `shape` as it is)
-    /// is oneDNN's gemm fallback and the pre-padded one is not.
-    fn for_weights_pass(
-        shape: &ConvShape,
-        wpd: &crate::PrimitiveDesc,
-    ) -> Result<Option<(crate::PrimitiveDesc, DepthPad)>> {
-        let (front, back) = match (shape.pad_l.first(), shape.pad_r.first()) {
-            (Some(&f), Some(&b)) if shape.src.len() == 5 && f + b > 0 => (f, b),
-            _ => return Ok(None),
-        };
-        if !wpd.implementation().contains("gemm") {
-            return Ok(None);
-        }
-        let mut padded = shape.clone();
-        padded.src[2] += front + back;
-        padded.pad_l[0] = 0;
-        padded.pad_r[0] = 0;
-        if padded.dst()? != shape.dst()? {
-            return Ok(None);
-        }
-        let engine = Engine::cpu()?;
-        let f32md = |d: &[usize], l| MemoryDesc::new(d, DataType::F32, l);
-        let plain_bias = shape
-            .bias
-            .then(|| f32md(&shape.weights[..1], Layout::Plain))
-            .transpose()?;
-        let (src, w, dst) = (
-            f32md(&padded.src, Layout::Any)?,
-            f32md(&padded.grouped_weights(), Layout::Any)?,
-            f32md(&padded.dst()?, Layout::Any)?,
-        );
-        let params = ConvParams {
-            src: &src,
-            weights: &w,
-            bias: plain_bias.as_ref(),
-            dst: &dst,
-            strides: &padded.stride,
-            dilation: &padded.dilation,
-            pad_l: &padded.pad_l,
-            pad_r: &padded.pad_r,
-        };
-        let attr = || Attr::new(&[])?.user_scratchpad();
-        let hint = convolution_forward_training(engine, &params, Some(&attr()?))?;
-        let pd = convolution_backward_weights(engine, &params, &hint, Some(&attr()?))?;
-        if pd.implementation().contains("gemm") {
-            return Ok(None);
-        }
-        let plain = f32md(&padded.src, Layout::Plain)?;
-        Ok(Some((pd, DepthPad { front, back, plain })))
-    }
-
-    /// `x` (`[N, C, D, H, W]` as `src` says, row major) with `front` and `back` zero frames
-    /// around its depth.
-    fn pad(&self, x: &[f32], src: &[usize]) -> Vec<f32> {
-        let (d, plane): (usize, usize) = (src[2], src[3..].iter().product());
-        let (slab, padded) = (d * plane, (d + self.front + self.back) * plane);
-        let mut out = vec![0f32; src[0] * src[1] * padded];
-        crate::pool::chunks_mut(&mut out, padded, |i, o| {
-            o[self.front * plane..][..slab].copy_from_slice(&x[i * slab..][..slab]);
-        });
-        out
     }
 }
 
@@ -676,18 +582,6 @@ mod tests {
                 pad_l: vec![2, 2],
                 pad_r: vec![1, 3],
                 dilation: vec![1, 1],
-                bias: true,
-            },
-            // 3-D temporal (3x1x1) with depth padding, as in R(2+1)D and I3D: oneDNN's gemm
-            // fallback for the weights pass, which a source padded by hand avoids (DepthPad).
-            ConvShape {
-                src: vec![2, 16, 4, 5, 6],
-                weights: vec![8, 16, 3, 1, 1],
-                groups: 1,
-                stride: vec![1, 1, 1],
-                pad_l: vec![1, 0, 0],
-                pad_r: vec![2, 0, 0],
-                dilation: vec![1, 1, 1],
                 bias: true,
             },
             // 1-D.
