@@ -584,6 +584,18 @@ mod tests {
                 dilation: vec![1, 1],
                 bias: true,
             },
+            // 3-D temporal (3x1x1) with uneven depth padding, as in R(2+1)D and I3D (oneDNN's
+            // weights pass falls back to im2col + gemm for it on AVX2).
+            ConvShape {
+                src: vec![2, 16, 4, 5, 6],
+                weights: vec![8, 16, 3, 1, 1],
+                groups: 1,
+                stride: vec![1, 1, 1],
+                pad_l: vec![1, 0, 0],
+                pad_r: vec![2, 0, 0],
+                dilation: vec![1, 1, 1],
+                bias: true,
+            },
             // 1-D.
             ConvShape {
                 src: vec![2, 5, 13],
