@@ -56,12 +56,15 @@ pub fn on_openmp() -> bool {
 /// Calls `f` on consecutive ranges covering `0..n`, one per thread, in parallel; returns when
 /// every call has. A panic in `f` is resumed here.
 pub fn for_ranges(n: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
-    if n == 0 {
-        return;
+    match n {
+        0 => return,
+        // One item: nothing to share out.
+        1 => return f(0..1),
+        _ => {}
     }
     let team = raw::omp_runtime().ok().flatten().and_then(|o| o.team);
     match team {
-        Some((parallel, thread_num, num_threads)) if n > 1 => {
+        Some((parallel, thread_num, num_threads)) => {
             // The team's size: the count `set_num_threads` gave oneDNN's primitives.
             crate::apply_threads();
             let region = Region {
@@ -79,7 +82,7 @@ pub fn for_ranges(n: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
                 resume_unwind(p);
             }
         }
-        _ => {
+        None => {
             let parts = rayon::current_num_threads().clamp(1, n);
             (0..parts).into_par_iter().for_each(|t| f(part(n, t, parts)));
         }
